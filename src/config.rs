@@ -1,0 +1,1 @@
+//! Configuration: raw TOML → validated `Config` (CONTRACT §2).

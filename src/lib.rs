@@ -1,0 +1,10 @@
+//! petground: a DICOM network node that grounds PET/CT report findings in the PET volume and
+//! returns a DICOM SEG. This crate root only names the modules; `main.rs` owns the process.
+pub mod config;
+pub mod dicom;
+pub mod hl7;
+pub mod label;
+pub mod report;
+pub mod seg;
+pub mod store;
+pub mod volume;
