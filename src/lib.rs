@@ -4,6 +4,7 @@ pub mod config;
 pub mod dicom;
 pub mod hl7;
 pub mod label;
+pub mod node;
 pub mod report;
 pub mod seg;
 pub mod store;

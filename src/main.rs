@@ -1,8 +1,17 @@
 //! The `petground` command line (CONTRACT §1). The only place that uses anyhow, reads signals
 //! and binds sockets; everything else lives in the library.
-use std::process::ExitCode;
+//!
+//! Exit codes: 0 success, 1 runtime failure, 2 bad usage or bad configuration.
 
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context;
 use clap::{Parser, Subcommand};
+use petground::config::Config;
+use petground::node::{self, CONTROL_SOCKET};
+use petground::store::Store;
 
 #[derive(Parser)]
 #[command(name = "petground", version, about)]
@@ -12,9 +21,149 @@ struct Cli {
 }
 
 #[derive(Subcommand)]
-enum Command {}
+enum Command {
+    /// Run the node (DICOM SCP, series tracking) until SIGINT/SIGTERM, then drain and exit 0.
+    Serve {
+        #[arg(long, default_value = "conf/petground.toml")]
+        config: PathBuf,
+    },
+    /// Validate the config and print the effective settings; exit 2 naming the key on error.
+    CheckConfig {
+        #[arg(long, default_value = "conf/petground.toml")]
+        config: PathBuf,
+    },
+    /// Print the studies, series and events the node knows, with their state.
+    Status {
+        #[arg(long, default_value = "conf/petground.toml")]
+        config: PathBuf,
+    },
+}
+
+/// A failure with the exit code it earns.
+struct Failure(u8, anyhow::Error);
+
+fn usage(e: impl Into<anyhow::Error>) -> Failure {
+    Failure(2, e.into())
+}
+
+fn runtime(e: impl Into<anyhow::Error>) -> Failure {
+    Failure(1, e.into())
+}
 
 fn main() -> ExitCode {
-    let _cli = Cli::parse();
-    ExitCode::SUCCESS
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
+        }
+    };
+    let result = match cli.command {
+        Command::Serve { config } => serve(&config),
+        Command::CheckConfig { config } => check_config(&config),
+        Command::Status { config } => status(&config),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure(code, e)) => {
+            eprintln!("petground: {e:#}");
+            ExitCode::from(code)
+        }
+    }
+}
+
+fn load(path: &Path) -> Result<Config, Failure> {
+    Config::load(path).map_err(usage)
+}
+
+fn check_config(path: &Path) -> Result<(), Failure> {
+    let cfg = load(path)?;
+    println!("config {} is valid", path.display());
+    println!("{cfg:#?}");
+    Ok(())
+}
+
+fn init_tracing() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    use std::io::IsTerminal;
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+fn serve(path: &Path) -> Result<(), Failure> {
+    let cfg = load(path)?;
+    init_tracing();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")
+        .map_err(runtime)?;
+    rt.block_on(async move {
+        let store = Store::open(&cfg.node.data_dir).map_err(runtime)?;
+        let dicom = tokio::net::TcpListener::bind(cfg.node.dicom_listen)
+            .await
+            .with_context(|| format!("binding node.dicom_listen {}", cfg.node.dicom_listen))
+            .map_err(runtime)?;
+        let sock = cfg.node.data_dir.join(CONTROL_SOCKET);
+        // The store lock guarantees no other node uses this data dir: a socket file left here
+        // is stale.
+        let _ = std::fs::remove_file(&sock);
+        let control = tokio::net::UnixListener::bind(&sock)
+            .with_context(|| format!("binding status socket {}", sock.display()))
+            .map_err(runtime)?;
+        tracing::info!(
+            ae_title = %cfg.node.ae_title,
+            dicom = %dicom.local_addr().map(|a| a.to_string()).unwrap_or_default(),
+            data_dir = %cfg.node.data_dir.display(),
+            "petground listening"
+        );
+        let shutdown = tokio_util::sync::CancellationToken::new();
+        tokio::spawn(on_signal(shutdown.clone()));
+        let listeners = node::Listeners { dicom, control };
+        node::run(cfg, Arc::new(store), listeners, shutdown).await;
+        let _ = std::fs::remove_file(&sock);
+        Ok(())
+    })
+}
+
+async fn on_signal(shutdown: tokio_util::sync::CancellationToken) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        tracing::error!("cannot install signal handlers; stop the node with kill -9");
+        return;
+    };
+    tokio::select! {
+        _ = term.recv() => tracing::info!("SIGTERM: draining"),
+        _ = int.recv() => tracing::info!("SIGINT: draining"),
+    }
+    shutdown.cancel();
+}
+
+fn status(path: &Path) -> Result<(), Failure> {
+    use std::io::Read;
+    let cfg = load(path)?;
+    let dir = &cfg.node.data_dir;
+    if let Ok(mut conn) = std::os::unix::net::UnixStream::connect(dir.join(CONTROL_SOCKET)) {
+        let mut text = String::new();
+        conn.read_to_string(&mut text)
+            .context("reading the running node's status")
+            .map_err(runtime)?;
+        print!("{text}");
+        return Ok(());
+    }
+    if !dir.join("index.redb").exists() {
+        println!("no data yet in {}", dir.display());
+        return Ok(());
+    }
+    let store = Store::open(dir).map_err(runtime)?;
+    print!("{}", store.status_text().map_err(runtime)?);
+    Ok(())
 }

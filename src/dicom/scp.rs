@@ -1,0 +1,413 @@
+//! The C-ECHO / C-STORE SCP: accepts associations (bounded), reassembles each C-STORE data set
+//! from its P-DATA fragments straight into a temporary Part 10 file, hands it to the store and
+//! answers with the status the store's outcome earns. Every request gets an answer; nothing is
+//! acknowledged before it is durable.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+use dicom_ul::association::server::AsyncServerAssociation;
+use dicom_ul::pdu::{PDataValue, PDataValueType, Pdu};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{Semaphore, broadcast};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::{Instrument, debug, info, info_span, warn};
+
+use super::accept::{self, Refusal};
+use super::dimse::{self, Request, Response, status};
+use crate::config::ScpConfig;
+use crate::store::{Event, Store};
+
+mod receive;
+
+/// What every association task shares.
+pub struct ScpContext {
+    pub cfg: ScpConfig,
+    pub store: Arc<Store>,
+    /// Series-complete events, for the pipeline (and tests) to follow.
+    pub events: broadcast::Sender<Event>,
+}
+
+/// Serves associations on `listener` until `shutdown` is cancelled, then waits up to
+/// `cfg.shutdown_grace` for the running associations to finish.
+pub async fn run(listener: TcpListener, shutdown: CancellationToken, ctx: Arc<ScpContext>) {
+    let slots = Arc::new(Semaphore::new(ctx.cfg.max_associations));
+    let tracker = TaskTracker::new();
+    loop {
+        let (socket, peer) = tokio::select! {
+            _ = shutdown.cancelled() => break,
+            accepted = listener.accept() => match accepted {
+                Ok(pair) => pair,
+                Err(e) => {
+                    // EMFILE and friends: back off instead of spinning.
+                    warn!(error = %e, "accept failed");
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+        };
+        let _ = socket.set_nodelay(true);
+        let timeout = ctx.cfg.association_timeout;
+        let permit = match slots.clone().try_acquire_owned() {
+            Ok(permit) if !disk_reserve_reached(&ctx) => permit,
+            outcome => {
+                let why = match outcome {
+                    Ok(_) => Refusal::DiskReserve,
+                    Err(_) => Refusal::TooManyAssociations,
+                };
+                warn!(%peer, reason = ?why, "association refused before negotiation (transient)");
+                tracker.spawn(accept::reject_transient(socket, why, timeout));
+                continue;
+            }
+        };
+        let ctx = ctx.clone();
+        let span = info_span!("association", %peer);
+        tracker.spawn(
+            async move {
+                serve(socket, peer, &ctx).await;
+                drop(permit);
+            }
+            .instrument(span),
+        );
+    }
+    tracker.close();
+    info!(
+        running = tracker.len(),
+        "DICOM listener closed; waiting for running associations"
+    );
+    if tokio::time::timeout(ctx.cfg.shutdown_grace, tracker.wait())
+        .await
+        .is_err()
+    {
+        warn!(
+            left = tracker.len(),
+            "shutdown grace expired; aborting remaining associations"
+        );
+    }
+}
+
+fn disk_reserve_reached(ctx: &ScpContext) -> bool {
+    match fs4::available_space(ctx.store.data_dir()) {
+        Ok(free) => free < ctx.cfg.min_free_disk_bytes,
+        Err(e) => {
+            warn!(error = %e, "cannot read free disk space; accepting");
+            false
+        }
+    }
+}
+
+async fn serve(socket: TcpStream, peer: SocketAddr, ctx: &ScpContext) {
+    let timeout = ctx.cfg.association_timeout;
+    let proposal = match tokio::time::timeout(timeout, accept::peek_request(&socket, 1 << 20)).await
+    {
+        Ok(Ok(p)) => p,
+        Ok(Err(e)) => {
+            debug!(error = %e, "connection closed before an association request");
+            return;
+        }
+        Err(_) => {
+            warn!("no association request within the timeout; closing");
+            return;
+        }
+    };
+    let (calling, called, proposed) = match &proposal {
+        Some(p) => (
+            p.calling_ae.as_str(),
+            p.called_ae.as_str(),
+            p.abstract_syntaxes.as_slice(),
+        ),
+        None => ("?", "?", &[][..]),
+    };
+    let opts = accept::options(&ctx.cfg, peer.ip(), proposed);
+    let assoc = match tokio::time::timeout(timeout, opts.establish_async(socket)).await {
+        Ok(Ok(a)) => a,
+        Ok(Err(e)) => {
+            warn!(calling, called, error = %e, "association rejected");
+            return;
+        }
+        Err(_) => {
+            warn!(calling, called, "association negotiation timed out");
+            return;
+        }
+    };
+    let accepted = assoc
+        .presentation_contexts()
+        .iter()
+        .filter(|pc| pc.reason == dicom_ul::pdu::PresentationContextResultReason::Acceptance)
+        .count();
+    info!(
+        calling,
+        called,
+        accepted_contexts = accepted,
+        "association accepted"
+    );
+    let started = Instant::now();
+    let mut stats = Stats::default();
+    match message_loop(assoc, ctx, calling, &mut stats).await {
+        Ok(()) => info!(
+            stored = stats.stored,
+            failed = stats.failed,
+            mb = stats.bytes as f64 / 1e6,
+            secs = started.elapsed().as_secs_f64(),
+            "association released"
+        ),
+        Err(e) => {
+            warn!(stored = stats.stored, failed = stats.failed, error = %e, "association ended abnormally")
+        }
+    }
+}
+
+#[derive(Default)]
+struct Stats {
+    stored: u32,
+    failed: u32,
+    bytes: u64,
+}
+
+#[derive(Debug, thiserror::Error)]
+enum LoopError {
+    #[error("{0}")]
+    Ul(#[from] dicom_ul::association::Error),
+    #[error("peer aborted the association")]
+    Aborted,
+    #[error("protocol violation: {0}")]
+    Protocol(String),
+}
+
+/// The message state of an association: collecting a command, or a data set.
+enum State {
+    Idle,
+    Command { pc: u8, bytes: Vec<u8> },
+    Data(Box<receive::Incoming>),
+}
+
+async fn message_loop(
+    mut assoc: AsyncServerAssociation<TcpStream>,
+    ctx: &ScpContext,
+    calling: &str,
+    stats: &mut Stats,
+) -> Result<(), LoopError> {
+    let mut state = State::Idle;
+    let result = loop {
+        let pdu = match assoc.receive().await {
+            Ok(p) => p,
+            Err(e) => break Err(e.into()),
+        };
+        match pdu {
+            Pdu::PData { data } => {
+                for pdv in data {
+                    state = match step(state, pdv, &mut assoc, ctx, calling, stats).await {
+                        Ok(s) => s,
+                        Err(e) => {
+                            // Unusable stream: abort so that the peer knows nothing was stored.
+                            let _ = assoc.send(&abort_pdu()).await;
+                            return Err(e);
+                        }
+                    };
+                }
+            }
+            Pdu::ReleaseRQ => {
+                let _ = assoc.send(&Pdu::ReleaseRP).await;
+                break Ok(());
+            }
+            Pdu::AbortRQ { .. } => break Err(LoopError::Aborted),
+            other => {
+                let _ = assoc.send(&abort_pdu()).await;
+                break Err(LoopError::Protocol(format!(
+                    "unexpected PDU {:?}",
+                    pdu_name(&other)
+                )));
+            }
+        }
+    };
+    if let State::Data(incoming) = state {
+        incoming.discard().await;
+    }
+    result
+}
+
+fn pdu_name(p: &Pdu) -> &'static str {
+    match p {
+        Pdu::AssociationRQ(_) => "A-ASSOCIATE-RQ",
+        Pdu::AssociationAC(_) => "A-ASSOCIATE-AC",
+        Pdu::AssociationRJ(_) => "A-ASSOCIATE-RJ",
+        Pdu::ReleaseRP => "A-RELEASE-RP",
+        _ => "unknown",
+    }
+}
+
+fn abort_pdu() -> Pdu {
+    Pdu::AbortRQ {
+        source: dicom_ul::pdu::AbortRQSource::ServiceProvider(
+            dicom_ul::pdu::AbortRQServiceProviderReason::UnexpectedPdu,
+        ),
+    }
+}
+
+async fn step(
+    state: State,
+    pdv: PDataValue,
+    assoc: &mut AsyncServerAssociation<TcpStream>,
+    ctx: &ScpContext,
+    calling: &str,
+    stats: &mut Stats,
+) -> Result<State, LoopError> {
+    match (state, pdv.value_type) {
+        (State::Idle, PDataValueType::Command) => {
+            let st = State::Command {
+                pc: pdv.presentation_context_id,
+                bytes: pdv.data,
+            };
+            if pdv.is_last {
+                command_complete(st, assoc, ctx, calling).await
+            } else {
+                Ok(st)
+            }
+        }
+        (State::Command { pc, mut bytes }, PDataValueType::Command) => {
+            bytes.extend_from_slice(&pdv.data);
+            let st = State::Command { pc, bytes };
+            if pdv.is_last {
+                command_complete(st, assoc, ctx, calling).await
+            } else {
+                Ok(st)
+            }
+        }
+        (State::Data(mut incoming), PDataValueType::Data)
+            if incoming.pc == pdv.presentation_context_id =>
+        {
+            incoming.write(&pdv.data).await;
+            if !pdv.is_last {
+                return Ok(State::Data(incoming));
+            }
+            let (rsp, bytes) = incoming.finish(ctx).await;
+            if rsp.status == status::SUCCESS {
+                stats.stored += 1;
+                stats.bytes += bytes;
+            } else {
+                stats.failed += 1;
+            }
+            send_response(assoc, &rsp, pdv.presentation_context_id).await?;
+            Ok(State::Idle)
+        }
+        (_, t) => Err(LoopError::Protocol(format!(
+            "{t:?} fragment out of sequence"
+        ))),
+    }
+}
+
+async fn command_complete(
+    state: State,
+    assoc: &mut AsyncServerAssociation<TcpStream>,
+    ctx: &ScpContext,
+    calling: &str,
+) -> Result<State, LoopError> {
+    let State::Command { pc, bytes } = state else {
+        return Ok(state);
+    };
+    let request = match Request::decode(&bytes) {
+        Ok(r) => r,
+        Err(dimse::DimseError::Unsupported(field)) => {
+            warn!(
+                command = format!("0x{field:04X}"),
+                "unsupported DIMSE command"
+            );
+            let mut rsp = Response::echo(0, "");
+            rsp.command_field = field | 0x8000;
+            rsp.status = status::UNRECOGNIZED_OPERATION;
+            send_response(assoc, &rsp, pc).await?;
+            return Ok(State::Idle);
+        }
+        Err(e) => return Err(LoopError::Protocol(e.to_string())),
+    };
+    match request {
+        Request::Echo {
+            message_id,
+            sop_class_uid,
+        } => {
+            debug!(message_id, "C-ECHO");
+            send_response(assoc, &Response::echo(message_id, &sop_class_uid), pc).await?;
+            Ok(State::Idle)
+        }
+        Request::Store {
+            has_dataset: false,
+            message_id,
+            sop_class_uid,
+            sop_instance_uid,
+        } => {
+            let rsp = Response::store(
+                message_id,
+                &sop_class_uid,
+                &sop_instance_uid,
+                status::CANNOT_UNDERSTAND,
+            )
+            .with_comment("C-STORE without a data set");
+            send_response(assoc, &rsp, pc).await?;
+            Ok(State::Idle)
+        }
+        Request::Store {
+            message_id,
+            sop_class_uid,
+            sop_instance_uid,
+            ..
+        } => {
+            let ts = assoc
+                .presentation_contexts()
+                .iter()
+                .find(|c| c.id == pc)
+                .map(|c| (c.transfer_syntax.clone(), c.abstract_syntax.clone()));
+            let Some((ts, abstract_syntax)) = ts else {
+                return Err(LoopError::Protocol(format!(
+                    "presentation context {pc} was not negotiated"
+                )));
+            };
+            let incoming = receive::Incoming::start(
+                ctx,
+                receive::Expect {
+                    pc,
+                    message_id,
+                    sop_class: sop_class_uid,
+                    sop_instance: sop_instance_uid,
+                    transfer_syntax: ts,
+                    abstract_syntax,
+                    calling: calling.to_owned(),
+                },
+            )
+            .await;
+            Ok(State::Data(Box::new(incoming)))
+        }
+    }
+}
+
+async fn send_response(
+    assoc: &mut AsyncServerAssociation<TcpStream>,
+    rsp: &Response,
+    pc: u8,
+) -> Result<(), LoopError> {
+    let pdu = Pdu::PData {
+        data: vec![PDataValue {
+            presentation_context_id: pc,
+            value_type: PDataValueType::Command,
+            is_last: true,
+            data: rsp.encode(),
+        }],
+    };
+    assoc.send(&pdu).await?;
+    Ok(())
+}
+
+/// Where a failed or undecodable data set is kept for inspection, with the reason beside it.
+fn quarantine_path(ctx: &ScpContext, sop: &str) -> PathBuf {
+    let safe: String = sop
+        .chars()
+        .filter(|c| c.is_ascii_digit() || *c == '.')
+        .take(64)
+        .collect();
+    ctx.store
+        .data_dir()
+        .join("quarantine")
+        .join(format!("{}-{safe}.dcm", crate::store::unix_now()))
+}

@@ -1,0 +1,107 @@
+//! A running node: wires the listeners that `main` bound to the services behind them (DICOM SCP,
+//! series-completeness watcher, local status socket) under one shutdown token, and waits for
+//! them to drain. No socket is bound here.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::io::AsyncWriteExt;
+use tokio::net::{TcpListener, UnixListener};
+use tokio::sync::broadcast;
+use tokio_util::sync::CancellationToken;
+use tracing::{info, warn};
+
+use crate::config::Config;
+use crate::dicom::scp::{self, ScpContext};
+use crate::store::{Event, Store, unix_now};
+
+/// Sockets bound by `main`.
+pub struct Listeners {
+    pub dicom: TcpListener,
+    /// `data_dir/petground.sock`: `petground status` reads the node's state through it while the
+    /// node holds the index open.
+    pub control: UnixListener,
+}
+
+/// The file name of the status socket inside the data dir.
+pub const CONTROL_SOCKET: &str = "petground.sock";
+
+/// Runs the node until `shutdown` is cancelled, then drains.
+pub async fn run(
+    cfg: Config,
+    store: Arc<Store>,
+    listeners: Listeners,
+    shutdown: CancellationToken,
+) {
+    let (events, _) = broadcast::channel::<Event>(1024);
+    let scp_ctx = Arc::new(ScpContext {
+        cfg: cfg.scp.clone(),
+        store: store.clone(),
+        events: events.clone(),
+    });
+    let scp = tokio::spawn(scp::run(listeners.dicom, shutdown.clone(), scp_ctx));
+    let watcher = tokio::spawn(watch_series(
+        store.clone(),
+        cfg.series.stable,
+        events.clone(),
+        shutdown.clone(),
+    ));
+    let control = tokio::spawn(serve_status(listeners.control, store, shutdown.clone()));
+    let _ = tokio::join!(scp, watcher, control);
+    info!("node stopped");
+}
+
+/// Marks series complete once they have been quiet for `stable`; state is in the store, so a
+/// series that went quiet while the node was down completes at the first tick after restart.
+async fn watch_series(
+    store: Arc<Store>,
+    stable: Duration,
+    events: broadcast::Sender<Event>,
+    shutdown: CancellationToken,
+) {
+    let tick = (stable / 4).clamp(Duration::from_millis(200), Duration::from_secs(1));
+    let mut interval = tokio::time::interval(tick);
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = interval.tick() => {}
+        }
+        let s = store.clone();
+        let secs = stable.as_secs();
+        match tokio::task::spawn_blocking(move || s.complete_stable_series(unix_now(), secs)).await
+        {
+            Ok(Ok(done)) => {
+                for ev in done {
+                    info!(event = ?ev.kind, "series complete");
+                    let _ = events.send(ev);
+                }
+            }
+            Ok(Err(e)) => warn!(error = %e, "series watcher: store error"),
+            Err(e) => warn!(error = %e, "series watcher task failed"),
+        }
+    }
+}
+
+/// Answers every connection on the control socket with the status text, then closes it.
+async fn serve_status(listener: UnixListener, store: Arc<Store>, shutdown: CancellationToken) {
+    loop {
+        let mut conn = tokio::select! {
+            _ = shutdown.cancelled() => return,
+            c = listener.accept() => match c {
+                Ok((conn, _)) => conn,
+                Err(e) => {
+                    warn!(error = %e, "status socket accept failed");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+        };
+        let s = store.clone();
+        let text = match tokio::task::spawn_blocking(move || s.status_text()).await {
+            Ok(Ok(t)) => t,
+            Ok(Err(e)) => format!("error: {e}\n"),
+            Err(e) => format!("error: {e}\n"),
+        };
+        let _ = conn.write_all(text.as_bytes()).await;
+    }
+}

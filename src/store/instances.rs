@@ -1,0 +1,264 @@
+//! Storing one received instance: read its header from the temporary file, fsync, rename into
+//! `studies/<study>/<series>/`, fsync the folder, index it — in that order, so that an
+//! acknowledged instance is always both on disk and in the index, and a crash at any point leaves
+//! either nothing visible or a complete file.
+
+use std::path::{Path, PathBuf};
+
+use dicom_dictionary_std::tags;
+use dicom_object::{DefaultDicomObject, OpenFileOptions};
+use redb::ReadableTable;
+
+use super::index::{
+    INSTANCES, InstanceRecord, SERIES, STUDIES, SeriesRecord, StudyRecord, complete, decode,
+    encode, push_event,
+};
+use super::{Event, Store, StoreError, sync_dir};
+use crate::dicom::Uid;
+
+/// What the store needs to know of an instance, read from its header.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InstanceHeader {
+    pub sop_class: String,
+    pub sop_instance: Uid,
+    pub study: Uid,
+    pub series: Uid,
+    pub modality: String,
+    pub transfer_syntax: String,
+    pub instance_number: Option<i32>,
+    pub number_of_slices: Option<u32>,
+    pub accession: Option<String>,
+    pub patient_id: Option<String>,
+    pub study_date: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum HeaderError {
+    #[error("data set cannot be parsed: {0}")]
+    Unreadable(String),
+    #[error("data set lacks {0}")]
+    Missing(&'static str),
+    #[error("{0}")]
+    BadUid(#[from] crate::dicom::IdError),
+}
+
+impl InstanceHeader {
+    /// Reads the header (everything before PixelData) of a Part 10 file.
+    pub fn read(path: &Path) -> Result<Self, HeaderError> {
+        let obj = OpenFileOptions::new()
+            .read_until(tags::PIXEL_DATA)
+            .open_file(path)
+            .map_err(|e| HeaderError::Unreadable(e.to_string()))?;
+        Self::from_object(&obj)
+    }
+
+    pub fn from_object(obj: &DefaultDicomObject) -> Result<Self, HeaderError> {
+        let text = |tag| {
+            obj.element_opt(tag)
+                .ok()
+                .flatten()
+                .and_then(|e| e.to_str().ok())
+                .map(|s| s.trim_matches(['\0', ' ']).to_owned())
+                .filter(|s| !s.is_empty())
+        };
+        let uid = |tag, name| -> Result<Uid, HeaderError> {
+            Ok(Uid::parse(&text(tag).ok_or(HeaderError::Missing(name))?)?)
+        };
+        Ok(Self {
+            sop_class: text(tags::SOP_CLASS_UID).ok_or(HeaderError::Missing("SOPClassUID"))?,
+            sop_instance: uid(tags::SOP_INSTANCE_UID, "SOPInstanceUID")?,
+            study: uid(tags::STUDY_INSTANCE_UID, "StudyInstanceUID")?,
+            series: uid(tags::SERIES_INSTANCE_UID, "SeriesInstanceUID")?,
+            modality: text(tags::MODALITY).unwrap_or_default(),
+            transfer_syntax: obj
+                .meta()
+                .transfer_syntax()
+                .trim_end_matches('\0')
+                .to_owned(),
+            instance_number: text(tags::INSTANCE_NUMBER).and_then(|s| s.parse().ok()),
+            number_of_slices: text(tags::NUMBER_OF_SLICES).and_then(|s| s.parse().ok()),
+            accession: text(tags::ACCESSION_NUMBER),
+            patient_id: text(tags::PATIENT_ID),
+            study_date: text(tags::STUDY_DATE),
+        })
+    }
+}
+
+/// What happened to a received instance.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreOutcome {
+    /// First time seen.
+    Stored,
+    /// Same UID and same bytes as already stored: nothing written.
+    Duplicate,
+    /// Same UID, different content: kept as version `n` beside the earlier ones.
+    NewVersion(u32),
+}
+
+impl Store {
+    /// Moves a fully received, not yet synced temporary file into place and indexes it.
+    /// Returns the outcome and, when this instance completed its series, the event recorded.
+    pub fn commit_instance(
+        &self,
+        tmp: &Path,
+        header: &InstanceHeader,
+        now: u64,
+    ) -> Result<(StoreOutcome, Option<Event>), StoreError> {
+        let existing = self.instance(header.sop_instance.as_str())?;
+        let version = match &existing {
+            Some(rec) if same_bytes(tmp, &self.dir.join(&rec.path))? => {
+                let _ = std::fs::remove_file(tmp);
+                return Ok((StoreOutcome::Duplicate, None));
+            }
+            Some(rec) => rec.version + 1,
+            None => 1,
+        };
+        let rel =
+            Store::instance_rel_path(&header.study, &header.series, &header.sop_instance, version);
+        let dest = self.dir.join(&rel);
+        // A crash after the rename but before the index commit leaves an unindexed file at
+        // `dest`; the resend of that (never acknowledged) instance lands here again.
+        if existing.is_none() && dest.exists() && same_bytes(tmp, &dest)? {
+            let _ = std::fs::remove_file(tmp);
+        } else {
+            self.place(tmp, &dest)?;
+        }
+        let bytes = std::fs::metadata(&dest).map(|m| m.len()).unwrap_or(0);
+        let record = InstanceRecord {
+            study: header.study.to_string(),
+            series: header.series.to_string(),
+            sop_class: header.sop_class.clone(),
+            path: rel.to_string_lossy().into_owned(),
+            bytes,
+            version,
+            transfer_syntax: header.transfer_syntax.clone(),
+            instance_number: header.instance_number,
+            received_unix: now,
+        };
+        let event = self.index_instance(header, &record, existing.is_none(), now)?;
+        let outcome = if version == 1 {
+            StoreOutcome::Stored
+        } else {
+            StoreOutcome::NewVersion(version)
+        };
+        Ok((outcome, event))
+    }
+
+    /// fsync the file, rename it into place, fsync the folders whose entries changed.
+    fn place(&self, tmp: &Path, dest: &Path) -> Result<(), StoreError> {
+        std::fs::File::open(tmp)
+            .and_then(|f| f.sync_all())
+            .map_err(StoreError::io("fsync", tmp))?;
+        let series_dir = dest.parent().expect("instance paths have a series folder");
+        let new_dir = !series_dir.exists();
+        std::fs::create_dir_all(series_dir).map_err(StoreError::io("create folder", series_dir))?;
+        std::fs::rename(tmp, dest).map_err(StoreError::io("rename into", dest))?;
+        sync_dir(series_dir)?;
+        if new_dir {
+            let study_dir = series_dir
+                .parent()
+                .expect("series folders sit in a study folder");
+            sync_dir(study_dir)?;
+            sync_dir(&self.dir.join("studies"))?;
+        }
+        Ok(())
+    }
+
+    fn index_instance(
+        &self,
+        h: &InstanceHeader,
+        record: &InstanceRecord,
+        is_new: bool,
+        now: u64,
+    ) -> Result<Option<Event>, StoreError> {
+        let tx = self.db.begin_write().map_err(|e| self.db_err(e))?;
+        let mut event = None;
+        {
+            let mut inst = tx.open_table(INSTANCES).map_err(|e| self.db_err(e))?;
+            inst.insert(h.sop_instance.as_str(), encode(record).as_slice())
+                .map_err(|e| self.db_err(e))?;
+            let mut series = tx.open_table(SERIES).map_err(|e| self.db_err(e))?;
+            let key = h.series.as_str();
+            let mut rec: SeriesRecord = match series.get(key).map_err(|e| self.db_err(e))? {
+                Some(v) => decode(key, v.value())?,
+                None => SeriesRecord {
+                    study: h.study.to_string(),
+                    modality: h.modality.clone(),
+                    instances: 0,
+                    expected: None,
+                    last_unix: now,
+                    complete: None,
+                },
+            };
+            if is_new {
+                rec.instances += 1;
+            }
+            rec.last_unix = now;
+            // A late instance reopens a completed series; it completes again when quiet.
+            rec.complete = None;
+            if rec.modality == "PT" {
+                rec.expected = h.number_of_slices.or(rec.expected);
+            }
+            if rec.expected.is_some_and(|n| n > 0 && rec.instances >= n) {
+                let ev = complete(&mut rec, key, now, "all-slices");
+                let mut events = tx
+                    .open_table(super::index::EVENTS)
+                    .map_err(|e| self.db_err(e))?;
+                push_event(&mut events, &ev).map_err(|e| self.db_err(e))?;
+                event = Some(ev);
+            }
+            series
+                .insert(key, encode(&rec).as_slice())
+                .map_err(|e| self.db_err(e))?;
+            let mut studies = tx.open_table(STUDIES).map_err(|e| self.db_err(e))?;
+            let skey = h.study.as_str();
+            if studies.get(skey).map_err(|e| self.db_err(e))?.is_none() {
+                let study = StudyRecord {
+                    accession: h.accession.clone(),
+                    patient_id: h.patient_id.clone(),
+                    study_date: h.study_date.clone(),
+                    first_unix: now,
+                };
+                studies
+                    .insert(skey, encode(&study).as_slice())
+                    .map_err(|e| self.db_err(e))?;
+            }
+        }
+        tx.commit().map_err(|e| self.db_err(e))?;
+        Ok(event)
+    }
+
+    /// Absolute path of a stored instance.
+    pub fn absolute(&self, rel: &str) -> PathBuf {
+        self.dir.join(rel)
+    }
+}
+
+/// Whether two files have identical content (streamed, so large instances cost no memory).
+fn same_bytes(a: &Path, b: &Path) -> Result<bool, StoreError> {
+    use std::io::Read;
+    let (ma, mb) = match (std::fs::metadata(a), std::fs::metadata(b)) {
+        (Ok(ma), Ok(mb)) => (ma, mb),
+        (Err(e), _) => return Err(StoreError::io("stat", a)(e)),
+        (_, Err(_)) => return Ok(false),
+    };
+    if ma.len() != mb.len() {
+        return Ok(false);
+    }
+    let mut fa =
+        std::io::BufReader::new(std::fs::File::open(a).map_err(StoreError::io("open", a))?);
+    let mut fb =
+        std::io::BufReader::new(std::fs::File::open(b).map_err(StoreError::io("open", b))?);
+    let (mut ba, mut bb) = (vec![0u8; 1 << 16], vec![0u8; 1 << 16]);
+    loop {
+        let n = fa.read(&mut ba).map_err(StoreError::io("read", a))?;
+        if n == 0 {
+            return Ok(true);
+        }
+        fb.read_exact(&mut bb[..n])
+            .map_err(StoreError::io("read", b))?;
+        if ba[..n] != bb[..n] {
+            return Ok(false);
+        }
+    }
+}

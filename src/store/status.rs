@@ -1,0 +1,54 @@
+//! The state report behind `petground status`: studies, series and their completeness, and the
+//! events the pipeline consumes. Plain text, one line per item; no patient names or IDs.
+
+use std::fmt::Write;
+
+use super::{Store, StoreError};
+
+impl Store {
+    /// A human-readable summary of everything the node knows.
+    pub fn status_text(&self) -> Result<String, StoreError> {
+        let mut out = String::new();
+        let studies = self.all_studies()?;
+        let series = self.all_series()?;
+        let _ = writeln!(out, "studies: {}", studies.len());
+        for (uid, study) in &studies {
+            let n = series.iter().filter(|(_, s)| &s.study == uid).count();
+            let _ = writeln!(
+                out,
+                "  study {uid} accession={} date={} series={n}",
+                study.accession.as_deref().unwrap_or("-"),
+                study.study_date.as_deref().unwrap_or("-"),
+            );
+        }
+        let _ = writeln!(out, "series: {}", series.len());
+        for (uid, s) in &series {
+            let state = match &s.complete {
+                Some(c) => format!("complete ({})", c.reason),
+                None => "receiving".to_owned(),
+            };
+            let expected = s.expected.map(|n| format!("/{n}")).unwrap_or_default();
+            let _ = writeln!(
+                out,
+                "  series {uid} study={} modality={} instances={}{expected} {state}",
+                s.study,
+                if s.modality.is_empty() {
+                    "-"
+                } else {
+                    &s.modality
+                },
+                s.instances,
+            );
+        }
+        let events = self.events_after(0)?;
+        let _ = writeln!(out, "events: {}", events.len());
+        for (id, ev) in events.iter().rev().take(20).rev() {
+            let _ = writeln!(
+                out,
+                "  #{id} {}",
+                serde_json::to_string(&ev.kind).unwrap_or_default()
+            );
+        }
+        Ok(out)
+    }
+}
