@@ -27,6 +27,8 @@ pub struct Incoming {
     pub pc: u8,
     expect: Expect,
     tmp: Option<(PathBuf, BufWriter<tokio::fs::File>)>,
+    /// Where the data set starts in the temporary file (after preamble and file meta).
+    dataset_offset: u64,
     written: u64,
     limit: u64,
     /// Set at the first failure; later fragments are read and dropped, then this is answered.
@@ -49,6 +51,7 @@ impl Incoming {
         let mut me = Self {
             pc: expect.pc,
             tmp: None,
+            dataset_offset: 0,
             written: 0,
             limit: ctx.cfg.max_instance_bytes,
             failure: None,
@@ -67,7 +70,10 @@ impl Incoming {
             ));
         } else {
             match me.open(ctx).await {
-                Ok(tmp) => me.tmp = Some(tmp),
+                Ok((path, w, offset)) => {
+                    me.tmp = Some((path, w));
+                    me.dataset_offset = offset;
+                }
                 Err((code, why)) => me.failure = Some((code, why)),
             }
         }
@@ -77,7 +83,7 @@ impl Incoming {
     async fn open(
         &self,
         ctx: &ScpContext,
-    ) -> Result<(PathBuf, BufWriter<tokio::fs::File>), (u16, String)> {
+    ) -> Result<(PathBuf, BufWriter<tokio::fs::File>, u64), (u16, String)> {
         let e = &self.expect;
         let meta = FileMetaTableBuilder::new()
             .media_storage_sop_class_uid(e.sop_class.trim_end_matches('\0'))
@@ -100,7 +106,7 @@ impl Incoming {
         w.write_all(&head)
             .await
             .map_err(|err| (io_status(&err), err.to_string()))?;
-        Ok((path, w))
+        Ok((path, w, head.len() as u64))
     }
 
     pub async fn write(&mut self, data: &[u8]) {
@@ -156,7 +162,7 @@ impl Incoming {
         let Some(tmp) = tmp else {
             return (rsp(status::PROCESSING_FAILURE), 0);
         };
-        let (code, why) = commit(ctx, tmp, e).await;
+        let (code, why) = commit(ctx, tmp, e, self.dataset_offset).await;
         match &why {
             None => debug!(sop = %e.sop_instance, "stored"),
             Some(w) => {
@@ -174,11 +180,16 @@ impl Incoming {
 
 /// Checks the data set against its command and commits it. Returns the status and, for a
 /// failure, the reason.
-async fn commit(ctx: &ScpContext, tmp: PathBuf, e: &Expect) -> (u16, Option<String>) {
+async fn commit(ctx: &ScpContext, tmp: PathBuf, e: &Expect, offset: u64) -> (u16, Option<String>) {
     let store = ctx.store.clone();
     let quarantine = quarantine_path(ctx, &e.sop_instance);
     let (want_class, want_inst) = (e.sop_class.clone(), e.sop_instance.clone());
+    let ts = e.transfer_syntax.trim_end_matches('\0').to_owned();
     let joined = tokio::task::spawn_blocking(move || {
+        if let Err(why) = check_complete(&tmp, offset, &ts) {
+            keep_in_quarantine(&tmp, &quarantine, &why);
+            return Err((status::CANNOT_UNDERSTAND, why));
+        }
         let header = match InstanceHeader::read(&tmp) {
             Ok(h) => h,
             Err(err) => {
@@ -226,6 +237,20 @@ async fn commit(ctx: &ScpContext, tmp: PathBuf, e: &Expect) -> (u16, Option<Stri
             Some(format!("store task failed: {join}")),
         ),
     }
+}
+
+/// Refuses a data set that was cut short (see `dicom::walk`).
+fn check_complete(path: &std::path::Path, offset: u64, ts: &str) -> Result<(), String> {
+    use dicom_dictionary_std::uids;
+    if ts == uids::DEFLATED_EXPLICIT_VR_LITTLE_ENDIAN {
+        // Deflated data sets cannot be walked without inflating: parse them whole.
+        return dicom_object::open_file(path)
+            .map(|_| ())
+            .map_err(|e| e.to_string());
+    }
+    let file = std::fs::File::open(path).map_err(|e| e.to_string())?;
+    let explicit = ts != uids::IMPLICIT_VR_LITTLE_ENDIAN;
+    crate::dicom::walk::check_complete(file, offset, explicit).map_err(|e| e.to_string())
 }
 
 fn keep_in_quarantine(tmp: &std::path::Path, dest: &std::path::Path, why: &str) {

@@ -1,0 +1,381 @@
+//! The DICOM receiver against real peers over loopback: dcmtk echoscu/storescu, raw sockets for
+//! bad input, dicom-ul as a hand-driven SCU for cut-short data sets, and kill -9 crash safety.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::Duration;
+
+use common::dicomgen::{self, SeriesSpec};
+use common::{Node, dataset_bytes, echo, files_below, storescu};
+use petground::dicom::dimse::{Request, Response, status};
+
+fn tempdir() -> tempfile::TempDir {
+    tempfile::tempdir().expect("tempdir")
+}
+
+/// Path where the node must have stored a sent file.
+fn stored_path(node: &Node, sent: &std::path::Path) -> std::path::PathBuf {
+    let obj = dicom_object::open_file(sent).expect("open sent file");
+    let get = |t| {
+        obj.element(t)
+            .expect("element")
+            .to_str()
+            .expect("str")
+            .trim_end_matches('\0')
+            .to_owned()
+    };
+    use dicom_dictionary_std::tags;
+    node.data_dir()
+        .join("studies")
+        .join(get(tags::STUDY_INSTANCE_UID))
+        .join(get(tags::SERIES_INSTANCE_UID))
+        .join(format!("{}.dcm", get(tags::SOP_INSTANCE_UID)))
+}
+
+#[test]
+fn echo_and_store_with_dcmtk_keeps_every_byte() {
+    let dir = tempdir();
+    let node = Node::start(dir.path(), "");
+    let (ok, out) = echo(&node, "ECHOSCU", "PETGROUND");
+    assert!(ok, "C-ECHO failed: {out}");
+
+    let pet = SeriesSpec::pet(12, 64);
+    let ct = SeriesSpec {
+        study: pet.study.clone(),
+        ..SeriesSpec::ct(8, 128)
+    };
+    let mut files = pet.write(&dir.path().join("send/pet"));
+    files.extend(ct.write(&dir.path().join("send/ct")));
+    let (ok, out) = storescu(&node, &[], &files);
+    assert!(ok, "storescu failed: {out}");
+
+    for f in &files {
+        let stored = stored_path(&node, f);
+        assert!(stored.exists(), "{} not stored", stored.display());
+        assert_eq!(
+            dataset_bytes(&stored),
+            dataset_bytes(f),
+            "data set bytes differ for {}",
+            f.display()
+        );
+    }
+    let status = node.status();
+    assert!(
+        status.contains(&format!("series {} ", pet.series)),
+        "{status}"
+    );
+    assert!(
+        status.contains("instances=12/12 complete (all-slices)"),
+        "{status}"
+    );
+    assert!(
+        status.contains("modality=CT instances=8 receiving"),
+        "{status}"
+    );
+
+    // Re-sending identical instances is a success and stores nothing new.
+    let (ok, out) = storescu(&node, &[], &files[..3]);
+    assert!(ok, "resend failed: {out}");
+    let stored = files_below(&node.data_dir().join("studies"));
+    assert_eq!(
+        stored.len(),
+        files.len(),
+        "a resend must not add files: {stored:?}"
+    );
+}
+
+#[test]
+fn ct_series_completes_after_stable_seconds_and_survives_restart() {
+    let dir = tempdir();
+    let mut node = Node::start(dir.path(), "[series]\nstable_seconds = 2\n");
+    let ct = SeriesSpec::ct(3, 32);
+    let files = ct.write(&dir.path().join("send"));
+    assert!(storescu(&node, &[], &files).0);
+    assert!(node.status().contains("instances=3 receiving"));
+    // Restart before the series is stable: completion must still happen, from stored state.
+    node.kill9();
+    let node = Node::start_with(dir.path(), node.config.clone());
+    assert!(
+        node.wait_log("series complete", Duration::from_secs(10))
+            .is_some(),
+        "series did not complete after restart"
+    );
+    assert!(
+        node.status().contains("instances=3 complete (stable)"),
+        "{}",
+        node.status()
+    );
+}
+
+#[test]
+fn parallel_associations_all_store() {
+    let dir = tempdir();
+    let node = Node::start(dir.path(), "");
+    let series: Vec<_> = (0..4)
+        .map(|i| {
+            let s = SeriesSpec::pet(10, 64);
+            (s.clone(), s.write(&dir.path().join(format!("send{i}"))))
+        })
+        .collect();
+    std::thread::scope(|scope| {
+        for (_, files) in &series {
+            let node = &node;
+            scope.spawn(move || {
+                let (ok, out) = storescu(node, &[], files);
+                assert!(ok, "storescu failed: {out}");
+            });
+        }
+    });
+    for (_, files) in &series {
+        for f in files {
+            assert!(stored_path(&node, f).exists());
+        }
+    }
+    assert_eq!(node.status().matches("instances=10/10 complete").count(), 4);
+}
+
+#[test]
+fn wrong_called_ae_and_unknown_calling_ae_are_rejected_with_reason() {
+    let dir = tempdir();
+    let node = Node::start(
+        dir.path(),
+        "[accept]\ncalling_ae_titles = [\"MODALITY\", \"PACS@127.0.0.1\", \"OTHER@10.9.9.9\"]\n",
+    );
+    let (ok, out) = echo(&node, "MODALITY", "NOTUS");
+    assert!(!ok);
+    assert!(out.contains("Called AE Title Not Recognized"), "{out}");
+    let (ok, out) = echo(&node, "STRANGER", "PETGROUND");
+    assert!(!ok);
+    assert!(out.contains("Calling AE Title Not Recognized"), "{out}");
+    let (ok, out) = echo(&node, "OTHER", "PETGROUND");
+    assert!(!ok, "OTHER is only allowed from 10.9.9.9: {out}");
+    assert!(echo(&node, "MODALITY", "PETGROUND").0);
+    assert!(echo(&node, "PACS", "PETGROUND").0);
+    assert!(
+        node.wait_log("association rejected", Duration::from_secs(5))
+            .is_some()
+    );
+}
+
+#[test]
+fn unsupported_transfer_syntax_is_not_accepted() {
+    use dicom_ul::association::client::ClientAssociationOptions;
+    let dir = tempdir();
+    let node = Node::start(dir.path(), "");
+    // Explicit VR Big Endian (retired) is not among the transfer syntaxes we decode.
+    let attempt = ClientAssociationOptions::new()
+        .calling_ae_title("RAWSCU")
+        .called_ae_title("PETGROUND")
+        .with_presentation_context(dicomgen::PET, vec!["1.2.840.10008.1.2.2"])
+        .establish(node.dicom);
+    match attempt {
+        Err(e) => assert!(e.to_string().to_lowercase().contains("presentation"), "{e}"),
+        Ok(a) => panic!("big endian accepted: {:?}", a.presentation_contexts()),
+    }
+    // The same SOP class with explicit VR little endian is accepted.
+    let ok = ClientAssociationOptions::new()
+        .calling_ae_title("RAWSCU")
+        .called_ae_title("PETGROUND")
+        .with_presentation_context(
+            dicomgen::PET,
+            vec!["1.2.840.10008.1.2.2", "1.2.840.10008.1.2.1"],
+        )
+        .establish(node.dicom)
+        .expect("explicit VR LE accepted");
+    assert_eq!(
+        ok.presentation_contexts()[0].transfer_syntax,
+        "1.2.840.10008.1.2.1"
+    );
+    let _ = ok.release();
+    // A non-storage SOP class (Study Root Q/R FIND) is refused in negotiation.
+    let find = ClientAssociationOptions::new()
+        .called_ae_title("PETGROUND")
+        .with_presentation_context("1.2.840.10008.5.1.4.1.2.2.1", vec!["1.2.840.10008.1.2.1"])
+        .establish(node.dicom);
+    assert!(find.is_err(), "Q/R FIND must not be accepted");
+    assert!(echo(&node, "ECHOSCU", "PETGROUND").0, "node keeps serving");
+}
+
+#[test]
+fn garbage_and_truncated_pdus_leave_the_node_serving() {
+    let dir = tempdir();
+    let node = Node::start(dir.path(), "association_timeout_seconds = 2\n");
+    let addr = node.dicom;
+    // Random bytes: answered with an abort or closed.
+    let mut s = TcpStream::connect(addr).expect("connect");
+    s.write_all(&[0x42; 300]).expect("write");
+    s.set_read_timeout(Some(Duration::from_secs(5)))
+        .expect("timeout");
+    let mut buf = Vec::new();
+    let _ = s.read_to_end(&mut buf);
+    assert!(
+        buf.is_empty() || buf[0] == 0x07,
+        "expected abort or close, got {buf:?}"
+    );
+    // A-ASSOCIATE-RQ header announcing 1000 bytes, then 10 bytes and silence.
+    let mut s = TcpStream::connect(addr).expect("connect");
+    s.write_all(&[0x01, 0, 0, 0, 0x03, 0xE8, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10])
+        .expect("write");
+    s.set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    let mut buf = Vec::new();
+    let _ = s.read_to_end(&mut buf); // the node closes it after the association timeout
+    // Connect and hang up at once.
+    drop(TcpStream::connect(addr).expect("connect"));
+    assert!(
+        echo(&node, "ECHOSCU", "PETGROUND").0,
+        "node must keep serving"
+    );
+}
+
+/// Drives one C-STORE by hand with dicom-ul so that the data set can be cut short.
+fn store_raw(node: &Node, sop_class: &str, sop: &str, dataset: &[u8]) -> Response {
+    use dicom_ul::association::client::ClientAssociationOptions;
+    use dicom_ul::pdu::{PDataValue, PDataValueType, Pdu};
+    let mut assoc = ClientAssociationOptions::new()
+        .calling_ae_title("RAWSCU")
+        .called_ae_title("PETGROUND")
+        .with_presentation_context(sop_class, vec!["1.2.840.10008.1.2.1"])
+        .establish(node.dicom)
+        .expect("association");
+    let pc = assoc.presentation_contexts()[0].id;
+    let cmd = Request::Store {
+        message_id: 1,
+        sop_class_uid: sop_class.to_owned(),
+        sop_instance_uid: sop.to_owned(),
+        has_dataset: true,
+    };
+    for (value_type, data) in [
+        (PDataValueType::Command, cmd.encode()),
+        (PDataValueType::Data, dataset.to_vec()),
+    ] {
+        assoc
+            .send(&Pdu::PData {
+                data: vec![PDataValue {
+                    presentation_context_id: pc,
+                    value_type,
+                    is_last: true,
+                    data,
+                }],
+            })
+            .expect("send");
+    }
+    let rsp = match assoc.receive().expect("response") {
+        Pdu::PData { data } => Response::decode(&data[0].data).expect("decode response"),
+        other => panic!("expected P-DATA, got {other:?}"),
+    };
+    let _ = assoc.release();
+    rsp
+}
+
+#[test]
+fn cut_short_dataset_and_oversize_instance_get_failure_statuses() {
+    let dir = tempdir();
+    let node = Node::start(dir.path(), "max_instance_mb = 1\n");
+    let spec = SeriesSpec::pet(1, 32);
+    let sop = dicomgen::uid();
+    let mut full = Vec::new();
+    spec.instance(&sop, 1)
+        .write_dataset(&mut full)
+        .expect("encode");
+    let rsp = store_raw(&node, dicomgen::PET, &sop, &full[..full.len() / 3]);
+    assert_eq!(rsp.status, status::CANNOT_UNDERSTAND, "{rsp:?}");
+    assert!(
+        node.data_dir().join("quarantine").exists(),
+        "undecodable data set is quarantined"
+    );
+
+    // The data set claims another SOP instance than the command.
+    let rsp = store_raw(&node, dicomgen::PET, &dicomgen::uid(), &full);
+    assert_eq!(rsp.status, status::DATASET_DOES_NOT_MATCH, "{rsp:?}");
+
+    // 1.5 MB instance against a 1 MB limit: A700 through dcmtk.
+    let big = SeriesSpec::pet(1, 900).write(&dir.path().join("big"));
+    let (_, out) = storescu(&node, &["-v"], &big);
+    assert!(out.contains("OutOfResources"), "{out}");
+    assert!(files_below(&node.data_dir().join("studies")).is_empty());
+
+    let rsp = store_raw(&node, dicomgen::PET, &sop, &full);
+    assert_eq!(
+        rsp.status,
+        status::SUCCESS,
+        "the node keeps serving: {rsp:?}"
+    );
+}
+
+#[test]
+fn kill_9_mid_transfer_loses_no_acknowledged_instance() {
+    let dir = tempdir();
+    let mut node = Node::start(dir.path(), "");
+    let spec = SeriesSpec::pet(150, 256);
+    let files = spec.write(&dir.path().join("send"));
+    let mut child = common::tool("storescu")
+        .args(["-v", "-aec", "PETGROUND", "127.0.0.1", &node.port()])
+        .args(&files)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("storescu");
+    let stdout = child.stderr.take().expect("stderr");
+    let reader = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = std::io::BufReader::new(stdout).read_to_string(&mut text);
+        text
+    });
+    // Kill once some instances are acknowledged (by disk evidence), while the rest are in flight.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while files_below(&node.data_dir().join("studies")).len() < 20
+        && std::time::Instant::now() < deadline
+    {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    node.kill9();
+    let _ = child.wait();
+    let log = reader.join().expect("reader");
+    // storescu -v prints "Sending Store Request ... (file)" then "Received Store Response (Success)".
+    let acked = log.matches("Received Store Response (Success)").count();
+    assert!(
+        acked > 0 && acked < files.len(),
+        "kill must land mid-transfer: {} acked",
+        acked
+    );
+    // No partial file is visible in the store.
+    let node = Node::start_with(dir.path(), node.config.clone());
+    for f in files_below(&node.data_dir().join("studies")) {
+        assert_eq!(
+            f.extension().and_then(|e| e.to_str()),
+            Some("dcm"),
+            "stray file {}",
+            f.display()
+        );
+        dicom_object::open_file(&f).unwrap_or_else(|e| panic!("{} unreadable: {e}", f.display()));
+    }
+    assert!(files_below(&node.data_dir().join("incoming")).is_empty());
+    // storescu sends files in order: the first `acked` are on disk, intact and indexed.
+    for f in &files[..acked] {
+        let stored = stored_path(&node, f);
+        assert_eq!(dataset_bytes(&stored), dataset_bytes(f));
+    }
+    let status = node.status();
+    let indexed: u32 = status
+        .split_whitespace()
+        .find_map(|w| w.strip_prefix("instances="))
+        .and_then(|v| v.split('/').next())
+        .and_then(|v| v.parse().ok())
+        .expect("status lists the series");
+    assert!(
+        indexed as usize >= acked,
+        "indexed {indexed} < acked {}",
+        acked
+    );
+    // The whole transfer can be resent and completes the series.
+    let (ok, out) = storescu(&node, &[], &files);
+    assert!(ok, "{out}");
+    assert!(
+        node.status().contains("instances=150/150 complete"),
+        "{}",
+        node.status()
+    );
+}
