@@ -20,13 +20,20 @@ struct Node {
 }
 
 async fn start(cfg: Hl7Config) -> Node {
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind loopback");
+    let listener = TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind loopback");
     let addr = listener.local_addr().expect("local addr");
     let sink = Arc::new(MemorySink::new());
     let shutdown = CancellationToken::new();
     let dyn_sink: Arc<dyn ReportSink> = sink.clone();
     let task = tokio::spawn(run(listener, shutdown.clone(), dyn_sink, cfg));
-    Node { addr, sink, shutdown, task }
+    Node {
+        addr,
+        sink,
+        shutdown,
+        task,
+    }
 }
 
 fn test_config() -> Hl7Config {
@@ -79,9 +86,15 @@ async fn read_ack(stream: &mut TcpStream) -> Option<String> {
 
 /// MSA-1 and MSA-2 of an ACK.
 fn msa(ack: &str) -> (String, String) {
-    let line = ack.split('\r').find(|s| s.starts_with("MSA|")).expect("ACK has MSA");
+    let line = ack
+        .split('\r')
+        .find(|s| s.starts_with("MSA|"))
+        .expect("ACK has MSA");
     let fields: Vec<&str> = line.split('|').collect();
-    (fields[1].to_owned(), fields.get(2).copied().unwrap_or("").to_owned())
+    (
+        fields[1].to_owned(),
+        fields.get(2).copied().unwrap_or("").to_owned(),
+    )
 }
 
 async fn send(addr: SocketAddr, payload: &[u8]) -> Option<String> {
@@ -92,27 +105,44 @@ async fn send(addr: SocketAddr, payload: &[u8]) -> Option<String> {
 
 /// The listener still answers a fresh connection.
 async fn assert_still_serving(node: &Node, control_id: &str) {
-    let ack = send(node.addr, oru(control_id, "ACCOK", "").as_bytes()).await.expect("ACK");
+    let ack = send(node.addr, oru(control_id, "ACCOK", "").as_bytes())
+        .await
+        .expect("ACK");
     assert_eq!(msa(&ack), ("AA".to_owned(), control_id.to_owned()));
 }
 
 fn stored_ids(node: &Node) -> Vec<String> {
-    node.sink.reports().iter().map(|r| r.header.control_id.clone()).collect()
+    node.sink
+        .reports()
+        .iter()
+        .map(|r| r.header.control_id.clone())
+        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn report_is_stored_then_acknowledged() {
     let node = start(test_config()).await;
-    let ack = send(node.addr, oru("MSG1", "ACC1", "").as_bytes()).await.expect("ACK");
+    let ack = send(node.addr, oru("MSG1", "ACC1", "").as_bytes())
+        .await
+        .expect("ACK");
     let segs: Vec<&str> = ack.trim_end_matches('\r').split('\r').collect();
-    assert!(segs[0].starts_with("MSH|^~\\&|PETGROUND|NM|RIS|HOSP|"), "{ack}");
+    assert!(
+        segs[0].starts_with("MSH|^~\\&|PETGROUND|NM|RIS|HOSP|"),
+        "{ack}"
+    );
     assert!(segs[0].contains("||ACK^R01^ACK|"), "{ack}");
     assert_eq!(segs[1], "MSA|AA|MSG1");
     let reports = node.sink.reports();
     assert_eq!(reports.len(), 1);
     assert_eq!(reports[0].accession.as_deref(), Some("ACC1"));
     assert_eq!(reports[0].status, ReportStatus::Final);
-    assert!(reports[0].text.contains("IMPRESSION:\nHilar node & liver\nsecond line"), "{}", reports[0].text);
+    assert!(
+        reports[0]
+            .text
+            .contains("IMPRESSION:\nHilar node & liver\nsecond line"),
+        "{}",
+        reports[0].text
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -121,7 +151,9 @@ async fn pipelined_messages_are_answered_in_order() {
     let mut stream = TcpStream::connect(node.addr).await.expect("connect");
     let mut bytes = Vec::new();
     for i in 0..20 {
-        bytes.extend(frame(oru(&format!("P{i}"), &format!("A{i}"), "").as_bytes()));
+        bytes.extend(frame(
+            oru(&format!("P{i}"), &format!("A{i}"), "").as_bytes(),
+        ));
     }
     stream.write_all(&bytes).await.expect("send all");
     for i in 0..20 {
@@ -142,11 +174,17 @@ async fn garbage_outside_frames_is_skipped_and_inside_gets_ae() {
     let ack = read_ack(&mut stream).await.expect("ACK after garbage");
     assert_eq!(msa(&ack), ("AA".to_owned(), "G1".to_owned()));
     // A frame whose content is not HL7: AE without a control ID, connection stays usable.
-    stream.write_all(&frame(b"\x00\xffnot hl7 at all")).await.expect("send");
+    stream
+        .write_all(&frame(b"\x00\xffnot hl7 at all"))
+        .await
+        .expect("send");
     let ack = read_ack(&mut stream).await.expect("AE");
     assert_eq!(msa(&ack), ("AE".to_owned(), String::new()));
     assert!(ack.contains("does not start with an MSH segment"), "{ack}");
-    stream.write_all(&frame(oru("G2", "ACCG", "").as_bytes())).await.expect("send");
+    stream
+        .write_all(&frame(oru("G2", "ACCG", "").as_bytes()))
+        .await
+        .expect("send");
     assert_eq!(msa(&read_ack(&mut stream).await.expect("ACK")).0, "AA");
     assert_eq!(stored_ids(&node), ["G1", "G2"]);
 }
@@ -159,8 +197,15 @@ async fn frame_without_end_block_is_closed_after_read_timeout() {
     bytes.extend(oru("T1", "ACCT", "").as_bytes());
     stream.write_all(&bytes).await.expect("send");
     let started = std::time::Instant::now();
-    assert_eq!(read_ack(&mut stream).await, None, "no ACK, connection closed");
-    assert!(started.elapsed() >= Duration::from_millis(400), "closed by the read timeout");
+    assert_eq!(
+        read_ack(&mut stream).await,
+        None,
+        "no ACK, connection closed"
+    );
+    assert!(
+        started.elapsed() >= Duration::from_millis(400),
+        "closed by the read timeout"
+    );
     assert!(node.sink.reports().is_empty());
     assert_still_serving(&node, "T2").await;
 }
@@ -172,7 +217,10 @@ async fn oversize_message_gets_ae_and_close() {
     big.push_str("\rOBX|3|TX|GDT||");
     big.push_str(&"x".repeat(20 * 1024));
     let mut stream = TcpStream::connect(node.addr).await.expect("connect");
-    stream.write_all(&frame(big.as_bytes())).await.expect("send");
+    stream
+        .write_all(&frame(big.as_bytes()))
+        .await
+        .expect("send");
     let ack = read_ack(&mut stream).await.expect("AE before close");
     assert_eq!(msa(&ack), ("AE".to_owned(), "BIG1".to_owned()));
     assert!(ack.contains("exceeds the limit of 16384 bytes"), "{ack}");
@@ -186,18 +234,34 @@ async fn non_oru_is_rejected_and_missing_obr_is_an_error() {
     let node = start(test_config()).await;
     let mut stream = TcpStream::connect(node.addr).await.expect("connect");
     let adt = "MSH|^~\\&|ADT|HOSP|PETGROUND|NM|20260127||ADT^A01^ADT_A01|ADT9|P|2.5\rPID|1||PAT123";
-    stream.write_all(&frame(adt.as_bytes())).await.expect("send");
+    stream
+        .write_all(&frame(adt.as_bytes()))
+        .await
+        .expect("send");
     let ack = read_ack(&mut stream).await.expect("AR");
     assert_eq!(msa(&ack), ("AR".to_owned(), "ADT9".to_owned()));
-    assert!(ack.contains("ERR|||200^Unsupported message type^HL70357|E"), "{ack}");
+    assert!(
+        ack.contains("ERR|||200^Unsupported message type^HL70357|E"),
+        "{ack}"
+    );
     assert!(ack.contains("ACK^A01^ACK"), "{ack}");
-    let no_obr: String = oru("NOOBR", "ACCN", "").split('\r').filter(|s| !s.starts_with("OBR")).collect::<Vec<_>>().join("\r");
-    stream.write_all(&frame(no_obr.as_bytes())).await.expect("send");
+    let no_obr: String = oru("NOOBR", "ACCN", "")
+        .split('\r')
+        .filter(|s| !s.starts_with("OBR"))
+        .collect::<Vec<_>>()
+        .join("\r");
+    stream
+        .write_all(&frame(no_obr.as_bytes()))
+        .await
+        .expect("send");
     let ack = read_ack(&mut stream).await.expect("AE");
     assert_eq!(msa(&ack), ("AE".to_owned(), "NOOBR".to_owned()));
     assert!(ack.contains("required segment OBR is missing"), "{ack}");
     assert!(node.sink.reports().is_empty(), "nothing stored");
-    stream.write_all(&frame(oru("OK1", "ACC1", "").as_bytes())).await.expect("send");
+    stream
+        .write_all(&frame(oru("OK1", "ACC1", "").as_bytes()))
+        .await
+        .expect("send");
     assert_eq!(msa(&read_ack(&mut stream).await.expect("ACK")).0, "AA");
     assert_eq!(stored_ids(&node), ["OK1"]);
 }
@@ -206,10 +270,15 @@ async fn non_oru_is_rejected_and_missing_obr_is_an_error() {
 async fn storage_failure_gets_ae_not_aa() {
     let node = start(test_config()).await;
     node.sink.set_failure(Some("disk full"));
-    let ack = send(node.addr, oru("F1", "ACCF", "").as_bytes()).await.expect("AE");
+    let ack = send(node.addr, oru("F1", "ACCF", "").as_bytes())
+        .await
+        .expect("AE");
     assert_eq!(msa(&ack), ("AE".to_owned(), "F1".to_owned()));
     assert!(ack.contains("could not be stored"), "{ack}");
-    assert!(!ack.contains("disk full"), "storage details stay in the log");
+    assert!(
+        !ack.contains("disk full"),
+        "storage details stay in the log"
+    );
     node.sink.set_failure(None);
     assert_still_serving(&node, "F2").await;
     assert_eq!(stored_ids(&node), ["F2"]);
@@ -223,20 +292,32 @@ async fn msh15_ne_gets_no_answer_al_gets_commit_ack() {
     bytes.extend(frame(oru("AL1", "ACCE", "|||AL|NE").as_bytes()));
     stream.write_all(&bytes).await.expect("send");
     let ack = read_ack(&mut stream).await.expect("commit ACK");
-    assert_eq!(msa(&ack), ("CA".to_owned(), "AL1".to_owned()), "NE1 was stored silently");
+    assert_eq!(
+        msa(&ack),
+        ("CA".to_owned(), "AL1".to_owned()),
+        "NE1 was stored silently"
+    );
     assert_eq!(stored_ids(&node), ["NE1", "AL1"]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn connections_beyond_the_limit_are_closed() {
-    let node = start(Hl7Config { max_connections: 2, ..test_config() }).await;
+    let node = start(Hl7Config {
+        max_connections: 2,
+        ..test_config()
+    })
+    .await;
     let mut held = Vec::new();
     for _ in 0..2 {
         held.push(TcpStream::connect(node.addr).await.expect("connect"));
     }
     tokio::time::sleep(Duration::from_millis(100)).await;
     let mut third = TcpStream::connect(node.addr).await.expect("connect");
-    assert_eq!(read_ack(&mut third).await, None, "third connection closed at once");
+    assert_eq!(
+        read_ack(&mut third).await,
+        None,
+        "third connection closed at once"
+    );
     drop(held);
     tokio::time::sleep(Duration::from_millis(100)).await;
     assert_still_serving(&node, "L1").await;
@@ -258,7 +339,10 @@ fn mllp_send() -> (PathBuf, PathBuf) {
     let python = std::env::var_os("PETGROUND_PYTHON")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/python"));
-    let script = python.parent().map(|d| d.join("mllp_send")).unwrap_or_default();
+    let script = python
+        .parent()
+        .map(|d| d.join("mllp_send"))
+        .unwrap_or_default();
     assert!(
         python.exists() && script.exists(),
         "mllp_send (PyPI hl7) not found beside {}: set PETGROUND_PYTHON to a venv's python with `hl7` installed (scripts/setup-test-env)",
@@ -274,7 +358,11 @@ async fn real_client_mllp_send_loose() {
     // --loose: a plain file, `\n` line ends, messages found by their "MSH|^~\&|" start.
     let mut file = tempfile::NamedTempFile::new().expect("temp file");
     let adt = "MSH|^~\\&|ADT|HOSP|PETGROUND|NM|20260127||ADT^A08|PYADT|P|2.5\nPID|1||PAT123\n";
-    let text = format!("{}\n{adt}{}\n", oru("PY1", "ACCPY", "").replace('\r', "\n"), oru("PY2", "ACCPY", "").replace('\r', "\n"));
+    let text = format!(
+        "{}\n{adt}{}\n",
+        oru("PY1", "ACCPY", "").replace('\r', "\n"),
+        oru("PY2", "ACCPY", "").replace('\r', "\n")
+    );
     file.write_all(text.as_bytes()).expect("write file");
     let port = node.addr.port().to_string();
     let path = file.path().to_owned();
@@ -289,16 +377,27 @@ async fn real_client_mllp_send_loose() {
     .await
     .expect("join")
     .expect("mllp_send runs");
-    assert!(out.status.success(), "mllp_send failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "mllp_send failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let stdout = String::from_utf8_lossy(&out.stdout);
     let answers: Vec<(String, String)> = stdout
         .split('\x0b')
         .filter(|s| s.contains("MSA|"))
         .map(msa)
         .collect();
-    let expected = [("AA", "PY1"), ("AR", "PYADT"), ("AA", "PY2")].map(|(a, b)| (a.to_owned(), b.to_owned()));
+    let expected =
+        [("AA", "PY1"), ("AR", "PYADT"), ("AA", "PY2")].map(|(a, b)| (a.to_owned(), b.to_owned()));
     assert_eq!(answers, expected, "{stdout}");
     assert_eq!(stored_ids(&node), ["PY1", "PY2"]);
     let report = &node.sink.reports()[0];
-    assert!(report.text.starts_with("FINDINGS:\nRight hilar lymph node, SUVmax 7.2, image 145."), "{}", report.text);
+    assert!(
+        report
+            .text
+            .starts_with("FINDINGS:\nRight hilar lymph node, SUVmax 7.2, image 145."),
+        "{}",
+        report.text
+    );
 }

@@ -13,7 +13,9 @@ const META: AckMeta<'static> = AckMeta {
 
 #[test]
 fn aa_swaps_sender_and_receiver_and_echoes_control_id() {
-    let h = header("MSH|^~\\&|RIS^1.2.3^ISO|HOSP|PETGROUND|NM|20260127||ORU^R01^ORU_R01|MSG\\F\\7|P|2.5");
+    let h = header(
+        "MSH|^~\\&|RIS^1.2.3^ISO|HOSP|PETGROUND|NM|20260127||ORU^R01^ORU_R01|MSG\\F\\7|P|2.5",
+    );
     let ack = build(Some(&h), AckCode::AA, None, META);
     assert_eq!(
         ack,
@@ -25,17 +27,36 @@ fn aa_swaps_sender_and_receiver_and_echoes_control_id() {
 #[test]
 fn ae_carries_reason_in_msa3_and_err() {
     let h = header("MSH|^~\\&|RIS|HOSP|PG|NM|20260127||ORU^R01|C9|T|2.3");
-    let ack = build(Some(&h), AckCode::AE, Some((ErrorCode::SEGMENT_SEQUENCE, "required segment OBR is missing")), META);
+    let ack = build(
+        Some(&h),
+        AckCode::AE,
+        Some((
+            ErrorCode::SEGMENT_SEQUENCE,
+            "required segment OBR is missing",
+        )),
+        META,
+    );
     let segs: Vec<&str> = ack.trim_end_matches('\r').split('\r').collect();
-    assert_eq!(segs[0], "MSH|^~\\&|PG|NM|RIS|HOSP|20260127101501+0000||ACK^R01^ACK|PG1|T|2.3");
+    assert_eq!(
+        segs[0],
+        "MSH|^~\\&|PG|NM|RIS|HOSP|20260127101501+0000||ACK^R01^ACK|PG1|T|2.3"
+    );
     assert_eq!(segs[1], "MSA|AE|C9|required segment OBR is missing");
-    assert_eq!(segs[2], "ERR|||100^Segment sequence error^HL70357|E||||required segment OBR is missing");
+    assert_eq!(
+        segs[2],
+        "ERR|||100^Segment sequence error^HL70357|E||||required segment OBR is missing"
+    );
 }
 
 #[test]
 fn reason_is_escaped_with_senders_separators() {
     let h = header("MSH#!@/$#RIS#H#PG#NM#20260127##ADT!A01#Z1#P#2.5");
-    let ack = build(Some(&h), AckCode::AR, Some((ErrorCode::UNSUPPORTED_MESSAGE_TYPE, "type ADT!A01 # no")), META);
+    let ack = build(
+        Some(&h),
+        AckCode::AR,
+        Some((ErrorCode::UNSUPPORTED_MESSAGE_TYPE, "type ADT!A01 # no")),
+        META,
+    );
     assert!(ack.starts_with("MSH#!@/$#PG#NM#RIS#H#"), "{ack}");
     assert!(ack.contains("ACK!A01!ACK#PG1#P#2.5\r"), "{ack}");
     assert!(ack.contains("MSA#AR#Z1#type ADT/S/A01 /F/ no\r"), "{ack}");
@@ -43,8 +64,19 @@ fn reason_is_escaped_with_senders_separators() {
 
 #[test]
 fn broken_message_gets_empty_msa2() {
-    let ack = build(None, AckCode::AE, Some((ErrorCode::DATA_TYPE, "message does not start with an MSH segment")), META);
-    assert!(ack.starts_with("MSH|^~\\&|||||20260127101501+0000||ACK^R01^ACK|PG1|P|2.5\r"), "{ack}");
+    let ack = build(
+        None,
+        AckCode::AE,
+        Some((
+            ErrorCode::DATA_TYPE,
+            "message does not start with an MSH segment",
+        )),
+        META,
+    );
+    assert!(
+        ack.starts_with("MSH|^~\\&|||||20260127101501+0000||ACK^R01^ACK|PG1|P|2.5\r"),
+        "{ack}"
+    );
     assert!(ack.contains("\rMSA|AE||message does not start"), "{ack}");
 }
 
@@ -59,7 +91,11 @@ fn original_mode_always_answers() {
 
 #[test]
 fn enhanced_mode_follows_msh15() {
-    let with = |accept: &str| header(&format!("MSH|^~\\&|R|H|P|N|2026||ORU^R01|C1|P|2.5|||{accept}|NE"));
+    let with = |accept: &str| {
+        header(&format!(
+            "MSH|^~\\&|R|H|P|N|2026||ORU^R01|C1|P|2.5|||{accept}|NE"
+        ))
+    };
     let al = with("AL");
     assert_eq!(response(Some(&al), Outcome::Accepted), Some(AckCode::CA));
     assert_eq!(response(Some(&al), Outcome::Rejected), Some(AckCode::CR));

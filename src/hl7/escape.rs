@@ -42,7 +42,11 @@ fn decode_sequence(seq: &str, seps: &Separators, out: &mut String) {
         "E" => out.push(seps.escape),
         ".br" => out.push('\n'),
         _ if seq.starts_with(".sp") => {
-            let n = seq[3..].trim().trim_start_matches('+').parse::<usize>().unwrap_or(1);
+            let n = seq[3..]
+                .trim()
+                .trim_start_matches('+')
+                .parse::<usize>()
+                .unwrap_or(1);
             // A bound: `\.sp999999\` must not allocate a megabyte of line breaks.
             out.extend(std::iter::repeat_n('\n', n.min(10)));
         }
@@ -53,7 +57,7 @@ fn decode_sequence(seq: &str, seps: &Separators, out: &mut String) {
 
 /// `\Xhhhh\`: hexadecimal bytes. CR and LF become line breaks.
 fn decode_hex(hex: &str, out: &mut String) {
-    if hex.len() % 2 != 0 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+    if !hex.len().is_multiple_of(2) || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
         return;
     }
     let bytes: Vec<u8> = (0..hex.len())
@@ -108,7 +112,10 @@ mod tests {
 
     #[test]
     fn line_breaks_and_formatting() {
-        assert_eq!(d(r"FINDINGS:\.br\Liver normal."), "FINDINGS:\nLiver normal.");
+        assert_eq!(
+            d(r"FINDINGS:\.br\Liver normal."),
+            "FINDINGS:\nLiver normal."
+        );
         assert_eq!(d(r"a\.sp2\b"), "a\n\nb");
         assert_eq!(d(r"a\.sp\b"), "a\nb");
         assert_eq!(d(r"\H\IMPRESSION\N\: x"), "IMPRESSION: x");

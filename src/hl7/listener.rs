@@ -12,8 +12,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use tokio::io::AsyncWriteExt;
-use tokio::net::{TcpListener, TcpStream};
 use tokio::net::tcp::OwnedWriteHalf;
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -96,7 +96,10 @@ pub async fn run(
         );
     }
     tracker.close();
-    if tokio::time::timeout(cfg.read_timeout, tracker.wait()).await.is_err() {
+    if tokio::time::timeout(cfg.read_timeout, tracker.wait())
+        .await
+        .is_err()
+    {
         warn!("HL7 connections still open at the shutdown deadline; abandoning them");
     }
     info!("HL7 listener stopped");
@@ -121,7 +124,11 @@ impl AckIds {
     }
 
     fn next(&self) -> String {
-        format!("{}{}", self.prefix, self.next.fetch_add(1, Ordering::Relaxed))
+        format!(
+            "{}{}",
+            self.prefix,
+            self.next.fetch_add(1, Ordering::Relaxed)
+        )
     }
 }
 
@@ -166,11 +173,16 @@ impl Connection {
                     warn!(limit, "HL7 message too large; answering and closing");
                     let header = oru::parse_header_bytes(&head).ok();
                     let reason = format!("message exceeds the limit of {limit} bytes");
-                    if let Some(ack) = self.ack(header.as_ref(), Outcome::Error, Some((ErrorCode::INTERNAL, &reason))) {
+                    if let Some(ack) = self.ack(
+                        header.as_ref(),
+                        Outcome::Error,
+                        Some((ErrorCode::INTERNAL, &reason)),
+                    ) {
                         let _ = self.write(&mut wr, &ack).await;
                     }
                     let _ = wr.shutdown().await;
-                    let _ = tokio::time::timeout(self.cfg.read_timeout, reader.discard_frame()).await;
+                    let _ =
+                        tokio::time::timeout(self.cfg.read_timeout, reader.discard_frame()).await;
                     break;
                 }
                 Err(e) => {
@@ -178,11 +190,11 @@ impl Connection {
                     break;
                 }
             };
-            if let Some(bytes) = reply {
-                if let Err(e) = self.write(&mut wr, &bytes).await {
-                    warn!(error = %e, "writing ACK failed; closing");
-                    break;
-                }
+            if let Some(bytes) = reply
+                && let Err(e) = self.write(&mut wr, &bytes).await
+            {
+                warn!(error = %e, "writing ACK failed; closing");
+                break;
             }
         }
         let _ = wr.shutdown().await;
@@ -194,7 +206,7 @@ impl Connection {
         let report = match oru::parse(&frame) {
             Ok(report) => report,
             Err(rejected) => {
-                let control_id = rejected.header.as_ref().map(|h| h.control_id.as_str());
+                let control_id = rejected.header.as_deref().map(|h| h.control_id.as_str());
                 warn!(control_id, error = %rejected.error, "HL7 message not accepted");
                 let outcome = if rejected.error.is_rejection() {
                     Outcome::Rejected
@@ -202,7 +214,11 @@ impl Connection {
                     Outcome::Error
                 };
                 let reason = rejected.error.to_string();
-                return self.ack(rejected.header.as_ref(), outcome, Some((rejected.error.error_code(), &reason)));
+                return self.ack(
+                    rejected.header.as_deref(),
+                    outcome,
+                    Some((rejected.error.error_code(), &reason)),
+                );
             }
         };
         let header = report.header.clone();
@@ -226,17 +242,30 @@ impl Connection {
                     SinkError::Refused(why) => format!("report refused: {why}"),
                     SinkError::Storage(_) => "report could not be stored; please resend".to_owned(),
                 };
-                self.ack(Some(&header), Outcome::Error, Some((ErrorCode::INTERNAL, &reason)))
+                self.ack(
+                    Some(&header),
+                    Outcome::Error,
+                    Some((ErrorCode::INTERNAL, &reason)),
+                )
             }
             Err(join) => {
                 error!(control_id = %header.control_id, error = %join, "HL7 report store task failed");
                 let reason = "report could not be stored; please resend";
-                self.ack(Some(&header), Outcome::Error, Some((ErrorCode::INTERNAL, reason)))
+                self.ack(
+                    Some(&header),
+                    Outcome::Error,
+                    Some((ErrorCode::INTERNAL, reason)),
+                )
             }
         }
     }
 
-    fn ack(&self, header: Option<&MessageHeader>, outcome: Outcome, error: Option<(ErrorCode, &str)>) -> Option<Vec<u8>> {
+    fn ack(
+        &self,
+        header: Option<&MessageHeader>,
+        outcome: Outcome,
+        error: Option<(ErrorCode, &str)>,
+    ) -> Option<Vec<u8>> {
         let Some(code) = ack::response(header, outcome) else {
             debug!(?outcome, "MSH-15 asks for no acknowledgement");
             return None;
@@ -248,13 +277,18 @@ impl Connection {
             timestamp: &timestamp,
         };
         debug!(code = code.as_str(), "HL7 acknowledgement");
-        Some(encode_frame(ack::build(header, code, error, meta).as_bytes()))
+        Some(encode_frame(
+            ack::build(header, code, error, meta).as_bytes(),
+        ))
     }
 
     async fn write(&self, wr: &mut OwnedWriteHalf, bytes: &[u8]) -> std::io::Result<()> {
         match tokio::time::timeout(self.cfg.read_timeout, wr.write_all(bytes)).await {
             Ok(result) => result,
-            Err(_) => Err(std::io::Error::new(std::io::ErrorKind::TimedOut, "ACK write timed out")),
+            Err(_) => Err(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                "ACK write timed out",
+            )),
         }
     }
 }

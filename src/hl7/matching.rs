@@ -70,7 +70,11 @@ pub struct MatchPolicy {
 }
 
 /// The rule that matches, or `None`.
-pub fn match_report(report: &ReportKeys, study: &StudyKeys, policy: MatchPolicy) -> Option<MatchRule> {
+pub fn match_report(
+    report: &ReportKeys,
+    study: &StudyKeys,
+    policy: MatchPolicy,
+) -> Option<MatchRule> {
     match compare(report.study_uid.as_deref(), Some(&study.study_uid)) {
         Cmp::Equal => return Some(MatchRule::StudyUid),
         Cmp::Different => return None,
@@ -122,7 +126,12 @@ mod tests {
         }
     }
 
-    fn keys(uid: Option<&str>, acc: Option<&str>, pid: Option<&str>, date: Option<&str>) -> ReportKeys {
+    fn keys(
+        uid: Option<&str>,
+        acc: Option<&str>,
+        pid: Option<&str>,
+        date: Option<&str>,
+    ) -> ReportKeys {
         ReportKeys {
             study_uid: uid.map(Into::into),
             accession: acc.map(Into::into),
@@ -131,12 +140,21 @@ mod tests {
         }
     }
 
-    const ON: MatchPolicy = MatchPolicy { patient_and_date: true };
-    const OFF: MatchPolicy = MatchPolicy { patient_and_date: false };
+    const ON: MatchPolicy = MatchPolicy {
+        patient_and_date: true,
+    };
+    const OFF: MatchPolicy = MatchPolicy {
+        patient_and_date: false,
+    };
 
     #[test]
     fn study_uid_wins_first() {
-        let r = keys(Some("1.2.826.0.1.3680043.8.498.1"), Some("OTHER"), None, None);
+        let r = keys(
+            Some("1.2.826.0.1.3680043.8.498.1"),
+            Some("OTHER"),
+            None,
+            None,
+        );
         assert_eq!(match_report(&r, &study(), OFF), Some(MatchRule::StudyUid));
     }
 
@@ -162,7 +180,10 @@ mod tests {
     fn patient_and_date_only_when_enabled() {
         let r = keys(None, None, Some("P1"), Some("20260127"));
         assert_eq!(match_report(&r, &study(), OFF), None);
-        assert_eq!(match_report(&r, &study(), ON), Some(MatchRule::PatientAndDate));
+        assert_eq!(
+            match_report(&r, &study(), ON),
+            Some(MatchRule::PatientAndDate)
+        );
         let wrong_day = keys(None, None, Some("P1"), Some("20260128"));
         assert_eq!(match_report(&wrong_day, &study(), ON), None);
     }

@@ -254,9 +254,15 @@ mod tests {
         input.extend(b"\n\n");
         input.extend(encode_frame(b"MSH|two"));
         let mut reader = MllpReader::new(&input[..], limits(100));
-        assert_eq!(reader.next_frame().await.expect("frame"), Some(b"MSH|one".to_vec()));
+        assert_eq!(
+            reader.next_frame().await.expect("frame"),
+            Some(b"MSH|one".to_vec())
+        );
         assert_eq!(reader.take_skipped(), 16);
-        assert_eq!(reader.next_frame().await.expect("frame"), Some(b"MSH|two".to_vec()));
+        assert_eq!(
+            reader.next_frame().await.expect("frame"),
+            Some(b"MSH|two".to_vec())
+        );
         assert_eq!(reader.take_skipped(), 2);
     }
 

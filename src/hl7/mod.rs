@@ -10,9 +10,9 @@ pub mod listener;
 pub mod matching;
 pub mod mllp;
 pub mod oru;
-mod oru_text;
 #[cfg(test)]
 mod oru_tests;
+mod oru_text;
 pub mod sink;
 
 pub use listener::{Hl7Config, run};

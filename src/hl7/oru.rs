@@ -73,7 +73,7 @@ impl OruError {
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("{error}")]
 pub struct Rejected {
-    pub header: Option<MessageHeader>,
+    pub header: Option<Box<MessageHeader>>,
     pub error: OruError,
 }
 
@@ -216,7 +216,7 @@ pub fn parse(raw: &[u8]) -> Result<OruReport, Rejected> {
         error,
     })?;
     parse_body(&text, &header, raw).map_err(|error| Rejected {
-        header: Some(header),
+        header: Some(Box::new(header)),
         error,
     })
 }
@@ -252,7 +252,10 @@ fn parse_header(text: &str) -> Result<MessageHeader, OruError> {
         return Err(OruError::NoMsh);
     }
     let encoding: String = msh_line.chars().skip(3).take(5).collect();
-    let distinct = encoding.chars().collect::<std::collections::HashSet<_>>().len();
+    let distinct = encoding
+        .chars()
+        .collect::<std::collections::HashSet<_>>()
+        .len();
     if distinct != 5 || !encoding.is_ascii() || encoding.contains(char::is_alphanumeric) {
         return Err(OruError::BadEncodingCharacters);
     }
@@ -278,7 +281,9 @@ fn parse_body(text: &str, header: &MessageHeader, raw: &[u8]) -> Result<OruRepor
     let message = Message::parse(text).map_err(|_| OruError::Syntax { segment: 1 })?;
     if message.raw_value().len() < text.len() {
         let parsed = message.segments.len();
-        return Err(OruError::Syntax { segment: parsed + 1 });
+        return Err(OruError::Syntax {
+            segment: parsed + 1,
+        });
     }
     let seps = message.separators;
     let msh = message.segment("MSH").ok_or(OruError::NoMsh)?;
@@ -286,7 +291,9 @@ fn parse_body(text: &str, header: &MessageHeader, raw: &[u8]) -> Result<OruRepor
     if header.control_id.trim().is_empty() {
         return Err(OruError::MissingField("MSH-10"));
     }
-    let obr = message.segment("OBR").ok_or(OruError::MissingSegment("OBR"))?;
+    let obr = message
+        .segment("OBR")
+        .ok_or(OruError::MissingSegment("OBR"))?;
     let order = OrderIds {
         obr18: component(obr, 18, 1, &seps),
         obr19: component(obr, 19, 1, &seps),
@@ -305,7 +312,9 @@ fn parse_body(text: &str, header: &MessageHeader, raw: &[u8]) -> Result<OruRepor
         return Err(OruError::NoIdentifier);
     }
     let status = match component(obr, 25, 1, &seps).or(observations.first_status) {
-        Some(code) => ReportStatus::parse(&code).ok_or(OruError::UnsupportedStatus { found: code })?,
+        Some(code) => {
+            ReportStatus::parse(&code).ok_or(OruError::UnsupportedStatus { found: code })?
+        }
         None => return Err(OruError::MissingField("OBR-25")),
     };
     if observations.text.trim().is_empty() && status != ReportStatus::Cancelled {
@@ -341,7 +350,12 @@ pub(crate) fn raw_field<'m>(seg: &Segment<'m>, n: usize) -> &'m str {
 
 /// A component of a field's first repetition, decoded and trimmed; `None` when empty or the
 /// HL7 explicit null `""`.
-pub(crate) fn component(seg: &Segment<'_>, n: usize, c: usize, seps: &Separators) -> Option<String> {
+pub(crate) fn component(
+    seg: &Segment<'_>,
+    n: usize,
+    c: usize,
+    seps: &Separators,
+) -> Option<String> {
     let raw = seg.field(n)?.component(c)?.raw_value();
     let value = decode(raw, seps).trim().to_owned();
     (!value.is_empty() && value != "\"\"").then_some(value)

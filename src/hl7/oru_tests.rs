@@ -34,7 +34,10 @@ fn parses_identifiers_status_and_text() {
     assert_eq!(r.order.obr3.as_deref(), Some("FILL42"));
     assert_eq!(r.order.orc3.as_deref(), Some("ORC77"));
     assert_eq!(r.accession.as_deref(), Some("ACC123"));
-    assert_eq!(r.study_uid.as_deref(), Some("1.2.826.0.1.3680043.8.498.12345"));
+    assert_eq!(
+        r.study_uid.as_deref(),
+        Some("1.2.826.0.1.3680043.8.498.12345")
+    );
     assert_eq!(r.status, ReportStatus::Final);
     assert_eq!(r.observation_datetime.as_deref(), Some("20260127083000"));
     assert_eq!(r.observation_date(), Some("20260127"));
@@ -64,7 +67,11 @@ fn escapes_and_formatted_text_are_decoded() {
     let mut segs = report_segments();
     segs[5] = "OBX|2|FT|GDT^Report||FINDINGS:\\.br\\A\\F\\B \\S\\ C \\T\\ D \\E\\ E \\R\\ F||||||F";
     let r = parse(&msg(&segs)).expect("valid");
-    assert!(r.text.starts_with("FINDINGS:\nA|B ^ C & D \\ E ~ F\n"), "{:?}", r.text);
+    assert!(
+        r.text.starts_with("FINDINGS:\nA|B ^ C & D \\ E ~ F\n"),
+        "{:?}",
+        r.text
+    );
 }
 
 #[test]
@@ -86,7 +93,10 @@ fn latin1_bytes_are_accepted() {
 fn status_falls_back_to_obx11() {
     let mut segs = report_segments();
     segs[3] = "OBR|1||FILL42|PETCT|||20260127|||||||||||ACC123";
-    assert_eq!(parse(&msg(&segs)).expect("valid").status, ReportStatus::Final);
+    assert_eq!(
+        parse(&msg(&segs)).expect("valid").status,
+        ReportStatus::Final
+    );
 }
 
 fn error_of(segs: &[&str]) -> OruError {
@@ -95,15 +105,24 @@ fn error_of(segs: &[&str]) -> OruError {
 
 #[test]
 fn missing_obr_is_an_error_with_header() {
-    let segs: Vec<&str> = report_segments().into_iter().filter(|s| !s.starts_with("OBR")).collect();
+    let segs: Vec<&str> = report_segments()
+        .into_iter()
+        .filter(|s| !s.starts_with("OBR"))
+        .collect();
     let rejected = parse(&msg(&segs)).expect_err("no OBR");
     assert_eq!(rejected.error, OruError::MissingSegment("OBR"));
-    assert_eq!(rejected.header.map(|h| h.control_id), Some("MSG0001".to_owned()));
+    assert_eq!(
+        rejected.header.map(|h| h.control_id),
+        Some("MSG0001".to_owned())
+    );
 }
 
 #[test]
 fn non_oru_is_a_rejection() {
-    let e = error_of(&["MSH|^~\\&|ADT|H|PG|NM|20260127||ADT^A01|X1|P|2.5", "PID|1||P1"]);
+    let e = error_of(&[
+        "MSH|^~\\&|ADT|H|PG|NM|20260127||ADT^A01|X1|P|2.5",
+        "PID|1||P1",
+    ]);
     assert!(e.is_rejection());
     assert_eq!(e.error_code().code, 200);
     let e = error_of(&["MSH|^~\\&|ADT|H|PG|NM|20260127||ORU^R30|X1|P|2.5"]);
@@ -117,21 +136,38 @@ fn required_fields() {
     assert_eq!(error_of(&segs), OruError::MissingField("MSH-10"));
     let mut segs = report_segments();
     segs[3] = "OBR|1||FILL42|PETCT|||20260127|||||||||||ACC123|||||||R";
-    assert!(matches!(error_of(&segs), OruError::UnsupportedStatus { .. }));
+    assert!(matches!(
+        error_of(&segs),
+        OruError::UnsupportedStatus { .. }
+    ));
     let mut segs = report_segments();
     segs[4] = "OBX|1|UI|113014^Study Instance UID^DCM||1.2.abc||||||F";
     assert_eq!(error_of(&segs), OruError::BadStudyUid);
-    let segs = [MSH, "OBR|1|||PETCT|||20260127||||||||||||||||||F", "OBX|1|TX|GDT||text||||||F"];
+    let segs = [
+        MSH,
+        "OBR|1|||PETCT|||20260127||||||||||||||||||F",
+        "OBX|1|TX|GDT||text||||||F",
+    ];
     assert_eq!(error_of(&segs), OruError::NoIdentifier);
-    let segs = [MSH, "PID|1||P1", "OBR|1||A1|PETCT|||20260127||||||||||||||||||F"];
+    let segs = [
+        MSH,
+        "PID|1||P1",
+        "OBR|1||A1|PETCT|||20260127||||||||||||||||||F",
+    ];
     assert_eq!(error_of(&segs), OruError::NoText);
 }
 
 #[test]
 fn broken_input() {
     assert_eq!(parse(b"").expect_err("empty").error, OruError::Empty);
-    assert_eq!(parse(b"hello world").expect_err("no MSH").error, OruError::NoMsh);
-    assert_eq!(parse(b"MSH|^^^^|x").expect_err("enc").error, OruError::BadEncodingCharacters);
+    assert_eq!(
+        parse(b"hello world").expect_err("no MSH").error,
+        OruError::NoMsh
+    );
+    assert_eq!(
+        parse(b"MSH|^^^^|x").expect_err("enc").error,
+        OruError::BadEncodingCharacters
+    );
     let e = parse(&msg(&[MSH, "PID|1||P1", "not a segment", "OBR|1"])).expect_err("syntax");
     assert_eq!(e.error, OruError::Syntax { segment: 3 });
     assert!(e.header.is_some());
@@ -141,7 +177,10 @@ fn broken_input() {
 fn study_uid_by_text_name() {
     let mut segs = report_segments();
     segs[4] = "OBX|1|ST|SUID^Study Instance UID||1.2.3.4||||||F";
-    assert_eq!(parse(&msg(&segs)).expect("valid").study_uid.as_deref(), Some("1.2.3.4"));
+    assert_eq!(
+        parse(&msg(&segs)).expect("valid").study_uid.as_deref(),
+        Some("1.2.3.4")
+    );
 }
 
 #[test]
@@ -159,6 +198,13 @@ fn custom_encoding_characters() {
 
 #[test]
 fn cancelled_report_needs_no_text() {
-    let segs = [MSH, "PID|1||P1", "OBR|1||A1|PETCT|||20260127||||||||||||||||||X"];
-    assert_eq!(parse(&msg(&segs)).expect("valid").status, ReportStatus::Cancelled);
+    let segs = [
+        MSH,
+        "PID|1||P1",
+        "OBR|1||A1|PETCT|||20260127||||||||||||||||||X",
+    ];
+    assert_eq!(
+        parse(&msg(&segs)).expect("valid").status,
+        ReportStatus::Cancelled
+    );
 }
