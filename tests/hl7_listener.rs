@@ -401,3 +401,48 @@ async fn real_client_mllp_send_loose() {
         report.text
     );
 }
+
+/// A store that panics or refuses: the sender still gets an answer that names its message.
+struct BrokenSink;
+
+impl ReportSink for BrokenSink {
+    fn persist(&self, report: &petground::hl7::OruReport) -> Result<(), petground::hl7::SinkError> {
+        match report.header.control_id.as_str() {
+            "PANIC" => panic!("store bug"),
+            _ => Err(petground::hl7::SinkError::Refused(
+                "correction of an unknown report".into(),
+            )),
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sink_panic_or_refusal_gets_ae_with_control_id() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let shutdown = CancellationToken::new();
+    tokio::spawn(run(
+        listener,
+        shutdown.clone(),
+        Arc::new(BrokenSink),
+        test_config(),
+    ));
+    let mut stream = TcpStream::connect(addr).await.expect("connect");
+    stream
+        .write_all(&frame(oru("PANIC", "A", "").as_bytes()))
+        .await
+        .expect("send");
+    let ack = read_ack(&mut stream).await.expect("AE");
+    assert_eq!(msa(&ack), ("AE".to_owned(), "PANIC".to_owned()));
+    stream
+        .write_all(&frame(oru("R1", "A", "").as_bytes()))
+        .await
+        .expect("send");
+    let ack = read_ack(&mut stream).await.expect("AE");
+    assert_eq!(msa(&ack), ("AE".to_owned(), "R1".to_owned()));
+    assert!(
+        ack.contains("report refused: correction of an unknown report"),
+        "{ack}"
+    );
+    shutdown.cancel();
+}

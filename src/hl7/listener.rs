@@ -17,7 +17,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
-use tracing::{Instrument, debug, error, info, info_span, warn};
+use tracing::{Instrument, Span, debug, error, info, info_span, warn};
 
 use super::ack::{self, AckMeta, ErrorCode, Outcome};
 use super::mllp::{FrameLimits, MllpError, MllpReader, encode_frame};
@@ -201,61 +201,25 @@ impl Connection {
         debug!("HL7 connection closed");
     }
 
-    /// Parse, store, and build the framed answer (`None` when MSH-15 asks for none).
+    /// Parse and store on the blocking pool, then build the framed answer (`None` when MSH-15
+    /// asks for none).
     async fn handle(&self, frame: Vec<u8>) -> Option<Vec<u8>> {
-        let report = match oru::parse(&frame) {
-            Ok(report) => report,
-            Err(rejected) => {
-                let control_id = rejected.header.as_deref().map(|h| h.control_id.as_str());
-                warn!(control_id, error = %rejected.error, "HL7 message not accepted");
-                let outcome = if rejected.error.is_rejection() {
-                    Outcome::Rejected
-                } else {
-                    Outcome::Error
-                };
-                let reason = rejected.error.to_string();
-                return self.ack(
-                    rejected.header.as_deref(),
-                    outcome,
-                    Some((rejected.error.error_code(), &reason)),
-                );
-            }
-        };
-        let header = report.header.clone();
-        info!(
-            control_id = %header.control_id,
-            accession = report.accession.as_deref(),
-            study_uid = report.study_uid.as_deref(),
-            status = report.status.code(),
-            "HL7 report received"
-        );
+        // Kept for the answer should the blocking task panic (MSA-2 must still echo MSH-10).
+        let head = frame[..frame.len().min(HEADER_BYTES)].to_vec();
         let sink = self.sink.clone();
-        let stored = tokio::task::spawn_blocking(move || sink.persist(&report)).await;
-        match stored {
-            Ok(Ok(())) => {
-                info!(control_id = %header.control_id, "HL7 report stored");
-                self.ack(Some(&header), Outcome::Accepted, None)
-            }
-            Ok(Err(e)) => {
-                error!(control_id = %header.control_id, error = %e, "HL7 report not stored");
-                let reason = match &e {
-                    SinkError::Refused(why) => format!("report refused: {why}"),
-                    SinkError::Storage(_) => "report could not be stored; please resend".to_owned(),
-                };
-                self.ack(
-                    Some(&header),
-                    Outcome::Error,
-                    Some((ErrorCode::INTERNAL, &reason)),
-                )
+        let span = Span::current();
+        let done = tokio::task::spawn_blocking(move || span.in_scope(|| process(&frame, &*sink)));
+        match done.await {
+            Ok(p) => {
+                let error = p.error.as_ref().map(|(code, why)| (*code, why.as_str()));
+                self.ack(p.header.as_deref(), p.outcome, error)
             }
             Err(join) => {
-                error!(control_id = %header.control_id, error = %join, "HL7 report store task failed");
+                error!(error = %join, "HL7 message handling failed");
+                let header = oru::parse_header_bytes(&head).ok();
                 let reason = "report could not be stored; please resend";
-                self.ack(
-                    Some(&header),
-                    Outcome::Error,
-                    Some((ErrorCode::INTERNAL, reason)),
-                )
+                let error = Some((ErrorCode::INTERNAL, reason));
+                self.ack(header.as_ref(), Outcome::Error, error)
             }
         }
     }
@@ -290,5 +254,64 @@ impl Connection {
                 "ACK write timed out",
             )),
         }
+    }
+}
+
+/// How many leading bytes of a frame hold its MSH segment, for the fallback answer.
+const HEADER_BYTES: usize = 4096;
+
+/// What became of one message.
+struct Processed {
+    header: Option<Box<MessageHeader>>,
+    outcome: Outcome,
+    error: Option<(ErrorCode, String)>,
+}
+
+/// Parse one frame and, when it is a report, store it. Synchronous: runs on the blocking pool.
+fn process(frame: &[u8], sink: &dyn ReportSink) -> Processed {
+    let report = match oru::parse(frame) {
+        Ok(report) => report,
+        Err(rejected) => {
+            let control_id = rejected.header.as_deref().map(|h| h.control_id.as_str());
+            warn!(control_id, error = %rejected.error, "HL7 message not accepted");
+            let outcome = if rejected.error.is_rejection() {
+                Outcome::Rejected
+            } else {
+                Outcome::Error
+            };
+            let error = Some((rejected.error.error_code(), rejected.error.to_string()));
+            return Processed {
+                header: rejected.header,
+                outcome,
+                error,
+            };
+        }
+    };
+    let control_id = report.header.control_id.as_str();
+    info!(
+        control_id,
+        accession = report.accession.as_deref(),
+        study_uid = report.study_uid.as_deref(),
+        status = report.status.code(),
+        "HL7 report received"
+    );
+    let (outcome, error) = match sink.persist(&report) {
+        Ok(()) => {
+            info!(control_id, "HL7 report stored");
+            (Outcome::Accepted, None)
+        }
+        Err(e) => {
+            error!(control_id, error = %e, "HL7 report not stored");
+            let reason = match &e {
+                SinkError::Refused(why) => format!("report refused: {why}"),
+                SinkError::Storage(_) => "report could not be stored; please resend".to_owned(),
+            };
+            (Outcome::Error, Some((ErrorCode::INTERNAL, reason)))
+        }
+    };
+    Processed {
+        header: Some(Box::new(report.header)),
+        outcome,
+        error,
     }
 }

@@ -214,6 +214,28 @@ pub fn encode_frame(payload: &[u8]) -> Vec<u8> {
     out
 }
 
+/// Strip MLLP framing from one message read from a file (CLI `findings`): surrounding white
+/// space, a leading 0x0B and a trailing 0x1C (0x0D). Unframed bytes come back unchanged.
+pub fn unframe(bytes: &[u8]) -> &[u8] {
+    let is_space = |b: &u8| b.is_ascii_whitespace();
+    let start = bytes
+        .iter()
+        .position(|b| !is_space(b))
+        .unwrap_or(bytes.len());
+    let end = bytes
+        .iter()
+        .rposition(|b| !is_space(b))
+        .map_or(start, |i| i + 1);
+    let mut inner = &bytes[start..end.max(start)];
+    if let [START_BLOCK, rest @ ..] = inner {
+        inner = rest;
+    }
+    if let [rest @ .., END_BLOCK] = inner {
+        inner = rest;
+    }
+    inner
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -236,6 +258,13 @@ mod tests {
                 Err(e) => return (out, Some(e)),
             }
         }
+    }
+
+    #[test]
+    fn unframe_strips_framing_only() {
+        assert_eq!(unframe(b"\x0bMSH|a\r\x1c\x0d\n"), b"MSH|a\r");
+        assert_eq!(unframe(b"MSH|a\rPID|1\n"), b"MSH|a\rPID|1");
+        assert_eq!(unframe(b" \n"), b"");
     }
 
     #[tokio::test]

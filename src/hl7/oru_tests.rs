@@ -1,5 +1,7 @@
 //! Unit tests of ORU^R01 parsing (`oru.rs`, `oru_text.rs`). Messages are hand-written in the
 //! shape PET/CT reports take from a RIS (one OBX per line, sections in OBX-3).
+use proptest::prelude::*;
+
 use super::oru::{OruError, ReportStatus, parse};
 
 const MSH: &str = "MSH|^~\\&|RIS|HOSP|PETGROUND|NM|20260127101500||ORU^R01^ORU_R01|MSG0001|P|2.5";
@@ -207,4 +209,35 @@ fn cancelled_report_needs_no_text() {
         parse(&msg(&segs)).expect("valid").status,
         ReportStatus::Cancelled
     );
+}
+
+proptest! {
+    /// No input makes the parser panic (hl7-parser is not trusted with outside data blindly).
+    #[test]
+    fn never_panics(body in "[A-Z0-9|^~&\\\\\r\n .é]{0,300}") {
+        let _ = parse(format!("MSH|^~\\&|{body}").as_bytes());
+        let _ = parse(body.as_bytes());
+    }
+
+    #[test]
+    fn never_panics_on_bytes(bytes in proptest::collection::vec(any::<u8>(), 0..300)) {
+        let mut raw = b"MSH|^~\\&|R|H|P|N|2026||ORU^R01|C1|P|2.5\r".to_vec();
+        raw.extend(bytes);
+        let _ = parse(&raw);
+    }
+
+    #[test]
+    fn never_panics_on_segments(
+        segs in proptest::collection::vec(
+            ("(PID|ORC|OBR|OBX)", "[A-Za-z0-9|^~&\\\\ .é\u{1F600}]{0,60}"), 0..8)
+    ) {
+        let mut text = MSH.to_owned();
+        for (name, body) in segs {
+            text.push('\r');
+            text.push_str(&name);
+            text.push('|');
+            text.push_str(&body);
+        }
+        let _ = parse(text.as_bytes());
+    }
 }
