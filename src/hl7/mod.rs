@@ -1,1 +1,20 @@
-//! placeholder: see the module's issue.
+//! HL7 v2 report intake (CONTRACT §3): MLLP framing, ORU^R01 parsing, original-mode ACKs, the
+//! report↔study matching rule and the TCP listener that ties them together.
+//!
+//! The listener owns no storage: it hands each parsed report to a [`ReportSink`] and answers `AA`
+//! only after the sink says the report is durable. The redb store implements the sink; the CLI
+//! binds the socket and owns the shutdown token. Everything except `listener` is pure code.
+pub mod ack;
+pub mod escape;
+pub mod listener;
+pub mod matching;
+pub mod mllp;
+pub mod oru;
+#[cfg(test)]
+mod oru_tests;
+mod oru_text;
+pub mod sink;
+
+pub use listener::{Hl7Config, run};
+pub use oru::{OruReport, ReportStatus};
+pub use sink::{MemorySink, ReportSink, SinkError};

@@ -1,0 +1,317 @@
+//! The MLLP server: accepts connections, reads frames, hands reports to the [`ReportSink`] and
+//! answers each message on the same connection, in order (CONTRACT §3).
+//!
+//! `main` binds the socket and owns the shutdown token (STYLE 2). Every resource is bounded:
+//! connections (`max_connections`; one over the limit is accepted and closed at once, so the
+//! sender sees it instead of hanging in the backlog), frame size, read/idle/write timeouts.
+//! On shutdown no new frame is read; a message already being stored is finished and answered;
+//! `run` then waits up to `read_timeout` for connections to end. Logs carry control IDs,
+//! accession numbers and UIDs, never patient names or IDs.
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use tokio::io::AsyncWriteExt;
+use tokio::net::tcp::OwnedWriteHalf;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::{Instrument, Span, debug, error, info, info_span, warn};
+
+use super::ack::{self, AckMeta, ErrorCode, Outcome};
+use super::mllp::{FrameLimits, MllpError, MllpReader, encode_frame};
+use super::oru::{self, MessageHeader};
+use super::sink::{ReportSink, SinkError};
+
+/// Listener limits. The integrator maps `[hl7] max_message_bytes`, `read_timeout_seconds` and
+/// `max_connections` onto these.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Hl7Config {
+    /// Largest MLLP payload accepted; a larger message gets `AE` and the connection is closed.
+    pub max_message_bytes: usize,
+    /// Inside a frame, the longest wait for more bytes; also the ACK write timeout and the
+    /// shutdown drain deadline.
+    pub read_timeout: Duration,
+    /// Open connections at most.
+    pub max_connections: usize,
+    /// Between frames, how long a silent connection is kept. RIS engines keep MLLP connections
+    /// open for hours and reconnect when closed, so this is long.
+    pub idle_timeout: Duration,
+}
+
+impl Default for Hl7Config {
+    fn default() -> Self {
+        Self {
+            // Text reports are a few KiB; 4 MiB leaves room for an embedded PDF (OBX ED).
+            max_message_bytes: 4 * 1024 * 1024,
+            read_timeout: Duration::from_secs(30),
+            max_connections: 32,
+            idle_timeout: Duration::from_secs(3600),
+        }
+    }
+}
+
+/// Serve HL7 over MLLP on `listener` until `shutdown` is cancelled.
+pub async fn run(
+    listener: TcpListener,
+    shutdown: CancellationToken,
+    sink: Arc<dyn ReportSink>,
+    cfg: Hl7Config,
+) {
+    let tracker = TaskTracker::new();
+    let permits = Arc::new(Semaphore::new(cfg.max_connections));
+    let ack_ids = Arc::new(AckIds::new());
+    info!(addr = ?listener.local_addr().ok(), "HL7 listener started");
+    loop {
+        let accepted = tokio::select! {
+            _ = shutdown.cancelled() => break,
+            accepted = listener.accept() => accepted,
+        };
+        let (stream, peer) = match accepted {
+            Ok(pair) => pair,
+            Err(e) => {
+                // Typically EMFILE: back off instead of spinning.
+                warn!(error = %e, "HL7 accept failed");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        let Ok(permit) = permits.clone().try_acquire_owned() else {
+            warn!(%peer, max = cfg.max_connections, "too many HL7 connections; closing this one");
+            continue;
+        };
+        let conn = Connection {
+            sink: sink.clone(),
+            cfg,
+            shutdown: shutdown.clone(),
+            ack_ids: ack_ids.clone(),
+        };
+        tracker.spawn(
+            async move {
+                conn.serve(stream).await;
+                drop(permit);
+            }
+            .instrument(info_span!("hl7_connection", %peer)),
+        );
+    }
+    tracker.close();
+    if tokio::time::timeout(cfg.read_timeout, tracker.wait())
+        .await
+        .is_err()
+    {
+        warn!("HL7 connections still open at the shutdown deadline; abandoning them");
+    }
+    info!("HL7 listener stopped");
+}
+
+/// Unique MSH-10 values for our ACKs: start time + counter (≤ 20 characters, HL7 ST length).
+struct AckIds {
+    prefix: String,
+    next: AtomicU64,
+}
+
+impl AckIds {
+    fn new() -> Self {
+        let secs = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
+        Self {
+            prefix: format!("PG{secs:x}"),
+            next: AtomicU64::new(1),
+        }
+    }
+
+    fn next(&self) -> String {
+        format!(
+            "{}{}",
+            self.prefix,
+            self.next.fetch_add(1, Ordering::Relaxed)
+        )
+    }
+}
+
+/// One accepted connection's shared state.
+struct Connection {
+    sink: Arc<dyn ReportSink>,
+    cfg: Hl7Config,
+    shutdown: CancellationToken,
+    ack_ids: Arc<AckIds>,
+}
+
+impl Connection {
+    async fn serve(self, stream: TcpStream) {
+        // ACKs are small and latency-bound; Nagle would delay each one.
+        if let Err(e) = stream.set_nodelay(true) {
+            debug!(error = %e, "TCP_NODELAY not set");
+        }
+        let (rd, mut wr) = stream.into_split();
+        let mut reader = MllpReader::new(
+            rd,
+            FrameLimits {
+                max_bytes: self.cfg.max_message_bytes,
+                read_timeout: self.cfg.read_timeout,
+                idle_timeout: self.cfg.idle_timeout,
+            },
+        );
+        debug!("HL7 connection open");
+        loop {
+            let next = tokio::select! {
+                biased;
+                _ = self.shutdown.cancelled() => break,
+                next = reader.next_frame() => next,
+            };
+            let skipped = reader.take_skipped();
+            if skipped > 0 {
+                warn!(skipped, "skipped bytes outside MLLP frames");
+            }
+            let reply = match next {
+                Ok(Some(frame)) => self.handle(frame).await,
+                Ok(None) => break,
+                Err(MllpError::Oversize { limit, head }) => {
+                    warn!(limit, "HL7 message too large; answering and closing");
+                    let header = oru::parse_header_bytes(&head).ok();
+                    let reason = format!("message exceeds the limit of {limit} bytes");
+                    if let Some(ack) = self.ack(
+                        header.as_ref(),
+                        Outcome::Error,
+                        Some((ErrorCode::INTERNAL, &reason)),
+                    ) {
+                        let _ = self.write(&mut wr, &ack).await;
+                    }
+                    let _ = wr.shutdown().await;
+                    let _ =
+                        tokio::time::timeout(self.cfg.read_timeout, reader.discard_frame()).await;
+                    break;
+                }
+                Err(e) => {
+                    warn!(error = %e, "closing HL7 connection");
+                    break;
+                }
+            };
+            if let Some(bytes) = reply
+                && let Err(e) = self.write(&mut wr, &bytes).await
+            {
+                warn!(error = %e, "writing ACK failed; closing");
+                break;
+            }
+        }
+        let _ = wr.shutdown().await;
+        debug!("HL7 connection closed");
+    }
+
+    /// Parse and store on the blocking pool, then build the framed answer (`None` when MSH-15
+    /// asks for none).
+    async fn handle(&self, frame: Vec<u8>) -> Option<Vec<u8>> {
+        // Kept for the answer should the blocking task panic (MSA-2 must still echo MSH-10).
+        let head = frame[..frame.len().min(HEADER_BYTES)].to_vec();
+        let sink = self.sink.clone();
+        let span = Span::current();
+        let done = tokio::task::spawn_blocking(move || span.in_scope(|| process(&frame, &*sink)));
+        match done.await {
+            Ok(p) => {
+                let error = p.error.as_ref().map(|(code, why)| (*code, why.as_str()));
+                self.ack(p.header.as_deref(), p.outcome, error)
+            }
+            Err(join) => {
+                error!(error = %join, "HL7 message handling failed");
+                let header = oru::parse_header_bytes(&head).ok();
+                let reason = "report could not be stored; please resend";
+                let error = Some((ErrorCode::INTERNAL, reason));
+                self.ack(header.as_ref(), Outcome::Error, error)
+            }
+        }
+    }
+
+    fn ack(
+        &self,
+        header: Option<&MessageHeader>,
+        outcome: Outcome,
+        error: Option<(ErrorCode, &str)>,
+    ) -> Option<Vec<u8>> {
+        let Some(code) = ack::response(header, outcome) else {
+            debug!(?outcome, "MSH-15 asks for no acknowledgement");
+            return None;
+        };
+        let control_id = self.ack_ids.next();
+        let timestamp = ack::hl7_timestamp(SystemTime::now());
+        let meta = AckMeta {
+            control_id: &control_id,
+            timestamp: &timestamp,
+        };
+        debug!(code = code.as_str(), "HL7 acknowledgement");
+        Some(encode_frame(
+            ack::build(header, code, error, meta).as_bytes(),
+        ))
+    }
+
+    async fn write(&self, wr: &mut OwnedWriteHalf, bytes: &[u8]) -> std::io::Result<()> {
+        match tokio::time::timeout(self.cfg.read_timeout, wr.write_all(bytes)).await {
+            Ok(result) => result,
+            Err(_) => Err(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                "ACK write timed out",
+            )),
+        }
+    }
+}
+
+/// How many leading bytes of a frame hold its MSH segment, for the fallback answer.
+const HEADER_BYTES: usize = 4096;
+
+/// What became of one message.
+struct Processed {
+    header: Option<Box<MessageHeader>>,
+    outcome: Outcome,
+    error: Option<(ErrorCode, String)>,
+}
+
+/// Parse one frame and, when it is a report, store it. Synchronous: runs on the blocking pool.
+fn process(frame: &[u8], sink: &dyn ReportSink) -> Processed {
+    let report = match oru::parse(frame) {
+        Ok(report) => report,
+        Err(rejected) => {
+            let control_id = rejected.header.as_deref().map(|h| h.control_id.as_str());
+            warn!(control_id, error = %rejected.error, "HL7 message not accepted");
+            let outcome = if rejected.error.is_rejection() {
+                Outcome::Rejected
+            } else {
+                Outcome::Error
+            };
+            let error = Some((rejected.error.error_code(), rejected.error.to_string()));
+            return Processed {
+                header: rejected.header,
+                outcome,
+                error,
+            };
+        }
+    };
+    let control_id = report.header.control_id.as_str();
+    info!(
+        control_id,
+        accession = report.accession.as_deref(),
+        study_uid = report.study_uid.as_deref(),
+        status = report.status.code(),
+        "HL7 report received"
+    );
+    let (outcome, error) = match sink.persist(&report) {
+        Ok(()) => {
+            info!(control_id, "HL7 report stored");
+            (Outcome::Accepted, None)
+        }
+        Err(e) => {
+            error!(control_id, error = %e, "HL7 report not stored");
+            let reason = match &e {
+                SinkError::Refused(why) => format!("report refused: {why}"),
+                SinkError::Storage(_) => "report could not be stored; please resend".to_owned(),
+            };
+            (Outcome::Error, Some((ErrorCode::INTERNAL, reason)))
+        }
+    };
+    Processed {
+        header: Some(Box::new(report.header)),
+        outcome,
+        error,
+    }
+}

@@ -1,0 +1,362 @@
+//! ORU^R01 (unsolicited observation result) → [`OruReport`]: the header fields an ACK needs,
+//! the identifiers that tie the report to a study (CONTRACT §3), its status and its text.
+//!
+//! Parsing is structural (hl7-parser 0.3); this module decides what is required. It does not
+//! store, match or acknowledge anything. Input bytes are UTF-8 when valid, else ISO-8859-1 (the
+//! usual MSH-18 of European RIS); MSH-18 itself is not consulted. Segments may be separated by
+//! `\r`, `\n` or `\r\n`; blank lines are ignored. With several OBR segments the identifiers come
+//! from the first one and the text from all OBX segments.
+use hl7_parser::Message;
+use hl7_parser::message::{Segment, Separators};
+use serde::{Deserialize, Serialize};
+
+use super::ack::ErrorCode;
+use super::escape::decode;
+
+/// OBX-3 code for "Study Instance UID" (DCM 113014 "DICOM Study").
+pub const STUDY_UID_CODE: &str = "113014";
+
+/// Why a message is not an acceptable report. Messages never contain field contents, so they
+/// can be logged (no patient data) and returned in MSA-3/ERR.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum OruError {
+    #[error("message is empty")]
+    Empty,
+    #[error("message does not start with an MSH segment")]
+    NoMsh,
+    #[error("MSH-1/MSH-2 encoding characters are missing or not distinct")]
+    BadEncodingCharacters,
+    #[error("HL7 syntax error in segment {segment}")]
+    Syntax { segment: usize },
+    #[error("required field {0} is empty")]
+    MissingField(&'static str),
+    #[error("required segment {0} is missing")]
+    MissingSegment(&'static str),
+    #[error("unsupported message type {code}^{trigger} (only ORU^R01 is accepted)")]
+    UnsupportedType { code: String, trigger: String },
+    #[error("result status {found:?} is not supported (expected P, F, C or X)")]
+    UnsupportedStatus { found: String },
+    #[error("OBX-5 Study Instance UID is not a valid UID (1-64 characters of 0-9 and .)")]
+    BadStudyUid,
+    #[error("no identifier to match a study (Study Instance UID OBX, OBR-18, OBR-3, ORC-3, PID-3)")]
+    NoIdentifier,
+    #[error("report has no text (no OBX of value type TX, FT or ST)")]
+    NoText,
+}
+
+impl OruError {
+    /// The HL7 table 0357 code for the ERR segment.
+    pub fn error_code(&self) -> ErrorCode {
+        match self {
+            Self::UnsupportedType { code, .. } if code == "ORU" => ErrorCode::UNSUPPORTED_EVENT,
+            Self::UnsupportedType { .. } => ErrorCode::UNSUPPORTED_MESSAGE_TYPE,
+            Self::MissingField(_) | Self::NoIdentifier | Self::NoText => {
+                ErrorCode::REQUIRED_FIELD_MISSING
+            }
+            Self::MissingSegment(_) => ErrorCode::SEGMENT_SEQUENCE,
+            Self::UnsupportedStatus { .. } => ErrorCode::TABLE_VALUE_NOT_FOUND,
+            Self::Empty
+            | Self::NoMsh
+            | Self::BadEncodingCharacters
+            | Self::Syntax { .. }
+            | Self::BadStudyUid => ErrorCode::DATA_TYPE,
+        }
+    }
+
+    /// A rejection (`AR`, the message type is not ours) rather than an error (`AE`).
+    pub fn is_rejection(&self) -> bool {
+        matches!(self, Self::UnsupportedType { .. })
+    }
+}
+
+/// A message that could not be turned into a report, with its header when that much parsed.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{error}")]
+pub struct Rejected {
+    pub header: Option<Box<MessageHeader>>,
+    pub error: OruError,
+}
+
+/// MSH fields an acknowledgement needs. Values are raw (still in the sender's escaping), so an
+/// ACK written with the same encoding characters echoes them byte for byte.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MessageHeader {
+    /// MSH-1 followed by MSH-2, e.g. `|^~\&`.
+    pub encoding_characters: String,
+    pub sending_application: String,
+    pub sending_facility: String,
+    pub receiving_application: String,
+    pub receiving_facility: String,
+    /// MSH-9 raw, e.g. `ORU^R01^ORU_R01`.
+    pub message_type: String,
+    /// MSH-10 raw.
+    pub control_id: String,
+    /// MSH-11 raw (P, T, D).
+    pub processing_id: String,
+    /// MSH-12 first component.
+    pub version: String,
+    /// MSH-15 accept acknowledgement type (AL, NE, ER, SU or empty).
+    pub accept_ack: String,
+    /// MSH-16 application acknowledgement type.
+    pub application_ack: String,
+}
+
+impl MessageHeader {
+    /// The separators named by MSH-1/MSH-2 (validated when the header was parsed).
+    pub fn separators(&self) -> Separators {
+        let c: Vec<char> = self.encoding_characters.chars().collect();
+        match c[..] {
+            [field, component, repetition, escape, subcomponent, ..] => Separators {
+                field,
+                component,
+                subcomponent,
+                repetition,
+                escape,
+                lenient_newlines: false,
+            },
+            _ => Separators::default(),
+        }
+    }
+}
+
+/// OBR-25 result status (HL7 table 0123), the subset a report can have.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ReportStatus {
+    Preliminary,
+    Final,
+    /// Replaces an earlier report of the same accession.
+    Corrected,
+    /// Withdraws the report; its processing stops.
+    Cancelled,
+}
+
+impl ReportStatus {
+    pub fn parse(code: &str) -> Option<Self> {
+        match code {
+            "P" => Some(Self::Preliminary),
+            "F" => Some(Self::Final),
+            "C" => Some(Self::Corrected),
+            "X" => Some(Self::Cancelled),
+            _ => None,
+        }
+    }
+
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::Preliminary => "P",
+            Self::Final => "F",
+            Self::Corrected => "C",
+            Self::Cancelled => "X",
+        }
+    }
+}
+
+/// The order identifiers as sent, before the accession rule picks one.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderIds {
+    /// OBR-18 placer field 1 (where most RIS put the accession number).
+    pub obr18: Option<String>,
+    /// OBR-19 placer field 2 (kept for sites that use it; not part of the matching rule).
+    pub obr19: Option<String>,
+    /// OBR-3 filler order number, first component.
+    pub obr3: Option<String>,
+    /// ORC-3 filler order number, first component.
+    pub orc3: Option<String>,
+}
+
+impl OrderIds {
+    /// CONTRACT §3: OBR-18, else OBR-3, else ORC-3.
+    pub fn accession(&self) -> Option<&str> {
+        self.obr18
+            .as_deref()
+            .or(self.obr3.as_deref())
+            .or(self.orc3.as_deref())
+    }
+}
+
+/// One received radiology report.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OruReport {
+    pub header: MessageHeader,
+    /// PID-3, first repetition, first component. Never log it.
+    pub patient_id: Option<String>,
+    pub order: OrderIds,
+    /// `order.accession()`, resolved once.
+    pub accession: Option<String>,
+    /// From the OBX whose OBX-3 is 113014 or "Study Instance UID".
+    pub study_uid: Option<String>,
+    pub status: ReportStatus,
+    /// OBR-7 observation date/time, raw HL7 TS (YYYYMMDD[HHMM[SS]]…).
+    pub observation_datetime: Option<String>,
+    /// Report text in OBX order, one line per OBX-5 repetition, section headings kept.
+    pub text: String,
+    /// The message exactly as received (MLLP framing removed).
+    pub raw: Vec<u8>,
+}
+
+impl OruReport {
+    pub fn control_id(&self) -> &str {
+        &self.header.control_id
+    }
+
+    /// The date part (YYYYMMDD) of OBR-7, for the patient + date rule.
+    pub fn observation_date(&self) -> Option<&str> {
+        self.observation_datetime
+            .as_deref()
+            .and_then(|ts| ts.get(..8))
+            .filter(|d| d.bytes().all(|b| b.is_ascii_digit()))
+    }
+}
+
+/// Parse one message (payload of an MLLP frame, or a file).
+pub fn parse(raw: &[u8]) -> Result<OruReport, Rejected> {
+    let text = normalise(&bytes_to_text(raw));
+    let header = parse_header(&text).map_err(|error| Rejected {
+        header: None,
+        error,
+    })?;
+    parse_body(&text, &header, raw).map_err(|error| Rejected {
+        header: Some(Box::new(header)),
+        error,
+    })
+}
+
+/// Only the header, from the first bytes of a message (used to answer an oversize message).
+pub fn parse_header_bytes(raw: &[u8]) -> Result<MessageHeader, OruError> {
+    parse_header(&normalise(&bytes_to_text(raw)))
+}
+
+/// UTF-8 when valid, else ISO-8859-1 (every byte is the code point of the same value).
+fn bytes_to_text(raw: &[u8]) -> String {
+    match std::str::from_utf8(raw) {
+        Ok(s) => s.trim_start_matches('\u{feff}').to_owned(),
+        Err(_) => raw.iter().map(|&b| char::from(b)).collect(),
+    }
+}
+
+/// Segments joined by `\r`, blank lines dropped: hl7-parser silently stops at the first segment
+/// it cannot parse, so an empty line would otherwise truncate the message without an error.
+fn normalise(text: &str) -> String {
+    text.split(['\r', '\n'])
+        .filter(|line| !line.trim().is_empty())
+        .collect::<Vec<_>>()
+        .join("\r")
+}
+
+fn parse_header(text: &str) -> Result<MessageHeader, OruError> {
+    if text.is_empty() {
+        return Err(OruError::Empty);
+    }
+    let msh_line = text.split('\r').next().unwrap_or_default();
+    if !msh_line.starts_with("MSH") {
+        return Err(OruError::NoMsh);
+    }
+    let encoding: String = msh_line.chars().skip(3).take(5).collect();
+    let distinct = encoding
+        .chars()
+        .collect::<std::collections::HashSet<_>>()
+        .len();
+    if distinct != 5 || !encoding.is_ascii() || encoding.contains(char::is_alphanumeric) {
+        return Err(OruError::BadEncodingCharacters);
+    }
+    let message = Message::parse(msh_line).map_err(|_| OruError::Syntax { segment: 1 })?;
+    let msh = message.segment("MSH").ok_or(OruError::NoMsh)?;
+    let raw = |n: usize| raw_field(msh, n).to_owned();
+    Ok(MessageHeader {
+        encoding_characters: encoding,
+        sending_application: raw(3),
+        sending_facility: raw(4),
+        receiving_application: raw(5),
+        receiving_facility: raw(6),
+        message_type: raw(9),
+        control_id: raw(10),
+        processing_id: raw(11),
+        version: component(msh, 12, 1, &message.separators).unwrap_or_default(),
+        accept_ack: raw(15).trim().to_owned(),
+        application_ack: raw(16).trim().to_owned(),
+    })
+}
+
+fn parse_body(text: &str, header: &MessageHeader, raw: &[u8]) -> Result<OruReport, OruError> {
+    let message = Message::parse(text).map_err(|_| OruError::Syntax { segment: 1 })?;
+    if message.raw_value().len() < text.len() {
+        let parsed = message.segments.len();
+        return Err(OruError::Syntax {
+            segment: parsed + 1,
+        });
+    }
+    let seps = message.separators;
+    let msh = message.segment("MSH").ok_or(OruError::NoMsh)?;
+    check_message_type(msh, &seps)?;
+    if header.control_id.trim().is_empty() {
+        return Err(OruError::MissingField("MSH-10"));
+    }
+    let obr = message
+        .segment("OBR")
+        .ok_or(OruError::MissingSegment("OBR"))?;
+    let order = OrderIds {
+        obr18: component(obr, 18, 1, &seps),
+        obr19: component(obr, 19, 1, &seps),
+        obr3: component(obr, 3, 1, &seps),
+        orc3: message
+            .segment("ORC")
+            .and_then(|orc| component(orc, 3, 1, &seps)),
+    };
+    let patient_id = message
+        .segment("PID")
+        .and_then(|pid| component(pid, 3, 1, &seps));
+    let observations = super::oru_text::collect(&message, &seps)?;
+    let study_uid = observations.study_uid;
+    let accession = order.accession().map(str::to_owned);
+    if study_uid.is_none() && accession.is_none() && patient_id.is_none() {
+        return Err(OruError::NoIdentifier);
+    }
+    let status = match component(obr, 25, 1, &seps).or(observations.first_status) {
+        Some(code) => {
+            ReportStatus::parse(&code).ok_or(OruError::UnsupportedStatus { found: code })?
+        }
+        None => return Err(OruError::MissingField("OBR-25")),
+    };
+    if observations.text.trim().is_empty() && status != ReportStatus::Cancelled {
+        return Err(OruError::NoText);
+    }
+    Ok(OruReport {
+        header: header.clone(),
+        patient_id,
+        order,
+        accession,
+        study_uid,
+        status,
+        observation_datetime: component(obr, 7, 1, &seps),
+        text: observations.text,
+        raw: raw.to_vec(),
+    })
+}
+
+fn check_message_type(msh: &Segment<'_>, seps: &Separators) -> Result<(), OruError> {
+    let code = component(msh, 9, 1, seps).ok_or(OruError::MissingField("MSH-9"))?;
+    let trigger = component(msh, 9, 2, seps).unwrap_or_default();
+    if code == "ORU" && trigger == "R01" {
+        Ok(())
+    } else {
+        Err(OruError::UnsupportedType { code, trigger })
+    }
+}
+
+/// A field's raw value, empty when absent.
+pub(crate) fn raw_field<'m>(seg: &Segment<'m>, n: usize) -> &'m str {
+    seg.field(n).map(|f| f.raw_value()).unwrap_or_default()
+}
+
+/// A component of a field's first repetition, decoded and trimmed; `None` when empty or the
+/// HL7 explicit null `""`.
+pub(crate) fn component(
+    seg: &Segment<'_>,
+    n: usize,
+    c: usize,
+    seps: &Separators,
+) -> Option<String> {
+    let raw = seg.field(n)?.component(c)?.raw_value();
+    let value = decode(raw, seps).trim().to_owned();
+    (!value.is_empty() && value != "\"\"").then_some(value)
+}

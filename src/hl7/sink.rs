@@ -1,0 +1,65 @@
+//! The seam between the listener and durable storage: [`ReportSink`]. The redb store implements
+//! it; [`MemorySink`] is the in-memory stand-in for tests and tools.
+use std::sync::Mutex;
+
+use super::oru::OruReport;
+
+/// Why a report could not be stored. The listener answers `AE` either way.
+#[derive(Debug, thiserror::Error)]
+pub enum SinkError {
+    /// The store failed (disk, database). The detail is logged, not sent to the sender.
+    #[error("storing the report failed: {0}")]
+    Storage(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// The store refuses this report (e.g. a correction of an unknown report); the reason
+    /// goes back to the sender in MSA-3, so it must not contain patient data.
+    #[error("report refused: {0}")]
+    Refused(String),
+}
+
+/// What the listener hands to durable storage.
+pub trait ReportSink: Send + Sync + 'static {
+    /// Store the report. Must return only once the report is durable (fsynced / committed):
+    /// the listener answers `AA` on `Ok`. Blocking; the listener calls it on the blocking
+    /// pool, one message of a connection at a time, possibly from several connections at once.
+    /// A repeated control ID (a sender resending after a lost ACK) must be accepted again.
+    fn persist(&self, report: &OruReport) -> Result<(), SinkError>;
+}
+
+/// Keeps reports in memory (not durable): tests, and the `findings`-style tools.
+#[derive(Debug, Default)]
+pub struct MemorySink {
+    reports: Mutex<Vec<OruReport>>,
+    /// When set, every `persist` fails with this storage error (to test the `AE` path).
+    fail_with: Mutex<Option<String>>,
+}
+
+impl MemorySink {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Make every following `persist` fail (or succeed again with `None`).
+    pub fn set_failure(&self, reason: Option<&str>) {
+        *lock(&self.fail_with) = reason.map(str::to_owned);
+    }
+
+    /// The reports stored so far, in arrival order.
+    pub fn reports(&self) -> Vec<OruReport> {
+        lock(&self.reports).clone()
+    }
+}
+
+impl ReportSink for MemorySink {
+    fn persist(&self, report: &OruReport) -> Result<(), SinkError> {
+        if let Some(reason) = lock(&self.fail_with).clone() {
+            return Err(SinkError::Storage(reason.into()));
+        }
+        lock(&self.reports).push(report.clone());
+        Ok(())
+    }
+}
+
+/// A poisoned lock only means another test thread panicked; the data is still usable.
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}

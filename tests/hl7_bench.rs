@@ -1,0 +1,118 @@
+//! Throughput of the HL7 listener with a durable ACK (issue 3): messages per second over one
+//! connection and over 8, each sender waiting for its ACK before the next message (how original
+//! mode is used). The sink writes one file per report and fsyncs it and its directory before
+//! `persist` returns, a stand-in for the redb commit. Ignored by default; run `bench/hl7.sh`.
+use std::fs::File;
+use std::io::Write as _;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use petground::hl7::{Hl7Config, OruReport, ReportSink, SinkError, run};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio_util::sync::CancellationToken;
+
+/// One file per report, fsynced with its directory entry.
+struct FsyncSink {
+    dir: PathBuf,
+    seq: AtomicU64,
+}
+
+impl ReportSink for FsyncSink {
+    fn persist(&self, report: &OruReport) -> Result<(), SinkError> {
+        let n = self.seq.fetch_add(1, Ordering::Relaxed);
+        let path = self.dir.join(format!("{n:08}.hl7"));
+        let store = || -> std::io::Result<()> {
+            let mut f = File::create(&path)?;
+            f.write_all(&report.raw)?;
+            f.sync_all()?;
+            File::open(&self.dir)?.sync_all()
+        };
+        store().map_err(|e| SinkError::Storage(Box::new(e)))
+    }
+}
+
+fn message(i: usize) -> Vec<u8> {
+    let text = [
+        format!("MSH|^~\\&|RIS|HOSP|PETGROUND|NM|20260127101500||ORU^R01^ORU_R01|B{i}|P|2.5"),
+        "PID|1||PAT123^^^HOSP^MR||DOE^JANE||19600101|F".to_owned(),
+        format!("OBR|1||F{i}|PETCT^PET/CT|||20260127083000|||||||||||ACC{i}|||||||F"),
+        "OBX|1|UI|113014^Study Instance UID^DCM||1.2.826.0.1.3680043.8.498.1||||||F".to_owned(),
+        "OBX|2|TX|121070^Findings^DCM||Right hilar lymph node, SUVmax 7.2, image 145.~Liver SUVmean 2.1, blood pool 1.6.~No other FDG avid lesion.||||||F".to_owned(),
+        "OBX|3|TX|121073^Impression^DCM||Hilar node suspicious for malignancy.||||||F".to_owned(),
+    ]
+    .join("\r");
+    let mut out = vec![0x0b];
+    out.extend(text.as_bytes());
+    out.extend([0x1c, 0x0d]);
+    out
+}
+
+/// Send `count` messages one at a time on one connection, each after the previous ACK.
+async fn sender(addr: SocketAddr, first: usize, count: usize) {
+    let mut stream = TcpStream::connect(addr).await.expect("connect");
+    stream.set_nodelay(true).expect("nodelay");
+    let mut buf = vec![0u8; 4096];
+    for i in first..first + count {
+        stream.write_all(&message(i)).await.expect("send");
+        let mut got = Vec::new();
+        while !got.ends_with(&[0x1c, 0x0d]) {
+            let n = stream.read(&mut buf).await.expect("read ACK");
+            assert!(n > 0, "server closed");
+            got.extend_from_slice(&buf[..n]);
+        }
+        let ack = String::from_utf8_lossy(&got);
+        assert!(ack.contains(&format!("MSA|AA|B{i}\r")), "{ack}");
+    }
+}
+
+async fn measure(addr: SocketAddr, connections: usize, per_connection: usize) -> f64 {
+    let started = Instant::now();
+    let tasks: Vec<_> = (0..connections)
+        .map(|c| tokio::spawn(sender(addr, c * per_connection, per_connection)))
+        .collect();
+    for t in tasks {
+        t.await.expect("sender");
+    }
+    (connections * per_connection) as f64 / started.elapsed().as_secs_f64()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "benchmark: run bench/hl7.sh"]
+async fn hl7_throughput_with_durable_ack() {
+    let total: usize = std::env::var("HL7_BENCH_MESSAGES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(2000);
+    let base = std::env::var_os("HL7_BENCH_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(std::env::temp_dir);
+    let dir = tempfile::tempdir_in(base).expect("bench dir");
+    let sink = Arc::new(FsyncSink {
+        dir: dir.path().to_owned(),
+        seq: AtomicU64::new(0),
+    });
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let shutdown = CancellationToken::new();
+    let cfg = Hl7Config {
+        read_timeout: Duration::from_secs(10),
+        ..Hl7Config::default()
+    };
+    let server = tokio::spawn(run(listener, shutdown.clone(), sink, cfg));
+
+    measure(addr, 1, 50).await; // warm-up
+    let one = measure(addr, 1, total).await;
+    let eight = measure(addr, 8, total / 8).await;
+    println!(
+        "hl7 bench: {total} ORU^R01 messages, {} bytes each, durable ACK (file + dir fsync per message)",
+        message(0).len()
+    );
+    println!("hl7 bench: 1 connection : {one:8.0} messages/s");
+    println!("hl7 bench: 8 connections: {eight:8.0} messages/s");
+    shutdown.cancel();
+    server.await.expect("listener");
+}
