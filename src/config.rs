@@ -136,6 +136,7 @@ impl Default for RawDicom {
 struct RawHl7 {
     max_message_bytes: usize,
     read_timeout_seconds: u64,
+    idle_timeout_seconds: u64,
     max_connections: usize,
     unmatched_retention_days: u64,
     match_patient_and_date: bool,
@@ -145,7 +146,8 @@ impl Default for RawHl7 {
     fn default() -> Self {
         Self {
             max_message_bytes: 4 << 20,
-            read_timeout_seconds: 60,
+            read_timeout_seconds: 30,
+            idle_timeout_seconds: 3600,
             max_connections: 16,
             unmatched_retention_days: 30,
             match_patient_and_date: false,
@@ -243,6 +245,7 @@ pub struct Destination {
 pub struct Hl7Settings {
     pub max_message_bytes: usize,
     pub read_timeout: Duration,
+    pub idle_timeout: Duration,
     pub max_connections: usize,
     pub unmatched_retention: Duration,
     pub match_patient_and_date: bool,
@@ -342,6 +345,7 @@ impl RawConfig {
             return Err(invalid("hl7.max_message_bytes", "must be at least 1024"));
         }
         positive("hl7.read_timeout_seconds", h.read_timeout_seconds)?;
+        positive("hl7.idle_timeout_seconds", h.idle_timeout_seconds)?;
         positive("hl7.max_connections", h.max_connections as u64)?;
         Ok(Config {
             scp: ScpConfig {
@@ -369,6 +373,7 @@ impl RawConfig {
             hl7: Hl7Settings {
                 max_message_bytes: h.max_message_bytes,
                 read_timeout: Duration::from_secs(h.read_timeout_seconds),
+                idle_timeout: Duration::from_secs(h.idle_timeout_seconds),
                 max_connections: h.max_connections,
                 unmatched_retention: Duration::from_secs(h.unmatched_retention_days * 86_400),
                 match_patient_and_date: h.match_patient_and_date,

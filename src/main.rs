@@ -109,6 +109,10 @@ fn serve(path: &Path) -> Result<(), Failure> {
             .await
             .with_context(|| format!("binding node.dicom_listen {}", cfg.node.dicom_listen))
             .map_err(runtime)?;
+        let hl7 = tokio::net::TcpListener::bind(cfg.node.hl7_listen)
+            .await
+            .with_context(|| format!("binding node.hl7_listen {}", cfg.node.hl7_listen))
+            .map_err(runtime)?;
         let sock = cfg.node.data_dir.join(CONTROL_SOCKET);
         // The store lock guarantees no other node uses this data dir: a socket file left here
         // is stale.
@@ -119,12 +123,17 @@ fn serve(path: &Path) -> Result<(), Failure> {
         tracing::info!(
             ae_title = %cfg.node.ae_title,
             dicom = %dicom.local_addr().map(|a| a.to_string()).unwrap_or_default(),
+            hl7 = %hl7.local_addr().map(|a| a.to_string()).unwrap_or_default(),
             data_dir = %cfg.node.data_dir.display(),
             "petground listening"
         );
         let shutdown = tokio_util::sync::CancellationToken::new();
         tokio::spawn(on_signal(shutdown.clone()));
-        let listeners = node::Listeners { dicom, control };
+        let listeners = node::Listeners {
+            dicom,
+            hl7,
+            control,
+        };
         node::run(cfg, Arc::new(store), listeners, shutdown).await;
         let _ = std::fs::remove_file(&sock);
         Ok(())

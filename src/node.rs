@@ -13,11 +13,13 @@ use tracing::{info, warn};
 
 use crate::config::Config;
 use crate::dicom::scp::{self, ScpContext};
-use crate::store::{Event, Store, unix_now};
+use crate::hl7::Hl7Config;
+use crate::store::{Event, ReportIntake, Store, unix_now};
 
 /// Sockets bound by `main`.
 pub struct Listeners {
     pub dicom: TcpListener,
+    pub hl7: TcpListener,
     /// `data_dir/petground.sock`: `petground status` reads the node's state through it while the
     /// node holds the index open.
     pub control: UnixListener,
@@ -40,6 +42,23 @@ pub async fn run(
         events: events.clone(),
     });
     let scp = tokio::spawn(scp::run(listeners.dicom, shutdown.clone(), scp_ctx));
+    store.set_match_patient_and_date(cfg.hl7.match_patient_and_date);
+    let intake = Arc::new(ReportIntake {
+        store: store.clone(),
+        events: events.clone(),
+    });
+    let hl7_cfg = Hl7Config {
+        max_message_bytes: cfg.hl7.max_message_bytes,
+        read_timeout: cfg.hl7.read_timeout,
+        max_connections: cfg.hl7.max_connections,
+        idle_timeout: cfg.hl7.idle_timeout,
+    };
+    let hl7 = tokio::spawn(crate::hl7::run(
+        listeners.hl7,
+        shutdown.clone(),
+        intake,
+        hl7_cfg,
+    ));
     let watcher = tokio::spawn(watch_series(
         store.clone(),
         cfg.series.stable,
@@ -47,7 +66,7 @@ pub async fn run(
         shutdown.clone(),
     ));
     let control = tokio::spawn(serve_status(listeners.control, store, shutdown.clone()));
-    let _ = tokio::join!(scp, watcher, control);
+    let _ = tokio::join!(scp, hl7, watcher, control);
     info!("node stopped");
 }
 

@@ -69,6 +69,17 @@ pub enum EventKind {
         instances: u32,
         reason: String,
     },
+    ReportStored {
+        report: u64,
+        control_id: String,
+        accession: Option<String>,
+        status: String,
+    },
+    ReportMatched {
+        report: u64,
+        study: String,
+        rule: String,
+    },
 }
 
 pub(super) fn decode<T: for<'de> Deserialize<'de>>(
@@ -92,6 +103,12 @@ impl Store {
         tx.open_table(SERIES).map_err(|e| self.db_err(e))?;
         tx.open_table(STUDIES).map_err(|e| self.db_err(e))?;
         tx.open_table(EVENTS).map_err(|e| self.db_err(e))?;
+        tx.open_table(super::reports::REPORTS)
+            .map_err(|e| self.db_err(e))?;
+        tx.open_table(super::reports::REPORT_IDS)
+            .map_err(|e| self.db_err(e))?;
+        tx.open_table(super::reports::REPORT_RAW)
+            .map_err(|e| self.db_err(e))?;
         tx.commit().map_err(|e| self.db_err(e))
     }
 

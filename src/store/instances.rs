@@ -103,12 +103,12 @@ impl Store {
         tmp: &Path,
         header: &InstanceHeader,
         now: u64,
-    ) -> Result<(StoreOutcome, Option<Event>), StoreError> {
+    ) -> Result<(StoreOutcome, Vec<Event>), StoreError> {
         let existing = self.instance(header.sop_instance.as_str())?;
         let version = match &existing {
             Some(rec) if same_bytes(tmp, &self.dir.join(&rec.path))? => {
                 let _ = std::fs::remove_file(tmp);
-                return Ok((StoreOutcome::Duplicate, None));
+                return Ok((StoreOutcome::Duplicate, Vec::new()));
             }
             Some(rec) => rec.version + 1,
             None => 1,
@@ -135,13 +135,13 @@ impl Store {
             instance_number: header.instance_number,
             received_unix: now,
         };
-        let event = self.index_instance(header, &record, existing.is_none(), now)?;
+        let events = self.index_instance(header, &record, existing.is_none(), now)?;
         let outcome = if version == 1 {
             StoreOutcome::Stored
         } else {
             StoreOutcome::NewVersion(version)
         };
-        Ok((outcome, event))
+        Ok((outcome, events))
     }
 
     /// fsync the file, rename it into place, fsync the folders whose entries changed.
@@ -170,9 +170,9 @@ impl Store {
         record: &InstanceRecord,
         is_new: bool,
         now: u64,
-    ) -> Result<Option<Event>, StoreError> {
+    ) -> Result<Vec<Event>, StoreError> {
         let tx = self.db.begin_write().map_err(|e| self.db_err(e))?;
-        let mut event = None;
+        let mut events = Vec::new();
         {
             let mut inst = tx.open_table(INSTANCES).map_err(|e| self.db_err(e))?;
             inst.insert(h.sop_instance.as_str(), encode(record).as_slice())
@@ -201,11 +201,11 @@ impl Store {
             }
             if rec.expected.is_some_and(|n| n > 0 && rec.instances >= n) {
                 let ev = complete(&mut rec, key, now, "all-slices");
-                let mut events = tx
+                let mut table = tx
                     .open_table(super::index::EVENTS)
                     .map_err(|e| self.db_err(e))?;
-                push_event(&mut events, &ev).map_err(|e| self.db_err(e))?;
-                event = Some(ev);
+                push_event(&mut table, &ev).map_err(|e| self.db_err(e))?;
+                events.push(ev);
             }
             series
                 .insert(key, encode(&rec).as_slice())
@@ -222,10 +222,12 @@ impl Store {
                 studies
                     .insert(skey, encode(&study).as_slice())
                     .map_err(|e| self.db_err(e))?;
+                drop(studies);
+                events.extend(self.match_waiting_reports(&tx, skey, &study, now)?);
             }
         }
         tx.commit().map_err(|e| self.db_err(e))?;
-        Ok(event)
+        Ok(events)
     }
 
     /// Absolute path of a stored instance.

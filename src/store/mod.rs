@@ -10,14 +10,16 @@
 //! ```
 mod index;
 mod instances;
+mod reports;
 pub mod status;
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 pub use index::{Event, EventKind, InstanceRecord, SeriesRecord, StudyRecord};
 pub use instances::{InstanceHeader, StoreOutcome};
+pub use reports::{ReportIntake, ReportMatch, ReportRecord, ReportState};
 
 use crate::dicom::Uid;
 
@@ -55,6 +57,7 @@ pub struct Store {
     dir: PathBuf,
     db: redb::Database,
     tmp_counter: AtomicU64,
+    match_patient_and_date: AtomicBool,
 }
 
 impl Store {
@@ -82,6 +85,7 @@ impl Store {
             dir: data_dir.to_owned(),
             db,
             tmp_counter: AtomicU64::new(0),
+            match_patient_and_date: AtomicBool::new(false),
         };
         store.init_tables()?;
         Ok(store)

@@ -40,6 +40,26 @@ impl Store {
                 s.instances,
             );
         }
+        let reports = self.all_reports()?;
+        let _ = writeln!(out, "reports: {}", reports.len());
+        for (id, r) in &reports {
+            let state = match &r.state {
+                super::ReportState::Active => "active".to_owned(),
+                super::ReportState::Superseded { by } => format!("superseded-by-{by}"),
+                super::ReportState::Cancelled => "cancelled".to_owned(),
+            };
+            let matched = match &r.matched {
+                Some(m) => format!("matched study={} rule={}", m.study, m.rule),
+                None => "waiting-for-study".to_owned(),
+            };
+            let _ = writeln!(
+                out,
+                "  report {id} control_id={} accession={} status={} {state} {matched}",
+                r.control_id,
+                r.accession.as_deref().unwrap_or("-"),
+                r.status.code(),
+            );
+        }
         let events = self.events_after(0)?;
         let _ = writeln!(out, "events: {}", events.len());
         for (id, ev) in events.iter().rev().take(20).rev() {

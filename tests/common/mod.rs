@@ -42,6 +42,7 @@ pub fn python() -> PathBuf {
 pub struct Node {
     pub child: Child,
     pub dicom: SocketAddr,
+    pub hl7: SocketAddr,
     pub dir: PathBuf,
     pub config: PathBuf,
     log: std::sync::Mutex<mpsc::Receiver<String>>,
@@ -85,21 +86,25 @@ impl Node {
                 }
             }
         });
-        let dicom = loop {
+        let (dicom, hl7) = loop {
             let line = rx
                 .recv_timeout(Duration::from_secs(30))
                 .expect("node did not report `petground listening` within 30 s");
             if line.contains("petground listening") {
-                let addr = line
-                    .split_whitespace()
-                    .find_map(|w| w.strip_prefix("dicom="))
-                    .expect("listening line names the dicom address");
-                break addr.parse().expect("dicom address parses");
+                let addr = |key: &str| -> SocketAddr {
+                    line.split_whitespace()
+                        .find_map(|w| w.strip_prefix(key))
+                        .expect("listening line names the address")
+                        .parse()
+                        .expect("address parses")
+                };
+                break (addr("dicom="), addr("hl7="));
             }
         };
         Node {
             child,
             dicom,
+            hl7,
             dir: dir.to_owned(),
             config,
             log: std::sync::Mutex::new(rx),
@@ -219,4 +224,66 @@ pub fn files_below(dir: &Path) -> Vec<PathBuf> {
     }
     out.sort();
     out
+}
+
+/// An ORU^R01 report (segments separated by `\r`) with the given control ID, accession,
+/// optional Study Instance UID (OBX 113014), result status and text lines.
+pub fn oru(
+    control_id: &str,
+    accession: &str,
+    study_uid: Option<&str>,
+    status: &str,
+    lines: &[&str],
+) -> String {
+    let mut obr = vec![""; 26];
+    obr[0] = "OBR";
+    obr[1] = "1";
+    obr[3] = accession;
+    obr[4] = "PETCT^PET/CT WHOLE BODY";
+    obr[7] = "20261128";
+    obr[18] = accession;
+    obr[25] = status;
+    let mut segs = vec![
+        format!(
+            "MSH|^~\\&|RIS|HOSP|PETGROUND|NM|20261128120000||ORU^R01^ORU_R01|{control_id}|P|2.5.1"
+        ),
+        "PID|1||PHANTOM-1^^^HOSP||Test^Phantom".to_owned(),
+        format!("ORC|RE||{accession}"),
+        obr.join("|"),
+    ];
+    let mut n = 0;
+    if let Some(uid) = study_uid {
+        n += 1;
+        segs.push(format!("OBX|{n}|ST|113014^DICOM Study^DCM||{uid}||||||F"));
+    }
+    for l in lines {
+        n += 1;
+        segs.push(format!("OBX|{n}|TX|59776-5^Findings^LN||{l}||||||F"));
+    }
+    segs.join("\r") + "\r"
+}
+
+/// Sends one message with the real client (`mllp_send --loose` from PyPI `hl7`); returns the ACK.
+pub fn mllp_send(node: &Node, message: &str) -> String {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("msg.hl7");
+    std::fs::write(&file, message).expect("write message");
+    let bin = python().parent().expect("venv bin").join("mllp_send");
+    assert!(
+        bin.exists(),
+        "{} is missing: run scripts/setup-test-env",
+        bin.display()
+    );
+    let out = Command::new(bin)
+        .args(["--loose", "-p", &node.hl7.port().to_string(), "-f"])
+        .arg(&file)
+        .arg("127.0.0.1")
+        .output()
+        .expect("run mllp_send");
+    assert!(
+        out.status.success(),
+        "mllp_send failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
 }

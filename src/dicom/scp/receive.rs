@@ -221,12 +221,12 @@ async fn commit(ctx: &ScpContext, tmp: PathBuf, e: &Expect, offset: u64) -> (u16
     })
     .await;
     match joined {
-        Ok(Ok((outcome, event))) => {
+        Ok(Ok((outcome, events))) => {
             if let StoreOutcome::NewVersion(v) = outcome {
                 warn!(sop = %e.sop_instance, version = v, "same SOP Instance UID with different content: kept as a new version");
             }
-            if let Some(ev) = event {
-                info!(event = ?ev.kind, "series complete");
+            for ev in events {
+                info!(event = ?ev.kind, "store event");
                 let _ = ctx.events.send(ev);
             }
             (status::SUCCESS, None)
