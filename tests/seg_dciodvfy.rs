@@ -9,9 +9,7 @@ use std::process::Command;
 
 use ndarray::Array3;
 use petground::seg::synthetic::SyntheticStudy;
-use petground::seg::{
-    Laterality, SegObject, SegmentDescription, SegmentationBuilder, write_seg,
-};
+use petground::seg::{Laterality, SegObject, SegmentDescription, SegmentationBuilder, write_seg};
 
 const DCIODVFY: &str = "/usr/bin/dciodvfy";
 
@@ -44,17 +42,30 @@ fn masks(study: &SyntheticStudy) -> Vec<(SegmentDescription, Array3<bool>)> {
     let alg = "petground weak-label ITM";
     vec![
         (
-            SegmentDescription::automatic(1, "Finding 1", "Hypermetabolic mass in the right upper lobe, SUVmax 12.3.", alg)
-                .with_tracking("F1", None),
+            SegmentDescription::automatic(
+                1,
+                "Finding 1",
+                "Hypermetabolic mass in the right upper lobe, SUVmax 12.3.",
+                alg,
+            )
+            .with_tracking("F1", None),
             lesion,
         ),
         (
-            SegmentDescription::automatic(2, "Finding 2", "FDG-avid left supraclavicular lymph node (SUVmax 6.1 → 4.2).", alg)
-                .with_laterality(Laterality::Left)
-                .with_tracking("F2", None),
+            SegmentDescription::automatic(
+                2,
+                "Finding 2",
+                "FDG-avid left supraclavicular lymph node (SUVmax 6.1 → 4.2).",
+                alg,
+            )
+            .with_laterality(Laterality::Left)
+            .with_tracking("F2", None),
             node,
         ),
-        (SegmentDescription::automatic(3, "Finding 3", "Scattered foci of uptake.", alg), scatter),
+        (
+            SegmentDescription::automatic(3, "Finding 3", "Scattered foci of uptake.", alg),
+            scatter,
+        ),
     ]
 }
 
@@ -79,7 +90,19 @@ fn dciodvfy(path: &Path) -> (Vec<String>, Vec<String>) {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
-    let lines = |p: &str| text.lines().filter(|l| l.starts_with(p)).map(str::to_owned).collect::<Vec<_>>();
+    // dciodvfy prefixes findings with "Error - " / "Warning - ", or puts them after the element
+    // ("(0x0062,0x0020) UT Tracking ID - Warning - ...").
+    let lines = |kind: &str| {
+        let (prefix, infix) = (format!("{kind} - "), format!(" - {kind} - "));
+        text.lines()
+            .filter(|l| l.starts_with(&prefix) || l.contains(&infix))
+            .map(str::to_owned)
+            .collect::<Vec<_>>()
+    };
+    if let Some(dir) = std::env::var_os("PETGROUND_KEEP_SEG") {
+        let keep = Path::new(&dir).join(path.file_name().expect("file name"));
+        std::fs::copy(path, keep).expect("keep SEG for inspection");
+    }
     let errors = lines("Error");
     if !errors.is_empty() {
         eprintln!("dciodvfy output for {}:\n{text}", path.display());
@@ -139,26 +162,52 @@ fn check_matrix(matrix: usize, pixel_mm: f64) {
 
     let (errors, warnings) = dciodvfy(&path);
     if !warnings.is_empty() {
-        eprintln!("{matrix}²: dciodvfy warnings (allowed):\n  {}", warnings.join("\n  "));
+        eprintln!(
+            "{matrix}²: dciodvfy warnings (allowed):\n  {}",
+            warnings.join("\n  ")
+        );
     }
-    assert!(errors.is_empty(), "{matrix}²: dciodvfy errors:\n{}", errors.join("\n"));
+    assert!(
+        errors.is_empty(),
+        "{matrix}²: dciodvfy errors:\n{}",
+        errors.join("\n")
+    );
 
     let back = readback(&path, &study, dir.path());
     assert_eq!(back["sop_class_uid"], "1.2.840.10008.5.1.4.1.1.66.4");
-    assert_eq!(back["frame_of_reference_uid"], study.frame_of_reference_uid.as_str());
+    assert_eq!(
+        back["frame_of_reference_uid"],
+        study.frame_of_reference_uid.as_str()
+    );
     let expected_frames: usize = segs
         .iter()
         .map(|(_, m)| m.outer_iter().filter(|p| p.iter().any(|&v| v)).count())
         .sum();
-    assert_eq!(back["number_of_frames"], expected_frames, "empty frames are omitted");
+    assert_eq!(
+        back["number_of_frames"], expected_frames,
+        "empty frames are omitted"
+    );
     for (d, mask) in &segs {
         let s = &back["segments"][d.segment_number.to_string()];
         assert_eq!(s["label"], d.segment_label.as_str());
-        assert_eq!(s["description"], d.description.as_deref().expect("has sentence"));
+        assert_eq!(
+            s["description"],
+            d.description.as_deref().expect("has sentence")
+        );
         assert_eq!(s["algorithm_type"], "AUTOMATIC");
         let want = voxels(mask);
-        assert_eq!(read_voxels(&s["by_position"]), want, "{matrix}² segment {}: by position", d.segment_number);
-        assert_eq!(read_voxels(&s["by_source"]), want, "{matrix}² segment {}: by source", d.segment_number);
+        assert_eq!(
+            read_voxels(&s["by_position"]),
+            want,
+            "{matrix}² segment {}: by position",
+            d.segment_number
+        );
+        assert_eq!(
+            read_voxels(&s["by_source"]),
+            want,
+            "{matrix}² segment {}: by source",
+            d.segment_number
+        );
     }
     assert_eq!(back["segments"]["2"]["property_type"], "59441001");
     assert_eq!(back["segments"]["1"]["property_type"], "52988006");

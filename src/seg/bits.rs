@@ -18,15 +18,15 @@ pub fn pack_bits(pixels: impl IntoIterator<Item = bool>) -> Vec<u8> {
             byte |= 1 << (n % 8);
         }
         n += 1;
-        if n % 8 == 0 {
+        if n.is_multiple_of(8) {
             out.push(byte);
             byte = 0;
         }
     }
-    if n % 8 != 0 {
+    if !n.is_multiple_of(8) {
         out.push(byte);
     }
-    if out.len() % 2 != 0 {
+    if !out.len().is_multiple_of(2) {
         out.push(0);
     }
     out

@@ -60,7 +60,11 @@ impl<'a> SegmentationBuilder<'a> {
     }
 
     /// Adds a segment; its mask is indexed `[z, y, x]` on the source grid.
-    pub fn add_segment(mut self, description: SegmentDescription, mask: ArrayView3<'a, bool>) -> Self {
+    pub fn add_segment(
+        mut self,
+        description: SegmentDescription,
+        mask: ArrayView3<'a, bool>,
+    ) -> Self {
         self.segments.push((description, mask));
         self
     }
@@ -139,18 +143,31 @@ impl<'a> SegmentationBuilder<'a> {
             }
         }
         let [nz, ny, nx] = g.dims;
-        if nz == 0 || ny == 0 || nx == 0 || ny > usize::from(u16::MAX) || nx > usize::from(u16::MAX) {
-            return Err(invalid("Geometry", format!("grid {:?} outside 1..=65535 per row/column", g.dims)));
+        if nz == 0 || ny == 0 || nx == 0 || ny > usize::from(u16::MAX) || nx > usize::from(u16::MAX)
+        {
+            return Err(invalid(
+                "Geometry",
+                format!("grid {:?} outside 1..=65535 per row/column", g.dims),
+            ));
         }
         if g.spacing.iter().any(|s| !(s.is_finite() && *s > 0.0)) {
-            return Err(invalid("Geometry", format!("spacing {:?} not positive", g.spacing)));
+            return Err(invalid(
+                "Geometry",
+                format!("spacing {:?} not positive", g.spacing),
+            ));
         }
         if src.slices.len() != nz {
-            return Err(invalid("SliceRef", format!("{} slices for {nz} z-planes", src.slices.len())));
+            return Err(invalid(
+                "SliceRef",
+                format!("{} slices for {nz} z-planes", src.slices.len()),
+            ));
         }
         for s in src.slices {
             if !is_valid_uid(&s.sop_instance_uid) || !is_valid_uid(&s.sop_class_uid) {
-                return Err(invalid("SliceRef", format!("not a UID: {:?}", s.sop_instance_uid)));
+                return Err(invalid(
+                    "SliceRef",
+                    format!("not a UID: {:?}", s.sop_instance_uid),
+                ));
             }
         }
         check_lo(&self.series_description).map_err(|r| invalid("SeriesDescription", r))?;
@@ -158,11 +175,22 @@ impl<'a> SegmentationBuilder<'a> {
         check_lo(&self.manufacturer_model_name).map_err(|r| invalid("ManufacturerModelName", r))?;
         check_lo(&self.device_serial_number).map_err(|r| invalid("DeviceSerialNumber", r))?;
         let cs_ok = |c: char| c.is_ascii_uppercase() || c.is_ascii_digit() || c == ' ' || c == '_';
-        if self.content_label.is_empty() || self.content_label.len() > 16 || !self.content_label.chars().all(cs_ok) {
-            return Err(invalid("ContentLabel", format!("{:?} is not a CS value", self.content_label)));
+        if self.content_label.is_empty()
+            || self.content_label.len() > 16
+            || !self.content_label.chars().all(cs_ok)
+        {
+            return Err(invalid(
+                "ContentLabel",
+                format!("{:?} is not a CS value", self.content_label),
+            ));
         }
-        if self.content_creator_name.contains('\\') || self.content_creator_name.chars().count() > 64 {
-            return Err(invalid("ContentCreatorName", "backslash or > 64 characters".into()));
+        if self.content_creator_name.contains('\\')
+            || self.content_creator_name.chars().count() > 64
+        {
+            return Err(invalid(
+                "ContentCreatorName",
+                "backslash or > 64 characters".into(),
+            ));
         }
         if let Some((d, t)) = &self.content_date_time
             && !(is_da(d) && is_tm(t))
@@ -175,7 +203,10 @@ impl<'a> SegmentationBuilder<'a> {
         for (i, (desc, mask)) in self.segments.iter().enumerate() {
             let expected = i + 1;
             if usize::from(desc.segment_number) != expected {
-                return Err(SegError::SegmentNumbering { expected, found: desc.segment_number });
+                return Err(SegError::SegmentNumbering {
+                    expected,
+                    found: desc.segment_number,
+                });
             }
             desc.validate()?;
             if mask.shape() != g.dims {
@@ -196,12 +227,17 @@ impl<'a> SegmentationBuilder<'a> {
             let before = frames.len();
             for (z, plane) in mask.axis_iter(Axis(0)).enumerate() {
                 if plane.iter().any(|&v| v) {
-                    frames.push(Frame { segment: desc.segment_number, z });
+                    frames.push(Frame {
+                        segment: desc.segment_number,
+                        z,
+                    });
                 }
             }
             if frames.len() == before {
                 // An ungrounded finding gets no segment (CONTRACT §5); an empty mask is a bug.
-                return Err(SegError::EmptySegment { segment_number: desc.segment_number });
+                return Err(SegError::EmptySegment {
+                    segment_number: desc.segment_number,
+                });
             }
         }
         let [_, ny, nx] = self.source.geometry.dims;

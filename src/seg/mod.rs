@@ -44,7 +44,9 @@ pub enum SegError {
         field: &'static str,
         reason: String,
     },
-    #[error("build SEG: segment numbers must run 1..n in order: expected {expected}, found {found}")]
+    #[error(
+        "build SEG: segment numbers must run 1..n in order: expected {expected}, found {found}"
+    )]
     SegmentNumbering { expected: usize, found: u16 },
     #[error("build SEG: segment {segment_number}: mask shape {mask:?} differs from grid {grid:?}")]
     MaskShape {
@@ -108,3 +110,6 @@ pub fn sop_instance_uid(obj: &SegObject) -> String {
         .trim_end_matches('\0')
         .to_owned()
 }
+
+#[cfg(test)]
+mod tests;

@@ -69,9 +69,18 @@ pub(super) fn assemble(p: &Plan) -> Result<FileDicomObject<InMemDicomObject>, Se
     for e in series_equipment_image(p) {
         obj.put(e);
     }
-    obj.put(seq(tags::SEGMENT_SEQUENCE, p.b.segments.iter().map(|(d, _)| segment_item(d)).collect()));
-    obj.put(seq(tags::SHARED_FUNCTIONAL_GROUPS_SEQUENCE, vec![shared_groups(p)]));
-    obj.put(seq(tags::PER_FRAME_FUNCTIONAL_GROUPS_SEQUENCE, per_frame_groups(p)));
+    obj.put(seq(
+        tags::SEGMENT_SEQUENCE,
+        p.b.segments.iter().map(|(d, _)| segment_item(d)).collect(),
+    ));
+    obj.put(seq(
+        tags::SHARED_FUNCTIONAL_GROUPS_SEQUENCE,
+        vec![shared_groups(p)],
+    ));
+    obj.put(seq(
+        tags::PER_FRAME_FUNCTIONAL_GROUPS_SEQUENCE,
+        per_frame_groups(p),
+    ));
     for e in dimensions(p) {
         obj.put(e);
     }
@@ -108,14 +117,21 @@ fn copy_patient_study(p: &Plan, obj: &mut InMemDicomObject) -> Result<(), SegErr
     }
     match header.get(tags::POSITION_REFERENCE_INDICATOR) {
         Some(e) => obj.put(e.clone()),
-        None => obj.put(DataElement::empty(tags::POSITION_REFERENCE_INDICATOR, VR::LO)),
+        None => obj.put(DataElement::empty(
+            tags::POSITION_REFERENCE_INDICATOR,
+            VR::LO,
+        )),
     };
     // Derived from lossy images is lossy too (PS3.3 §C.7.6.1.1.5); otherwise "00".
     let lossy = header
         .get(tags::LOSSY_IMAGE_COMPRESSION)
         .and_then(|e| e.value().to_str().ok())
         .is_some_and(|v| v.trim() == "01");
-    obj.put(text(tags::LOSSY_IMAGE_COMPRESSION, VR::CS, if lossy { "01" } else { "00" }));
+    obj.put(text(
+        tags::LOSSY_IMAGE_COMPRESSION,
+        VR::CS,
+        if lossy { "01" } else { "00" },
+    ));
     if lossy && let Some(e) = header.get(tags::LOSSY_IMAGE_COMPRESSION_RATIO) {
         obj.put(e.clone());
     }
@@ -138,9 +154,17 @@ fn series_equipment_image(p: &Plan) -> Vec<dicom_object::mem::InMemElement> {
         text(tags::SERIES_DESCRIPTION, VR::LO, &b.series_description),
         text(tags::SERIES_DATE, VR::DA, &p.content_date),
         text(tags::SERIES_TIME, VR::TM, &p.content_time),
-        text(tags::FRAME_OF_REFERENCE_UID, VR::UI, b.source.frame_of_reference_uid),
+        text(
+            tags::FRAME_OF_REFERENCE_UID,
+            VR::UI,
+            b.source.frame_of_reference_uid,
+        ),
         text(tags::MANUFACTURER, VR::LO, "petground"),
-        text(tags::MANUFACTURER_MODEL_NAME, VR::LO, &b.manufacturer_model_name),
+        text(
+            tags::MANUFACTURER_MODEL_NAME,
+            VR::LO,
+            &b.manufacturer_model_name,
+        ),
         text(tags::DEVICE_SERIAL_NUMBER, VR::LO, &b.device_serial_number),
         text(tags::SOFTWARE_VERSIONS, VR::LO, env!("CARGO_PKG_VERSION")),
         int(tags::INSTANCE_NUMBER, i64::from(b.instance_number)),
@@ -149,7 +173,11 @@ fn series_equipment_image(p: &Plan) -> Vec<dicom_object::mem::InMemElement> {
         text(tags::CONTENT_LABEL, VR::CS, &b.content_label),
         text(tags::CONTENT_DESCRIPTION, VR::LO, &b.content_description),
         text(tags::CONTENT_CREATOR_NAME, VR::PN, &b.content_creator_name),
-        texts(tags::IMAGE_TYPE, VR::CS, vec!["DERIVED".into(), "PRIMARY".into()]),
+        texts(
+            tags::IMAGE_TYPE,
+            VR::CS,
+            vec!["DERIVED".into(), "PRIMARY".into()],
+        ),
         us(tags::SAMPLES_PER_PIXEL, 1),
         text(tags::PHOTOMETRIC_INTERPRETATION, VR::CS, "MONOCHROME2"),
         us(tags::ROWS, rows),
@@ -167,17 +195,33 @@ fn segment_item(d: &SegmentDescription) -> InMemDicomObject {
     let mut it = item([
         us(tags::SEGMENT_NUMBER, d.segment_number),
         text(tags::SEGMENT_LABEL, VR::LO, &d.segment_label),
-        code_seq(tags::SEGMENTED_PROPERTY_CATEGORY_CODE_SEQUENCE, &category_morphologically_abnormal()),
-        text(tags::SEGMENT_ALGORITHM_TYPE, VR::CS, d.algorithm_type.as_str()),
+        code_seq(
+            tags::SEGMENTED_PROPERTY_CATEGORY_CODE_SEQUENCE,
+            &category_morphologically_abnormal(),
+        ),
+        text(
+            tags::SEGMENT_ALGORITHM_TYPE,
+            VR::CS,
+            d.algorithm_type.as_str(),
+        ),
     ]);
     let mut type_item = code_item(&d.segmented_property_type.code());
     if let Some(lat) = d.laterality {
         // The modifier qualifies the property type ("Lymph node", "Left"): PS3.3 §C.8.20.4.
-        type_item.put(code_seq(tags::SEGMENTED_PROPERTY_TYPE_MODIFIER_CODE_SEQUENCE, &lat.code()));
+        type_item.put(code_seq(
+            tags::SEGMENTED_PROPERTY_TYPE_MODIFIER_CODE_SEQUENCE,
+            &lat.code(),
+        ));
     }
-    it.put(seq(tags::SEGMENTED_PROPERTY_TYPE_CODE_SEQUENCE, vec![type_item]));
+    it.put(seq(
+        tags::SEGMENTED_PROPERTY_TYPE_CODE_SEQUENCE,
+        vec![type_item],
+    ));
     if let Some(region) = &d.anatomic_region {
-        it.put(seq(tags::ANATOMIC_REGION_SEQUENCE, vec![region_item(region, d)]));
+        it.put(seq(
+            tags::ANATOMIC_REGION_SEQUENCE,
+            vec![region_item(region, d)],
+        ));
     }
     if let Some(desc) = &d.description {
         it.put(text(tags::SEGMENT_DESCRIPTION, VR::ST, desc));
@@ -189,7 +233,10 @@ fn segment_item(d: &SegmentDescription) -> InMemDicomObject {
             text(tags::ALGORITHM_NAME, VR::LO, &alg.name),
             text(tags::ALGORITHM_VERSION, VR::LO, &alg.version),
         ]);
-        it.put(seq(tags::SEGMENTATION_ALGORITHM_IDENTIFICATION_SEQUENCE, vec![alg_item]));
+        it.put(seq(
+            tags::SEGMENTATION_ALGORITHM_IDENTIFICATION_SEQUENCE,
+            vec![alg_item],
+        ));
     }
     if let Some(id) = &d.tracking_id {
         it.put(text(tags::TRACKING_ID, VR::UT, id));
@@ -202,7 +249,10 @@ fn segment_item(d: &SegmentDescription) -> InMemDicomObject {
 fn region_item(region: &Code, d: &SegmentDescription) -> InMemDicomObject {
     let mut it = code_item(region);
     if let Some(lat) = d.laterality {
-        it.put(code_seq(tags::ANATOMIC_REGION_MODIFIER_SEQUENCE, &lat.code()));
+        it.put(code_seq(
+            tags::ANATOMIC_REGION_MODIFIER_SEQUENCE,
+            &lat.code(),
+        ));
     }
     it
 }
@@ -210,21 +260,23 @@ fn region_item(region: &Code, d: &SegmentDescription) -> InMemDicomObject {
 fn shared_groups(p: &Plan) -> InMemDicomObject {
     let g = p.b.source.geometry;
     let [sx, sy, sz] = g.spacing;
-    let thickness = p
-        .b
-        .source
-        .header
-        .get(tags::SLICE_THICKNESS)
-        .and_then(|e| e.value().to_float64().ok())
-        .filter(|t| t.is_finite() && *t > 0.0)
-        .unwrap_or(sz);
+    let thickness =
+        p.b.source
+            .header
+            .get(tags::SLICE_THICKNESS)
+            .and_then(|e| e.value().to_float64().ok())
+            .filter(|t| t.is_finite() && *t > 0.0)
+            .unwrap_or(sz);
     // PixelSpacing is (between rows, between columns) = (y step, x step).
     let measures = item([
         decimals(tags::PIXEL_SPACING, &[sy, sx]),
         decimals(tags::SLICE_THICKNESS, &[thickness]),
         decimals(tags::SPACING_BETWEEN_SLICES, &[sz]),
     ]);
-    let orientation = item([decimals(tags::IMAGE_ORIENTATION_PATIENT, &g.image_orientation())]);
+    let orientation = item([decimals(
+        tags::IMAGE_ORIENTATION_PATIENT,
+        &g.image_orientation(),
+    )]);
     item([
         seq(tags::PIXEL_MEASURES_SEQUENCE, vec![measures]),
         seq(tags::PLANE_ORIENTATION_SEQUENCE, vec![orientation]),
@@ -244,10 +296,18 @@ fn per_frame_groups(p: &Plan) -> Vec<InMemDicomObject> {
             let slice = &src.slices[f.z];
             let mut source_image = item([
                 text(tags::REFERENCED_SOP_CLASS_UID, VR::UI, &slice.sop_class_uid),
-                text(tags::REFERENCED_SOP_INSTANCE_UID, VR::UI, &slice.sop_instance_uid),
+                text(
+                    tags::REFERENCED_SOP_INSTANCE_UID,
+                    VR::UI,
+                    &slice.sop_instance_uid,
+                ),
                 code_seq(
                     tags::PURPOSE_OF_REFERENCE_CODE_SEQUENCE,
-                    &Code::new("121322", "DCM", "Source image for image processing operation"),
+                    &Code::new(
+                        "121322",
+                        "DCM",
+                        "Source image for image processing operation",
+                    ),
                 ),
                 // The SEG grid is the PET grid, so pixel locations carry over unchanged.
                 text(tags::SPATIAL_LOCATIONS_PRESERVED, VR::CS, "YES"),
@@ -256,15 +316,24 @@ fn per_frame_groups(p: &Plan) -> Vec<InMemDicomObject> {
                 source_image.put(int(tags::REFERENCED_FRAME_NUMBER, i64::from(frame)));
             }
             let derivation = item([
-                code_seq(tags::DERIVATION_CODE_SEQUENCE, &Code::new("113076", "DCM", "Segmentation")),
+                code_seq(
+                    tags::DERIVATION_CODE_SEQUENCE,
+                    &Code::new("113076", "DCM", "Segmentation"),
+                ),
                 seq(tags::SOURCE_IMAGE_SEQUENCE, vec![source_image]),
             ]);
-            let position = item([decimals(tags::IMAGE_POSITION_PATIENT, &src.geometry.slice_position(f.z))]);
+            let position = item([decimals(
+                tags::IMAGE_POSITION_PATIENT,
+                &src.geometry.slice_position(f.z),
+            )]);
             item([
                 seq(tags::DERIVATION_IMAGE_SEQUENCE, vec![derivation]),
                 seq(
                     tags::FRAME_CONTENT_SEQUENCE,
-                    vec![item([ul_many(tags::DIMENSION_INDEX_VALUES, vec![u32::from(f.segment), pos_index])])],
+                    vec![item([ul_many(
+                        tags::DIMENSION_INDEX_VALUES,
+                        vec![u32::from(f.segment), pos_index],
+                    )])],
                 ),
                 seq(tags::PLANE_POSITION_SEQUENCE, vec![position]),
                 seq(
@@ -294,8 +363,16 @@ fn dimensions(p: &Plan) -> [dicom_object::mem::InMemElement; 2] {
         seq(
             tags::DIMENSION_INDEX_SEQUENCE,
             vec![
-                dim(tags::REFERENCED_SEGMENT_NUMBER, tags::SEGMENT_IDENTIFICATION_SEQUENCE, "Segment Number"),
-                dim(tags::IMAGE_POSITION_PATIENT, tags::PLANE_POSITION_SEQUENCE, "Image Position Patient"),
+                dim(
+                    tags::REFERENCED_SEGMENT_NUMBER,
+                    tags::SEGMENT_IDENTIFICATION_SEQUENCE,
+                    "Segment Number",
+                ),
+                dim(
+                    tags::IMAGE_POSITION_PATIENT,
+                    tags::PLANE_POSITION_SEQUENCE,
+                    "Image Position Patient",
+                ),
             ],
         ),
     ]
@@ -312,7 +389,11 @@ fn referenced_series(p: &Plan) -> dicom_object::mem::InMemElement {
         .map(|s| {
             item([
                 text(tags::REFERENCED_SOP_CLASS_UID, VR::UI, &s.sop_class_uid),
-                text(tags::REFERENCED_SOP_INSTANCE_UID, VR::UI, &s.sop_instance_uid),
+                text(
+                    tags::REFERENCED_SOP_INSTANCE_UID,
+                    VR::UI,
+                    &s.sop_instance_uid,
+                ),
             ])
         })
         .collect();
@@ -328,7 +409,14 @@ fn pixel_data(p: &Plan) -> dicom_object::mem::InMemElement {
     let pixels = p.frames.iter().flat_map(|f| {
         // Validation made segment numbers 1..=n in order, so number − 1 indexes the list.
         let mask = &segments[usize::from(f.segment) - 1].1;
-        mask.index_axis(Axis(0), f.z).into_iter().copied().collect::<Vec<bool>>()
+        mask.index_axis(Axis(0), f.z)
+            .into_iter()
+            .copied()
+            .collect::<Vec<bool>>()
     });
-    DataElement::new(tags::PIXEL_DATA, VR::OB, PrimitiveValue::from(pack_bits(pixels)))
+    DataElement::new(
+        tags::PIXEL_DATA,
+        VR::OB,
+        PrimitiveValue::from(pack_bits(pixels)),
+    )
 }

@@ -59,7 +59,11 @@ impl SegmentedPropertyType {
         let is_node = lower
             .split(|c: char| !c.is_alphanumeric())
             .any(|w| matches!(w, "node" | "nodes" | "nodal") || w.starts_with("lymph"));
-        if is_node { Self::LymphNode } else { Self::Lesion }
+        if is_node {
+            Self::LymphNode
+        } else {
+            Self::Lesion
+        }
     }
 }
 
@@ -206,7 +210,10 @@ impl SegmentDescription {
         check_lo(&self.segment_label).map_err(|r| bad("SegmentLabel", r))?;
         if let Some(d) = &self.description {
             if d.chars().count() > 1024 {
-                return Err(bad("SegmentDescription", format!("{} characters > 1024", d.chars().count())));
+                return Err(bad(
+                    "SegmentDescription",
+                    format!("{} characters > 1024", d.chars().count()),
+                ));
             }
             if d.chars().any(|c| c.is_control() && c != '\n' && c != '\r') {
                 return Err(bad("SegmentDescription", "control character".into()));
@@ -255,7 +262,10 @@ mod tests {
         use SegmentedPropertyType::*;
         for (s, t) in [
             ("FDG-avid right axillary lymph node, SUVmax 8.2.", LymphNode),
-            ("Hypermetabolic nodal conglomerate in the mediastinum.", LymphNode),
+            (
+                "Hypermetabolic nodal conglomerate in the mediastinum.",
+                LymphNode,
+            ),
             ("Two avid left supraclavicular nodes.", LymphNode),
             ("Lymphadenopathy at the porta hepatis.", LymphNode),
             ("Hypermetabolic mass in the right upper lobe.", Lesion),
@@ -267,18 +277,55 @@ mod tests {
 
     #[test]
     fn validation() {
-        let ok = SegmentDescription::automatic(1, "Lesion 1", "A mass.", "petground weak-label ITM");
+        let ok =
+            SegmentDescription::automatic(1, "Lesion 1", "A mass.", "petground weak-label ITM");
         assert!(ok.validate().is_ok());
         let long = SegmentDescription::automatic(1, &"x".repeat(65), "A mass.", "a");
-        assert!(matches!(long.validate(), Err(SegError::InvalidSegment { field: "SegmentLabel", .. })));
+        assert!(matches!(
+            long.validate(),
+            Err(SegError::InvalidSegment {
+                field: "SegmentLabel",
+                ..
+            })
+        ));
         let sentence = "y".repeat(1025);
         let long = SegmentDescription::automatic(1, "L", &sentence, "a");
-        assert!(matches!(long.validate(), Err(SegError::InvalidSegment { field: "SegmentDescription", .. })));
-        let no_alg = SegmentDescription::new(1, "L", SegmentedPropertyType::Lesion, AlgorithmType::Automatic, None);
-        assert!(matches!(no_alg.validate(), Err(SegError::InvalidSegment { field: "SegmentAlgorithmName", .. })));
-        let manual = SegmentDescription::new(1, "L", SegmentedPropertyType::Lesion, AlgorithmType::Manual, None);
+        assert!(matches!(
+            long.validate(),
+            Err(SegError::InvalidSegment {
+                field: "SegmentDescription",
+                ..
+            })
+        ));
+        let no_alg = SegmentDescription::new(
+            1,
+            "L",
+            SegmentedPropertyType::Lesion,
+            AlgorithmType::Automatic,
+            None,
+        );
+        assert!(matches!(
+            no_alg.validate(),
+            Err(SegError::InvalidSegment {
+                field: "SegmentAlgorithmName",
+                ..
+            })
+        ));
+        let manual = SegmentDescription::new(
+            1,
+            "L",
+            SegmentedPropertyType::Lesion,
+            AlgorithmType::Manual,
+            None,
+        );
         assert!(manual.validate().is_ok());
         let bad_uid = ok.clone().with_tracking("F1", Some("1.02"));
-        assert!(matches!(bad_uid.validate(), Err(SegError::InvalidSegment { field: "TrackingUID", .. })));
+        assert!(matches!(
+            bad_uid.validate(),
+            Err(SegError::InvalidSegment {
+                field: "TrackingUID",
+                ..
+            })
+        ));
     }
 }

@@ -47,7 +47,11 @@ impl SyntheticStudy {
         let frame_of_reference_uid = new_uid();
         let header = InMemDicomObject::from_element_iter([
             text(tags::SPECIFIC_CHARACTER_SET, VR::CS, "ISO_IR 192"),
-            text(tags::SOP_CLASS_UID, VR::UI, uids::POSITRON_EMISSION_TOMOGRAPHY_IMAGE_STORAGE),
+            text(
+                tags::SOP_CLASS_UID,
+                VR::UI,
+                uids::POSITRON_EMISSION_TOMOGRAPHY_IMAGE_STORAGE,
+            ),
             text(tags::PATIENT_NAME, VR::PN, "Phantom^Müller"),
             text(tags::PATIENT_ID, VR::LO, "PG-SYN-0001"),
             text(tags::PATIENT_BIRTH_DATE, VR::DA, "19600101"),
@@ -61,9 +65,17 @@ impl SyntheticStudy {
             text(tags::STUDY_DESCRIPTION, VR::LO, "PET-CT FDG whole body"),
             text(tags::MODALITY, VR::CS, "PT"),
             text(tags::SERIES_INSTANCE_UID, VR::UI, &series_instance_uid),
-            text(tags::FRAME_OF_REFERENCE_UID, VR::UI, &frame_of_reference_uid),
+            text(
+                tags::FRAME_OF_REFERENCE_UID,
+                VR::UI,
+                &frame_of_reference_uid,
+            ),
             text(tags::POSITION_REFERENCE_INDICATOR, VR::LO, ""),
-            texts(tags::SLICE_THICKNESS, VR::DS, vec![super::elements::ds(slice_mm)]),
+            texts(
+                tags::SLICE_THICKNESS,
+                VR::DS,
+                vec![super::elements::ds(slice_mm)],
+            ),
             text(tags::LOSSY_IMAGE_COMPRESSION, VR::CS, "00"),
         ]);
         SyntheticStudy {
@@ -90,7 +102,11 @@ impl SyntheticStudy {
     pub fn ball(&self, centre: [f64; 3], radius_vox: f64) -> Array3<bool> {
         let [nz, ny, nx] = self.geometry.dims;
         Array3::from_shape_fn((nz, ny, nx), |(z, y, x)| {
-            let d = [z as f64 - centre[0], y as f64 - centre[1], x as f64 - centre[2]];
+            let d = [
+                z as f64 - centre[0],
+                y as f64 - centre[1],
+                x as f64 - centre[2],
+            ];
             d.iter().map(|v| v * v).sum::<f64>() <= radius_vox * radius_vox
         })
     }

@@ -39,7 +39,9 @@ pub fn is_valid_uid(uid: &str) -> bool {
     !uid.is_empty()
         && uid.len() <= 64
         && uid.split('.').all(|c| {
-            !c.is_empty() && c.bytes().all(|b| b.is_ascii_digit()) && (c == "0" || !c.starts_with('0'))
+            !c.is_empty()
+                && c.bytes().all(|b| b.is_ascii_digit())
+                && (c == "0" || !c.starts_with('0'))
         })
 }
 
