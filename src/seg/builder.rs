@@ -13,6 +13,10 @@ use super::segment::{SegmentDescription, check_lo};
 use super::uid::{is_valid_uid, new_uid};
 use crate::volume::geometry::{Geometry, SliceRef};
 
+fn invalid(what: &'static str, reason: String) -> SegError {
+    SegError::InvalidInput { what, reason }
+}
+
 /// The PET series a SEG is derived from: its header (Patient/Study attributes are copied from it),
 /// its grid and the instance behind each z-slice.
 #[derive(Debug, Clone, Copy)]
@@ -128,12 +132,18 @@ impl<'a> SegmentationBuilder<'a> {
     }
 
     fn validate(&self) -> Result<(), SegError> {
-        let src = &self.source;
-        let g = src.geometry;
-        let invalid = |what: &'static str, reason: String| SegError::InvalidInput { what, reason };
         if self.segments.is_empty() {
             return Err(SegError::NoSegments);
         }
+        self.validate_source()?;
+        self.validate_content()?;
+        self.validate_segments()
+    }
+
+    /// The PET side: UIDs, a grid a SEG can describe, one instance per slice.
+    fn validate_source(&self) -> Result<(), SegError> {
+        let src = &self.source;
+        let g = src.geometry;
         for (what, uid) in [
             ("SeriesInstanceUID", src.series_instance_uid),
             ("FrameOfReferenceUID", src.frame_of_reference_uid),
@@ -170,6 +180,11 @@ impl<'a> SegmentationBuilder<'a> {
                 ));
             }
         }
+        Ok(())
+    }
+
+    /// The SEG's own strings, against their value representations.
+    fn validate_content(&self) -> Result<(), SegError> {
         check_lo(&self.series_description).map_err(|r| invalid("SeriesDescription", r))?;
         check_lo(&self.content_description).map_err(|r| invalid("ContentDescription", r))?;
         check_lo(&self.manufacturer_model_name).map_err(|r| invalid("ManufacturerModelName", r))?;
@@ -200,6 +215,12 @@ impl<'a> SegmentationBuilder<'a> {
         if self.instance_number < 0 {
             return Err(invalid("InstanceNumber", self.instance_number.to_string()));
         }
+        Ok(())
+    }
+
+    /// Each segment alone, then numbering 1..n and mask shapes against the grid.
+    fn validate_segments(&self) -> Result<(), SegError> {
+        let g = self.source.geometry;
         for (i, (desc, mask)) in self.segments.iter().enumerate() {
             let expected = i + 1;
             if usize::from(desc.segment_number) != expected {

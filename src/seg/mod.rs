@@ -12,6 +12,7 @@
 mod bits;
 mod builder;
 mod elements;
+mod groups;
 mod modules;
 mod segment;
 pub mod synthetic;

@@ -1,6 +1,6 @@
 //! Assembles the IOD modules of a BINARY Segmentation (PS3.3 §A.51) from a validated builder:
 //! Patient/Study copied from the source, new Series, equipment, Segmentation Image, segments,
-//! functional groups, dimensions, references and the packed pixel data. Everything here may
+//! references and the packed pixel data (functional groups and dimensions: `groups.rs`). All of it may
 //! assume `SegmentationBuilder::validate` passed; the one thing it still checks is the source
 //! header's StudyInstanceUID, which only becomes necessary here.
 
@@ -13,9 +13,8 @@ use ndarray::Axis;
 use super::SegError;
 use super::bits::pack_bits;
 use super::builder::SegmentationBuilder;
-use super::elements::{
-    at, code_item, code_seq, decimals, int, item, seq, text, texts, ul_many, us,
-};
+use super::elements::{code_item, code_seq, int, item, seq, text, texts, us};
+use super::groups;
 use super::segment::{Code, SegmentDescription, category_morphologically_abnormal};
 use super::uid::{is_valid_uid, new_uid};
 
@@ -75,13 +74,13 @@ pub(super) fn assemble(p: &Plan) -> Result<FileDicomObject<InMemDicomObject>, Se
     ));
     obj.put(seq(
         tags::SHARED_FUNCTIONAL_GROUPS_SEQUENCE,
-        vec![shared_groups(p)],
+        vec![groups::shared_groups(p)],
     ));
     obj.put(seq(
         tags::PER_FRAME_FUNCTIONAL_GROUPS_SEQUENCE,
-        per_frame_groups(p),
+        groups::per_frame_groups(p),
     ));
-    for e in dimensions(p) {
+    for e in groups::dimensions(p) {
         obj.put(e);
     }
     obj.put(referenced_series(p));
@@ -255,127 +254,6 @@ fn region_item(region: &Code, d: &SegmentDescription) -> InMemDicomObject {
         ));
     }
     it
-}
-
-fn shared_groups(p: &Plan) -> InMemDicomObject {
-    let g = p.b.source.geometry;
-    let [sx, sy, sz] = g.spacing;
-    let thickness =
-        p.b.source
-            .header
-            .get(tags::SLICE_THICKNESS)
-            .and_then(|e| e.value().to_float64().ok())
-            .filter(|t| t.is_finite() && *t > 0.0)
-            .unwrap_or(sz);
-    // PixelSpacing is (between rows, between columns) = (y step, x step).
-    let measures = item([
-        decimals(tags::PIXEL_SPACING, &[sy, sx]),
-        decimals(tags::SLICE_THICKNESS, &[thickness]),
-        decimals(tags::SPACING_BETWEEN_SLICES, &[sz]),
-    ]);
-    let orientation = item([decimals(
-        tags::IMAGE_ORIENTATION_PATIENT,
-        &g.image_orientation(),
-    )]);
-    item([
-        seq(tags::PIXEL_MEASURES_SEQUENCE, vec![measures]),
-        seq(tags::PLANE_ORIENTATION_SEQUENCE, vec![orientation]),
-    ])
-}
-
-fn per_frame_groups(p: &Plan) -> Vec<InMemDicomObject> {
-    let src = &p.b.source;
-    // Position dimension index: rank of the slice among the slices that have any frame.
-    let mut zs: Vec<usize> = p.frames.iter().map(|f| f.z).collect();
-    zs.sort_unstable();
-    zs.dedup();
-    p.frames
-        .iter()
-        .map(|f| {
-            let pos_index = zs.binary_search(&f.z).map_or(0, |i| i + 1) as u32;
-            let slice = &src.slices[f.z];
-            let mut source_image = item([
-                text(tags::REFERENCED_SOP_CLASS_UID, VR::UI, &slice.sop_class_uid),
-                text(
-                    tags::REFERENCED_SOP_INSTANCE_UID,
-                    VR::UI,
-                    &slice.sop_instance_uid,
-                ),
-                code_seq(
-                    tags::PURPOSE_OF_REFERENCE_CODE_SEQUENCE,
-                    &Code::new(
-                        "121322",
-                        "DCM",
-                        "Source image for image processing operation",
-                    ),
-                ),
-                // The SEG grid is the PET grid, so pixel locations carry over unchanged.
-                text(tags::SPATIAL_LOCATIONS_PRESERVED, VR::CS, "YES"),
-            ]);
-            if let Some(frame) = slice.frame {
-                source_image.put(int(tags::REFERENCED_FRAME_NUMBER, i64::from(frame)));
-            }
-            let derivation = item([
-                code_seq(
-                    tags::DERIVATION_CODE_SEQUENCE,
-                    &Code::new("113076", "DCM", "Segmentation"),
-                ),
-                seq(tags::SOURCE_IMAGE_SEQUENCE, vec![source_image]),
-            ]);
-            let position = item([decimals(
-                tags::IMAGE_POSITION_PATIENT,
-                &src.geometry.slice_position(f.z),
-            )]);
-            item([
-                seq(tags::DERIVATION_IMAGE_SEQUENCE, vec![derivation]),
-                seq(
-                    tags::FRAME_CONTENT_SEQUENCE,
-                    vec![item([ul_many(
-                        tags::DIMENSION_INDEX_VALUES,
-                        vec![u32::from(f.segment), pos_index],
-                    )])],
-                ),
-                seq(tags::PLANE_POSITION_SEQUENCE, vec![position]),
-                seq(
-                    tags::SEGMENT_IDENTIFICATION_SEQUENCE,
-                    vec![item([us(tags::REFERENCED_SEGMENT_NUMBER, f.segment)])],
-                ),
-            ])
-        })
-        .collect()
-}
-
-fn dimensions(p: &Plan) -> [dicom_object::mem::InMemElement; 2] {
-    let uid = &p.dimension_organization_uid;
-    let dim = |pointer: Tag, group: Tag, label: &str| {
-        item([
-            text(tags::DIMENSION_ORGANIZATION_UID, VR::UI, uid),
-            at(tags::DIMENSION_INDEX_POINTER, pointer),
-            at(tags::FUNCTIONAL_GROUP_POINTER, group),
-            text(tags::DIMENSION_DESCRIPTION_LABEL, VR::LO, label),
-        ])
-    };
-    [
-        seq(
-            tags::DIMENSION_ORGANIZATION_SEQUENCE,
-            vec![item([text(tags::DIMENSION_ORGANIZATION_UID, VR::UI, uid)])],
-        ),
-        seq(
-            tags::DIMENSION_INDEX_SEQUENCE,
-            vec![
-                dim(
-                    tags::REFERENCED_SEGMENT_NUMBER,
-                    tags::SEGMENT_IDENTIFICATION_SEQUENCE,
-                    "Segment Number",
-                ),
-                dim(
-                    tags::IMAGE_POSITION_PATIENT,
-                    tags::PLANE_POSITION_SEQUENCE,
-                    "Image Position Patient",
-                ),
-            ],
-        ),
-    ]
 }
 
 /// Common Instance Reference: the PET series and each distinct instance behind a slice.
