@@ -153,8 +153,12 @@ fn read_voxels(v: &serde_json::Value) -> BTreeSet<[usize; 3]> {
 }
 
 fn check_matrix(matrix: usize, pixel_mm: f64) {
+    check_study(SyntheticStudy::pet(20, matrix, pixel_mm, 3.27));
+}
+
+fn check_study(study: SyntheticStudy) {
+    let matrix = study.geometry.dims[2];
     let dir = tempfile::tempdir().expect("tempdir");
-    let study = SyntheticStudy::pet(20, matrix, pixel_mm, 3.27);
     let segs = masks(&study);
     let obj = build(&study, &segs);
     let path = dir.path().join(format!("seg_{matrix}.dcm"));
@@ -231,4 +235,47 @@ fn seg_169() {
 #[test]
 fn seg_200() {
     check_matrix(200, 4.0728);
+}
+
+#[test]
+fn seg_oblique_feet_first() {
+    // 20° rotation about the patient z axis and slices stepping toward the feet: positions must
+    // still map back onto the right slice and pixel.
+    let mut study = SyntheticStudy::pet(16, 169, 4.07283, 2.0);
+    let (s, c) = (20f64.to_radians().sin(), 20f64.to_radians().cos());
+    study.geometry.row_dir = [c, s, 0.0];
+    study.geometry.col_dir = [-s, c, 0.0];
+    study.geometry.slice_dir = [0.0, 0.0, -1.0];
+    check_study(study);
+}
+
+/// Build + encode time of a whole-body-sized SEG; run with
+/// `cargo test --release --test seg_dciodvfy -- --ignored --nocapture`.
+#[test]
+#[ignore = "timing, not a check"]
+fn seg_build_timing() {
+    let study = SyntheticStudy::pet(400, 200, 4.0728, 2.0);
+    let masks: Vec<_> = (0..8)
+        .map(|i| {
+            study.ball(
+                [40.0 + 40.0 * i as f64, 100.0, 60.0 + 10.0 * i as f64],
+                12.0,
+            )
+        })
+        .collect();
+    let start = std::time::Instant::now();
+    let mut b = SegmentationBuilder::new(study.source(), 901, "petground findings");
+    for (i, m) in masks.iter().enumerate() {
+        let n = u16::try_from(i + 1).expect("few segments");
+        let d = SegmentDescription::automatic(n, &format!("Finding {n}"), "Avid node.", "ITM");
+        b = b.add_segment(d, m.view());
+    }
+    let obj = b.build().expect("build");
+    let built = start.elapsed();
+    let bytes = petground::seg::seg_to_bytes(&obj).expect("encode");
+    eprintln!(
+        "200x200x400, 8 segments: build {built:?}, build+encode {:?}, {} bytes",
+        start.elapsed(),
+        bytes.len()
+    );
 }

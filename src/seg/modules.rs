@@ -1,8 +1,8 @@
 //! Assembles the IOD modules of a BINARY Segmentation (PS3.3 §A.51) from a validated builder:
 //! Patient/Study copied from the source, new Series, equipment, Segmentation Image, segments,
-//! references and the packed pixel data (functional groups and dimensions: `groups.rs`). All of it may
-//! assume `SegmentationBuilder::validate` passed; the one thing it still checks is the source
-//! header's StudyInstanceUID, which only becomes necessary here.
+//! references and the packed pixel data (functional groups and dimensions: `groups.rs`). All of
+//! it may assume `SegmentationBuilder::validate` passed; the one thing it still checks is the
+//! source header's StudyInstanceUID, which only becomes necessary here.
 
 use dicom_core::{DataElement, PrimitiveValue, Tag, VR};
 use dicom_dictionary_std::{tags, uids};
