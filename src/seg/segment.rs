@@ -52,13 +52,16 @@ impl SegmentedPropertyType {
     }
 
     /// Picks the property type from a finding sentence: a sentence that speaks of a node
-    /// ("node", "nodal", "lymph", also in "nodes", "lymphadenopathy") is a lymph node, anything
-    /// else a lesion. Whole words are matched so that e.g. "nodular" stays a lesion.
+    /// ("node", "nodes", "nodal", "adenopathy", words beginning with "lymph" such as
+    /// "lymphadenopathy") is a lymph node, anything else a lesion. Whole words are matched so
+    /// that "nodular" stays a lesion, and "lymphoma" alone does not make a node.
     pub fn from_sentence(sentence: &str) -> Self {
         let lower = sentence.to_lowercase();
-        let is_node = lower
-            .split(|c: char| !c.is_alphanumeric())
-            .any(|w| matches!(w, "node" | "nodes" | "nodal") || w.starts_with("lymph"));
+        let is_node = lower.split(|c: char| !c.is_alphanumeric()).any(|w| {
+            matches!(w, "node" | "nodes" | "nodal" | "adenopathy")
+                // "lymphoma" names a disease, not a node (e.g. splenic lymphoma).
+                    || (w.starts_with("lymph") && !w.starts_with("lymphom"))
+        });
         if is_node {
             Self::LymphNode
         } else {
@@ -270,6 +273,9 @@ mod tests {
             ("Lymphadenopathy at the porta hepatis.", LymphNode),
             ("Hypermetabolic mass in the right upper lobe.", Lesion),
             ("Nodular uptake in the liver.", Lesion),
+            ("Splenic involvement by lymphoma.", Lesion),
+            ("Lymphoma with avid retroperitoneal nodes.", LymphNode),
+            ("Cervical adenopathy, level II.", LymphNode),
         ] {
             assert_eq!(SegmentedPropertyType::from_sentence(s), t, "{s}");
         }
