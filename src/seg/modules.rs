@@ -15,7 +15,9 @@ use super::bits::pack_bits;
 use super::builder::SegmentationBuilder;
 use super::elements::{code_item, code_seq, int, item, seq, text, texts, us};
 use super::groups;
-use super::segment::{Code, SegmentDescription, category_morphologically_abnormal};
+use super::segment::{
+    Code, SegmentDescription, category_morphologically_abnormal, default_display_cielab,
+};
 use super::uid::{is_valid_uid, new_uid};
 
 /// One frame of the SEG: segment `segment` on PET slice `z`.
@@ -202,6 +204,11 @@ fn segment_item(d: &SegmentDescription) -> InMemDicomObject {
             tags::SEGMENT_ALGORITHM_TYPE,
             VR::CS,
             d.algorithm_type.as_str(),
+        ),
+        DataElement::new(
+            tags::RECOMMENDED_DISPLAY_CIE_LAB_VALUE,
+            VR::US,
+            PrimitiveValue::U16(default_display_cielab(d.segment_number).to_vec().into()),
         ),
     ]);
     let mut type_item = code_item(&d.segmented_property_type.code());

@@ -34,6 +34,35 @@ pub fn family_artificial_intelligence() -> Code {
     Code::new("123110", "DCM", "Artificial Intelligence")
 }
 
+/// CIELab (L* 0–100, a* and b* −128–127) scaled to DICOM's 16-bit Recommended Display CIELab
+/// Value, truncating as highdicom's `CIELabColor` does.
+pub fn cielab_to_dicom(l: f64, a: f64, b: f64) -> [u16; 3] {
+    let scale =
+        |v: f64, lo: f64, range: f64| ((v - lo) * 65535.0 / range).clamp(0.0, 65535.0) as u16;
+    [
+        scale(l, 0.0, 100.0),
+        scale(a, -128.0, 255.0),
+        scale(b, -128.0, 255.0),
+    ]
+}
+
+/// A display colour per segment so viewers tell findings apart: red, green, blue, yellow, cyan,
+/// magenta, orange, purple (sRGB primaries in CIELab D65, Bruce Lindbloom's converter), cycling.
+pub fn default_display_cielab(segment_number: u16) -> [u16; 3] {
+    const PALETTE: [(f64, f64, f64); 8] = [
+        (53.24, 80.09, 67.20),
+        (87.73, -86.18, 83.18),
+        (32.30, 79.19, -107.86),
+        (97.14, -21.55, 94.48),
+        (91.11, -48.09, -14.13),
+        (60.32, 98.23, -60.82),
+        (74.93, 23.93, 78.95),
+        (29.78, 58.94, -36.50),
+    ];
+    let (l, a, b) = PALETTE[usize::from(segment_number.saturating_sub(1)) % PALETTE.len()];
+    cielab_to_dicom(l, a, b)
+}
+
 /// The Segmented Property Type of a finding.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SegmentedPropertyType {
@@ -279,6 +308,17 @@ mod tests {
         ] {
             assert_eq!(SegmentedPropertyType::from_sentence(s), t, "{s}");
         }
+    }
+
+    #[test]
+    fn display_colours() {
+        // Golden values: highdicom 0.26 `CIELabColor(53.24, 80.09, 67.2).value` etc.
+        assert_eq!(cielab_to_dicom(53.24, 80.09, 67.20), [34890, 53479, 50166]);
+        assert_eq!(cielab_to_dicom(87.73, -86.18, 83.18), [57493, 10747, 54273]);
+        assert_eq!(cielab_to_dicom(100.0, -128.0, 127.0), [65535, 0, 65535]);
+        assert_eq!(cielab_to_dicom(0.0, 0.0, 0.0), [0, 32896, 32896]);
+        assert_eq!(default_display_cielab(1), default_display_cielab(9));
+        assert_ne!(default_display_cielab(1), default_display_cielab(2));
     }
 
     #[test]
