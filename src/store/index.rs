@@ -109,6 +109,7 @@ impl Store {
             .map_err(|e| self.db_err(e))?;
         tx.open_table(super::reports::REPORT_RAW)
             .map_err(|e| self.db_err(e))?;
+        self.init_job_tables(&tx)?;
         tx.commit().map_err(|e| self.db_err(e))
     }
 

@@ -10,6 +10,7 @@
 //! ```
 mod index;
 mod instances;
+mod jobs;
 mod reports;
 pub mod status;
 
@@ -19,6 +20,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 pub use index::{Event, EventKind, InstanceRecord, SeriesRecord, StudyRecord};
 pub use instances::{InstanceHeader, StoreOutcome};
+pub use jobs::{DeliveryState, FindingOutcome, JobRecord, JobState, OutboxItem, job_key};
 pub use reports::{ReportIntake, ReportMatch, ReportRecord, ReportState};
 
 use crate::dicom::Uid;

@@ -60,6 +60,53 @@ impl Store {
                 r.status.code(),
             );
         }
+        let jobs = self.all_jobs()?;
+        let _ = writeln!(out, "jobs: {}", jobs.len());
+        for (key, j) in &jobs {
+            let (state, why) = match &j.state {
+                super::JobState::Queued => ("queued", String::new()),
+                super::JobState::Running => ("running", String::new()),
+                super::JobState::Done => ("done", String::new()),
+                super::JobState::Failed { reason } => ("failed", format!(" ({reason})")),
+                super::JobState::Skipped { reason } => ("skipped", format!(" ({reason})")),
+            };
+            let grounded = j.findings.iter().filter(|f| f.method.is_some()).count();
+            let _ = writeln!(
+                out,
+                "  job {key} series={} {state}{why} findings={} grounded={grounded} seg={}",
+                j.pet_series,
+                j.findings.len(),
+                j.seg.as_deref().unwrap_or("-"),
+            );
+            for f in &j.findings {
+                let what = match (&f.method, f.segment) {
+                    (Some(m), Some(n)) => format!("segment {n} by {m}"),
+                    _ => "not grounded".to_owned(),
+                };
+                let _ = writeln!(out, "    finding: {what}: {} | {:?}", f.detail, f.sentence);
+            }
+        }
+        let outbox = self.all_outbox()?;
+        let _ = writeln!(out, "deliveries: {}", outbox.len());
+        for (id, d) in &outbox {
+            let state = match &d.state {
+                super::DeliveryState::Pending { last_error, .. } => format!(
+                    "pending (attempts {}{})",
+                    d.attempts,
+                    last_error
+                        .as_deref()
+                        .map(|e| format!(", last error: {e}"))
+                        .unwrap_or_default()
+                ),
+                super::DeliveryState::Sent { .. } => format!("sent (attempts {})", d.attempts),
+                super::DeliveryState::Failed { reason } => format!("failed: {reason}"),
+            };
+            let _ = writeln!(
+                out,
+                "  delivery {id} seg={} to={} {state}",
+                d.sop_instance, d.destination
+            );
+        }
         let events = self.events_after(0)?;
         let _ = writeln!(out, "events: {}", events.len());
         for (id, ev) in events.iter().rev().take(20).rev() {

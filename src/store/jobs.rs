@@ -1,0 +1,256 @@
+//! Jobs and the SEG outbox in the store. A job is one (study, report version): created once
+//! (its key makes creation idempotent), run by the pipeline, and finished with an outcome per
+//! finding. The outbox holds SEG files to deliver, one entry per (SEG, destination), with the
+//! retry state the delivery worker needs to resume after a restart.
+
+use redb::{ReadableDatabase, ReadableTable, TableDefinition};
+use serde::{Deserialize, Serialize};
+
+use super::index::{SERIES, SeriesRecord, decode, encode};
+use super::reports::{REPORTS, ReportRecord, ReportState};
+use super::{Store, StoreError};
+
+pub(super) const JOBS: TableDefinition<&str, &[u8]> = TableDefinition::new("jobs");
+pub(super) const OUTBOX: TableDefinition<u64, &[u8]> = TableDefinition::new("outbox");
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct JobRecord {
+    pub study: String,
+    pub report: u64,
+    pub pet_series: String,
+    pub state: JobState,
+    pub attempts: u32,
+    pub created_unix: u64,
+    pub finished_unix: Option<u64>,
+    pub findings: Vec<FindingOutcome>,
+    /// SOP Instance UID of the SEG this job produced, if any.
+    pub seg: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(tag = "state", rename_all = "kebab-case")]
+pub enum JobState {
+    Queued,
+    Running,
+    Done,
+    /// Not retried: the reason says why (e.g. a PET slice is missing).
+    Failed {
+        reason: String,
+    },
+    /// Its report was superseded or cancelled before the job ran.
+    Skipped {
+        reason: String,
+    },
+}
+
+/// What became of one finding of the report.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct FindingOutcome {
+    pub sentence: String,
+    pub suv_max: Option<f64>,
+    pub slice: Option<u32>,
+    /// `Some(method)` when grounded (the SEG's SegmentAlgorithmName), else `None`.
+    pub method: Option<String>,
+    /// Segment number in the SEG when grounded.
+    pub segment: Option<u16>,
+    /// Why it was not grounded, or how it was matched.
+    pub detail: String,
+    /// Measured SUVmax / MTV (mL) of the label, when grounded.
+    pub label_suv_max: Option<f64>,
+    pub mtv_ml: Option<f64>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct OutboxItem {
+    /// Path of the SEG file, relative to the data dir.
+    pub path: String,
+    pub sop_instance: String,
+    pub destination: String,
+    pub job: String,
+    pub state: DeliveryState,
+    pub attempts: u32,
+    pub created_unix: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(tag = "state", rename_all = "kebab-case")]
+pub enum DeliveryState {
+    Pending {
+        next_try_unix: u64,
+        last_error: Option<String>,
+    },
+    Sent {
+        unix: u64,
+    },
+    Failed {
+        reason: String,
+    },
+}
+
+pub fn job_key(study: &str, report: u64) -> String {
+    format!("{study}/{report}")
+}
+
+impl Store {
+    pub(super) fn init_job_tables(&self, tx: &redb::WriteTransaction) -> Result<(), StoreError> {
+        tx.open_table(JOBS).map_err(|e| self.db_err(e))?;
+        tx.open_table(OUTBOX).map_err(|e| self.db_err(e))?;
+        Ok(())
+    }
+
+    /// Creates a job for every active, matched report whose study has a complete PET series
+    /// and no job yet. Returns the keys of the jobs created. Idempotent.
+    pub fn create_ready_jobs(&self, now: u64) -> Result<Vec<String>, StoreError> {
+        let tx = self.db.begin_write().map_err(|e| self.db_err(e))?;
+        let mut created = Vec::new();
+        {
+            let reports = tx.open_table(REPORTS).map_err(|e| self.db_err(e))?;
+            let series = tx.open_table(SERIES).map_err(|e| self.db_err(e))?;
+            let mut jobs = tx.open_table(JOBS).map_err(|e| self.db_err(e))?;
+            let mut pet: Vec<(String, SeriesRecord)> = Vec::new();
+            for row in series.iter().map_err(|e| self.db_err(e))? {
+                let (k, v) = row.map_err(|e| self.db_err(e))?;
+                let rec: SeriesRecord = decode(k.value(), v.value())?;
+                if rec.modality == "PT" && rec.complete.is_some() {
+                    pet.push((k.value().to_owned(), rec));
+                }
+            }
+            for row in reports.iter().map_err(|e| self.db_err(e))? {
+                let (k, v) = row.map_err(|e| self.db_err(e))?;
+                let rep: ReportRecord = decode(&k.value().to_string(), v.value())?;
+                let (ReportState::Active, Some(m)) = (&rep.state, &rep.matched) else {
+                    continue;
+                };
+                // The study's fullest complete PET series (a study may carry several recons).
+                let Some((pet_series, _)) = pet
+                    .iter()
+                    .filter(|(_, s)| s.study == m.study)
+                    .max_by_key(|(_, s)| s.instances)
+                else {
+                    continue;
+                };
+                let key = job_key(&m.study, k.value());
+                if jobs
+                    .get(key.as_str())
+                    .map_err(|e| self.db_err(e))?
+                    .is_some()
+                {
+                    continue;
+                }
+                let job = JobRecord {
+                    study: m.study.clone(),
+                    report: k.value(),
+                    pet_series: pet_series.clone(),
+                    state: JobState::Queued,
+                    attempts: 0,
+                    created_unix: now,
+                    finished_unix: None,
+                    findings: Vec::new(),
+                    seg: None,
+                };
+                jobs.insert(key.as_str(), encode(&job).as_slice())
+                    .map_err(|e| self.db_err(e))?;
+                created.push(key);
+            }
+        }
+        tx.commit().map_err(|e| self.db_err(e))?;
+        Ok(created)
+    }
+
+    /// Jobs that should run now: queued ones, and running ones a crash interrupted (at start-up
+    /// every `Running` job was interrupted, since jobs only run inside a live node).
+    pub fn runnable_jobs(&self) -> Result<Vec<(String, JobRecord)>, StoreError> {
+        Ok(self
+            .all_jobs()?
+            .into_iter()
+            .filter(|(_, j)| matches!(j.state, JobState::Queued | JobState::Running))
+            .collect())
+    }
+
+    pub fn all_jobs(&self) -> Result<Vec<(String, JobRecord)>, StoreError> {
+        let tx = self.db.begin_read().map_err(|e| self.db_err(e))?;
+        let t = tx.open_table(JOBS).map_err(|e| self.db_err(e))?;
+        let mut out = Vec::new();
+        for row in t.iter().map_err(|e| self.db_err(e))? {
+            let (k, v) = row.map_err(|e| self.db_err(e))?;
+            out.push((k.value().to_owned(), decode(k.value(), v.value())?));
+        }
+        Ok(out)
+    }
+
+    pub fn put_job(&self, key: &str, job: &JobRecord) -> Result<(), StoreError> {
+        let tx = self.db.begin_write().map_err(|e| self.db_err(e))?;
+        tx.open_table(JOBS)
+            .map_err(|e| self.db_err(e))?
+            .insert(key, encode(job).as_slice())
+            .map_err(|e| self.db_err(e))?;
+        tx.commit().map_err(|e| self.db_err(e))
+    }
+
+    /// Records a finished job and queues its SEG for every destination, in one commit, so a
+    /// crash can never leave a done job without its deliveries (or deliveries twice).
+    pub fn finish_job(
+        &self,
+        key: &str,
+        job: &JobRecord,
+        deliveries: &[OutboxItem],
+    ) -> Result<(), StoreError> {
+        let tx = self.db.begin_write().map_err(|e| self.db_err(e))?;
+        {
+            let mut jobs = tx.open_table(JOBS).map_err(|e| self.db_err(e))?;
+            jobs.insert(key, encode(job).as_slice())
+                .map_err(|e| self.db_err(e))?;
+            let mut out = tx.open_table(OUTBOX).map_err(|e| self.db_err(e))?;
+            let mut next = out
+                .last()
+                .map_err(|e| self.db_err(e))?
+                .map(|(k, _)| k.value() + 1)
+                .unwrap_or(1);
+            for d in deliveries {
+                out.insert(next, encode(d).as_slice())
+                    .map_err(|e| self.db_err(e))?;
+                next += 1;
+            }
+        }
+        tx.commit().map_err(|e| self.db_err(e))
+    }
+
+    /// The report a job is for.
+    pub fn report(&self, id: u64) -> Result<Option<ReportRecord>, StoreError> {
+        let tx = self.db.begin_read().map_err(|e| self.db_err(e))?;
+        let t = tx.open_table(REPORTS).map_err(|e| self.db_err(e))?;
+        match t.get(id).map_err(|e| self.db_err(e))? {
+            Some(v) => Ok(Some(decode(&id.to_string(), v.value())?)),
+            None => Ok(None),
+        }
+    }
+
+    pub fn all_outbox(&self) -> Result<Vec<(u64, OutboxItem)>, StoreError> {
+        let tx = self.db.begin_read().map_err(|e| self.db_err(e))?;
+        let t = tx.open_table(OUTBOX).map_err(|e| self.db_err(e))?;
+        let mut out = Vec::new();
+        for row in t.iter().map_err(|e| self.db_err(e))? {
+            let (k, v) = row.map_err(|e| self.db_err(e))?;
+            out.push((k.value(), decode(&k.value().to_string(), v.value())?));
+        }
+        Ok(out)
+    }
+
+    /// Outbox entries due for a (re)try at `now`.
+    pub fn due_deliveries(&self, now: u64) -> Result<Vec<(u64, OutboxItem)>, StoreError> {
+        Ok(self
+            .all_outbox()?
+            .into_iter()
+            .filter(|(_, d)| matches!(d.state, DeliveryState::Pending { next_try_unix, .. } if next_try_unix <= now))
+            .collect())
+    }
+
+    pub fn put_delivery(&self, id: u64, item: &OutboxItem) -> Result<(), StoreError> {
+        let tx = self.db.begin_write().map_err(|e| self.db_err(e))?;
+        tx.open_table(OUTBOX)
+            .map_err(|e| self.db_err(e))?
+            .insert(id, encode(item).as_slice())
+            .map_err(|e| self.db_err(e))?;
+        tx.commit().map_err(|e| self.db_err(e))
+    }
+}
