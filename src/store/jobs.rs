@@ -201,15 +201,14 @@ impl Store {
             jobs.insert(key, encode(job).as_slice())
                 .map_err(|e| self.db_err(e))?;
             let mut out = tx.open_table(OUTBOX).map_err(|e| self.db_err(e))?;
-            let mut next = out
+            let first = out
                 .last()
                 .map_err(|e| self.db_err(e))?
                 .map(|(k, _)| k.value() + 1)
                 .unwrap_or(1);
-            for d in deliveries {
-                out.insert(next, encode(d).as_slice())
+            for (id, d) in (first..).zip(deliveries) {
+                out.insert(id, encode(d).as_slice())
                     .map_err(|e| self.db_err(e))?;
-                next += 1;
             }
         }
         tx.commit().map_err(|e| self.db_err(e))
