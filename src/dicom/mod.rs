@@ -3,6 +3,7 @@
 pub mod accept;
 pub mod dimse;
 pub mod scp;
+pub mod scu;
 pub mod walk;
 
 use std::fmt;

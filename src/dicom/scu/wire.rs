@@ -1,0 +1,155 @@
+//! One C-STORE exchange on an established association: the command set and the data set as
+//! P-DATA fragments no larger than the peer allows, then the C-STORE-RSP, which must answer the
+//! MessageID just sent. Command sets go through `dimse`'s codec; every wait is bounded.
+
+use std::time::Duration;
+
+use dicom_ul::pdu::{PDataValue, PDataValueType, Pdu};
+
+use super::files::FileMeta;
+use super::{Assoc, ScuError, ScuOptions, error_chain};
+use crate::dicom::dimse::{C_STORE_RSP, Request, Response};
+
+/// PDV item overhead inside a P-DATA-TF PDU: item length (4), context ID (1), control header (1).
+const PDV_OVERHEAD: u32 = 6;
+/// Our own cap on one fragment, whatever the peer allows, to bound the PDU buffer.
+const MAX_FRAGMENT: u32 = 1 << 20;
+
+/// The fixed parts of one exchange.
+pub struct Exchange<'a> {
+    pub dest: &'a str,
+    pub pc: u8,
+    pub message_id: u16,
+    pub opts: &'a ScuOptions,
+}
+
+impl Exchange<'_> {
+    /// Sends C-STORE-RQ with `data` and returns the peer's answer.
+    pub async fn store(
+        &self,
+        assoc: &mut Assoc,
+        meta: &FileMeta,
+        data: &[u8],
+    ) -> Result<Response, ScuError> {
+        let cmd = Request::Store {
+            message_id: self.message_id,
+            sop_class_uid: meta.sop_class.clone(),
+            sop_instance_uid: meta.sop_instance.clone(),
+            has_dataset: true,
+        }
+        .encode();
+        self.send(assoc, PDataValueType::Command, &cmd).await?;
+        self.send(assoc, PDataValueType::Data, data).await?;
+        let rsp = self.response(assoc).await?;
+        if rsp.command_field != C_STORE_RSP {
+            return Err(self.protocol(format!(
+                "expected C-STORE-RSP, got command 0x{:04X}",
+                rsp.command_field
+            )));
+        }
+        if rsp.message_id_responded != self.message_id {
+            return Err(self.protocol(format!(
+                "C-STORE-RSP answers message {} but {} was sent",
+                rsp.message_id_responded, self.message_id
+            )));
+        }
+        Ok(rsp)
+    }
+
+    /// Writes `bytes` as one message of `kind`, split into PDUs within the peer's maximum.
+    async fn send(
+        &self,
+        assoc: &mut Assoc,
+        kind: PDataValueType,
+        bytes: &[u8],
+    ) -> Result<(), ScuError> {
+        let peer_max = assoc.acceptor_max_pdu_length();
+        let fragment = peer_max.saturating_sub(PDV_OVERHEAD).clamp(1, MAX_FRAGMENT) as usize;
+        // An empty message still needs one (last) fragment.
+        let chunks: Vec<&[u8]> = match bytes.is_empty() {
+            true => vec![bytes],
+            false => bytes.chunks(fragment).collect(),
+        };
+        let count = chunks.len();
+        for (i, chunk) in chunks.into_iter().enumerate() {
+            let pdu = Pdu::PData {
+                data: vec![PDataValue {
+                    presentation_context_id: self.pc,
+                    value_type: kind.clone(),
+                    is_last: i + 1 == count,
+                    data: chunk.to_vec(),
+                }],
+            };
+            self.bounded("sending a C-STORE-RQ", assoc.send(&pdu))
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Reads PDUs until a complete command set arrives and decodes it.
+    async fn response(&self, assoc: &mut Assoc) -> Result<Response, ScuError> {
+        let mut command = Vec::new();
+        loop {
+            let pdu = self
+                .bounded("waiting for the C-STORE-RSP", assoc.receive())
+                .await?;
+            match pdu {
+                Pdu::PData { data } => {
+                    for pdv in data {
+                        if pdv.value_type != PDataValueType::Command {
+                            return Err(self.protocol("C-STORE-RSP with a data set".into()));
+                        }
+                        command.extend_from_slice(&pdv.data);
+                        if pdv.is_last {
+                            return Response::decode(&command)
+                                .map_err(|e| self.protocol(format!("C-STORE-RSP: {e}")));
+                        }
+                    }
+                }
+                Pdu::AbortRQ { .. } => {
+                    return Err(ScuError::Aborted {
+                        dest: self.dest.to_owned(),
+                    });
+                }
+                other => {
+                    return Err(self.protocol(format!(
+                        "unexpected {} while waiting for the C-STORE-RSP",
+                        other.short_description()
+                    )));
+                }
+            }
+        }
+    }
+
+    /// Runs one PDU read or write under the DIMSE timeout, mapping failures.
+    async fn bounded<T>(
+        &self,
+        stage: &'static str,
+        io: impl Future<Output = Result<T, dicom_ul::association::Error>>,
+    ) -> Result<T, ScuError> {
+        let after: Duration = self.opts.dimse_timeout;
+        match tokio::time::timeout(after, io).await {
+            Ok(Ok(v)) => Ok(v),
+            Ok(Err(dicom_ul::association::Error::Aborted { .. })) => Err(ScuError::Aborted {
+                dest: self.dest.to_owned(),
+            }),
+            Ok(Err(e)) => Err(ScuError::Network {
+                dest: self.dest.to_owned(),
+                stage,
+                detail: error_chain(&e),
+            }),
+            Err(_) => Err(ScuError::Timeout {
+                dest: self.dest.to_owned(),
+                stage,
+                after,
+            }),
+        }
+    }
+
+    fn protocol(&self, detail: String) -> ScuError {
+        ScuError::Protocol {
+            dest: self.dest.to_owned(),
+            detail,
+        }
+    }
+}
