@@ -1,0 +1,131 @@
+//! SEG delivery: drains the durable outbox with the C-STORE SCU. Each entry is one (SEG,
+//! destination); a transient failure is retried with exponential backoff up to a limit, a
+//! permanent refusal marks it failed with the peer's status. State lives in the store, so
+//! delivery resumes after a restart; an entry is marked sent in the same step that learns of the
+//! success, so a SEG is never re-sent after a recorded success. (A crash in the instant between
+//! the peer's success and that commit re-sends once: C-STORE has no way to ask a peer whether it
+//! already holds an instance, and the same SOP Instance UID makes the resend harmless.)
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+use tracing::{info, warn};
+
+use crate::config::Destination;
+use crate::dicom::AeTitle;
+use crate::dicom::scu::{self, Outcome, ScuOptions};
+use crate::store::{DeliveryState, OutboxItem, Store, unix_now};
+
+#[derive(Debug, Clone)]
+pub struct DeliveryConfig {
+    pub calling: AeTitle,
+    pub destinations: Vec<Destination>,
+    pub max_attempts: u32,
+    pub retry_initial: Duration,
+    pub retry_max: Duration,
+    pub scu: ScuOptions,
+}
+
+/// Backoff before attempt `attempts + 1`: initial × 2^(attempts−1), capped.
+pub fn backoff(cfg: &DeliveryConfig, attempts: u32) -> Duration {
+    let factor = 2u32.saturating_pow(attempts.saturating_sub(1).min(20));
+    cfg.retry_initial.saturating_mul(factor).min(cfg.retry_max)
+}
+
+/// Runs until `shutdown`; `wake` is notified when the pipeline queues a new SEG.
+pub async fn run(store: Arc<Store>, cfg: DeliveryConfig, wake: Arc<Notify>, shutdown: CancellationToken) {
+    loop {
+        let s = store.clone();
+        let due = match tokio::task::spawn_blocking(move || s.due_deliveries(unix_now())).await {
+            Ok(Ok(d)) => d,
+            Ok(Err(e)) => {
+                warn!(error = %e, "outbox unreadable");
+                Vec::new()
+            }
+            Err(e) => {
+                warn!(error = %e, "outbox task failed");
+                Vec::new()
+            }
+        };
+        for (id, item) in due {
+            if shutdown.is_cancelled() {
+                return;
+            }
+            let updated = attempt(&store, &cfg, item).await;
+            let s = store.clone();
+            match tokio::task::spawn_blocking(move || s.put_delivery(id, &updated)).await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => warn!(delivery = id, error = %e, "recording a delivery outcome failed"),
+                Err(e) => warn!(delivery = id, error = %e, "recording task failed"),
+            }
+        }
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = wake.notified() => {}
+            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+        }
+    }
+}
+
+/// One delivery attempt; returns the entry with its new state.
+async fn attempt(store: &Store, cfg: &DeliveryConfig, mut item: OutboxItem) -> OutboxItem {
+    let Some(dest) = cfg.destinations.iter().find(|d| d.name == item.destination) else {
+        item.state = DeliveryState::Failed {
+            reason: format!("destination `{}` is no longer configured", item.destination),
+        };
+        return item;
+    };
+    item.attempts += 1;
+    let path = store.absolute(&item.path);
+    let result = scu::store_files(dest, &cfg.calling, std::slice::from_ref(&path), &cfg.scu).await;
+    let (transient, why) = match result {
+        Ok(results) => match results.first() {
+            Some(r) if r.class.is_delivered() => {
+                info!(seg = %item.sop_instance, dest = %dest.name, status = format!("{:04X}", r.status), attempts = item.attempts, "SEG delivered");
+                item.state = DeliveryState::Sent { unix: unix_now() };
+                return item;
+            }
+            Some(r) => (
+                r.class == Outcome::TransientFailure,
+                format!("status {:04X}{}", r.status, r.comment.as_deref().map(|c| format!(": {c}")).unwrap_or_default()),
+            ),
+            None => (true, "no response for the SEG".to_owned()),
+        },
+        Err(e) => (e.is_transient(), e.to_string()),
+    };
+    if !transient || item.attempts >= cfg.max_attempts {
+        warn!(seg = %item.sop_instance, dest = %dest.name, attempts = item.attempts, reason = %why, "SEG delivery failed for good");
+        item.state = DeliveryState::Failed {
+            reason: if transient { format!("gave up after {} attempts: {why}", item.attempts) } else { why },
+        };
+    } else {
+        let wait = backoff(cfg, item.attempts);
+        warn!(seg = %item.sop_instance, dest = %dest.name, attempts = item.attempts, retry_in_s = wait.as_secs(), reason = %why, "SEG delivery failed; will retry");
+        item.state = DeliveryState::Pending {
+            next_try_unix: unix_now() + wait.as_secs().max(1),
+            last_error: Some(why),
+        };
+    }
+    item
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_and_caps() {
+        let cfg = DeliveryConfig {
+            calling: AeTitle::parse("PETGROUND").expect("valid"),
+            destinations: Vec::new(),
+            max_attempts: 10,
+            retry_initial: Duration::from_secs(5),
+            retry_max: Duration::from_secs(60),
+            scu: ScuOptions::default(),
+        };
+        let secs: Vec<u64> = (1..=6).map(|a| backoff(&cfg, a).as_secs()).collect();
+        assert_eq!(secs, vec![5, 10, 20, 40, 60, 60]);
+    }
+}
