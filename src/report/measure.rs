@@ -1,0 +1,427 @@
+//! Finds SUV values and image numbers in one lexed sentence, with the exam they belong to.
+//!
+//! An SUV value is a number reached from an SUV keyword ("SUVmax", "SUV max", "max SUV",
+//! "SUV (max)", "SUVbw", "maximum standardized uptake value") through a short run of filler words
+//! and symbols ("of", "=", ":", "up to", "approximately"), or a number written with "g/mL".
+//! Further values chain on through connectors ("7.2, previously 4.1", "from 4.1 to 7.2",
+//! "7.2 and 4.1, respectively"). Each value gets a [`Status`] from the words around it. An image
+//! number is an integer after "image", "slice", "im", "img" (optionally "no.", "#", ":"), with
+//! "of 300" or "/300" skipped and "series/image 4/145" read as 145. SUVmean, SUVpeak, sizes,
+//! dates, counts, stations ("4R") and vertebrae ("T12") are never values. Every scan moves
+//! forward a bounded number of tokens, so a sentence costs linear time.
+use super::cues;
+use super::lexer::{Kind, Token};
+
+/// Which exam or tissue an SUV value describes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Status {
+    /// The current exam's value for the lesion.
+    Current,
+    /// A prior exam's value ("previously 4.1", "from 8.2").
+    Prior,
+    /// Reference tissue named between values ("vs liver 2.3").
+    Reference,
+    /// The lower end of a range ("4.1-7.2"): the range reports its highest value.
+    RangeOther,
+}
+
+/// One SUV value.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct SuvHit {
+    /// Token index of the number.
+    pub tok: usize,
+    pub value: f64,
+    pub status: Status,
+    /// Token index of the keyword that introduced the group (the number itself for "g/mL").
+    pub anchor: usize,
+    /// Values of one keyword share a group number.
+    pub group: usize,
+}
+
+/// One image number.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct SliceHit {
+    pub tok: usize,
+    pub value: u32,
+    /// Token index of the image keyword.
+    pub anchor: usize,
+    /// Written as a prior exam's image ("previously on image 150").
+    pub prior: bool,
+    /// Numbers listed after one keyword ("images 145 and 98") share a list number.
+    pub list: usize,
+}
+
+/// How many tokens a scan may skip between a keyword and its value, or between two values.
+const MAX_GAP: usize = 8;
+
+fn word(t: &[Token], i: usize) -> Option<&str> {
+    t.get(i).and_then(Token::word)
+}
+
+fn punct(t: &[Token], i: usize) -> Option<char> {
+    match t.get(i).map(|x| x.kind) {
+        Some(Kind::Punct(c)) => Some(c),
+        _ => None,
+    }
+}
+
+/// If an SUV keyword starts at `i`, the index just after it.
+pub(crate) fn suv_anchor(t: &[Token], i: usize) -> Option<usize> {
+    let w = word(t, i)?;
+    let excluded = |x: &str| {
+        ["mean", "peak", "avg", "average", "min", "lbm", "sul", "ratio"]
+            .iter()
+            .any(|e| x.starts_with(e))
+    };
+    let prev_excluded = i > 0 && word(t, i - 1).is_some_and(excluded);
+    let after = if let Some(rest) = w.strip_prefix("suv") {
+        if excluded(rest) {
+            return None;
+        }
+        i + 1
+    } else if (w == "standardized" || w == "standardised")
+        && word(t, i + 1) == Some("uptake")
+        && word(t, i + 2) == Some("value")
+    {
+        i + 3
+    } else {
+        return None;
+    };
+    // "SUV mean", "SUV (peak)", "SUV-peak": the keyword names another statistic.
+    let mut k = after;
+    while matches!(punct(t, k), Some('(' | '-' | '_')) {
+        k += 1;
+    }
+    if prev_excluded || word(t, k).is_some_and(excluded) {
+        return None;
+    }
+    Some(after)
+}
+
+/// Whether the number at `k` can be an SUV (`suv`) or an image number (`!suv`).
+pub(crate) fn is_candidate(t: &[Token], k: usize, suv: bool) -> bool {
+    let Some(Kind::Number {
+        int_digits,
+        decimal,
+        ..
+    }) = t.get(k).map(|x| x.kind)
+    else {
+        return false;
+    };
+    if (suv && int_digits > 3) || (!suv && (decimal || int_digits > 5)) {
+        return false;
+    }
+    // Glued to a word before: "T12", "L2", "segment S7" (anchors are checked by the caller).
+    let prev_word_glued = t[k].glued && k > 0 && t[k - 1].word().is_some();
+    if prev_word_glued && !is_anchor_word(t, k - 1) {
+        return false;
+    }
+    if let Some(next) = t.get(k + 1) {
+        if let Some(w) = next.word() {
+            let unit_ok = suv && (w == "g" || w == "ml");
+            if (next.glued && !unit_ok) || (cues::is_unit(w) && !unit_ok) {
+                return false;
+            }
+        }
+        if matches!(next.kind, Kind::Punct('%' | '×')) {
+            return false;
+        }
+    }
+    !is_date_part(t, k)
+}
+
+fn is_anchor_word(t: &[Token], i: usize) -> bool {
+    word(t, i).is_some_and(|w| w.starts_with("suv") || cues::is_slice_anchor(w))
+}
+
+/// Whether the number at `k` is part of a date (1/2/2023, 2023-01-05, 01.02.2023).
+fn is_date_part(t: &[Token], k: usize) -> bool {
+    let num = |i: usize| t.get(i).is_some_and(Token::is_number);
+    let sep = |i: usize| matches!(punct(t, i), Some('/' | '-'));
+    let glued = |i: usize| t.get(i).is_some_and(|x| x.glued);
+    // Look for number sep number sep number with k in it, all glued.
+    (0..3).any(|back| {
+        let Some(s) = k.checked_sub(back * 2) else {
+            return false;
+        };
+        num(s)
+            && sep(s + 1)
+            && num(s + 2)
+            && sep(s + 3)
+            && num(s + 4)
+            && (s + 1..=s + 4).all(glued)
+            && s + 4 >= k
+    })
+}
+
+/// All SUV values of a sentence, in order.
+pub(crate) fn find_suv(t: &[Token]) -> Vec<SuvHit> {
+    let mut hits = Vec::new();
+    let mut group = 0;
+    let mut i = 0;
+    while i < t.len() {
+        if let Some(after) = suv_anchor(t, i) {
+            let next = scan_group(t, i, after, group, &mut hits);
+            group += 1;
+            i = next.max(i + 1);
+        } else if is_gml_value(t, i) {
+            let prior = prior_before(t, i);
+            let status = if prior { Status::Prior } else { Status::Current };
+            hits.push(SuvHit {
+                tok: i,
+                value: number_value(t, i),
+                status,
+                anchor: i,
+                group,
+            });
+            group += 1;
+            i += 1;
+        } else {
+            i += 1;
+        }
+    }
+    hits
+}
+
+fn number_value(t: &[Token], i: usize) -> f64 {
+    match t.get(i).map(|x| x.kind) {
+        Some(Kind::Number { value, .. }) => value,
+        _ => 0.0,
+    }
+}
+
+/// "5.2 g/mL" with no SUV keyword before it.
+fn is_gml_value(t: &[Token], i: usize) -> bool {
+    is_candidate(t, i, true)
+        && word(t, i + 1) == Some("g")
+        && punct(t, i + 2) == Some('/')
+        && matches!(word(t, i + 3), Some("ml" | "cc"))
+}
+
+/// A prior-exam word within the three tokens before `i` (same clause).
+fn prior_before(t: &[Token], i: usize) -> bool {
+    for k in (i.saturating_sub(3)..i).rev() {
+        match &t[k].kind {
+            Kind::Punct(',' | ';' | '.') | Kind::Number { .. } => return false,
+            Kind::Word if cues::is_current(&t[k].lower) => return false,
+            Kind::Word if cues::is_prior_after(&t[k].lower) => return true,
+            _ => {}
+        }
+    }
+    false
+}
+
+/// A prior-exam word just after the value at `k` that is not the lead-in of another value
+/// ("5.0 on the prior" but not "7.2, previously 4.1").
+fn prior_after(t: &[Token], k: usize) -> bool {
+    for m in k + 1..(k + 5).min(t.len()) {
+        match t[m].word() {
+            Some(w) if cues::is_prior_after(w) => {
+                let value_follows = (m + 1..(m + 4).min(t.len())).any(|x| t[x].is_number());
+                return !value_follows;
+            }
+            Some(w) if suv_anchor(t, m).is_some() || cues::is_slice_anchor(w) => return false,
+            Some(_) => {}
+            None if t[m].is_number() || matches!(punct(t, m), Some(';' | '.')) => return false,
+            None => {}
+        }
+    }
+    false
+}
+
+/// Reads the values of one SUV keyword; returns the index after the group.
+fn scan_group(t: &[Token], anchor: usize, after: usize, group: usize, out: &mut Vec<SuvHit>) -> usize {
+    let start = out.len();
+    let mut range = false;
+    let mut from = false;
+    let mut current = false;
+    let mut k = after;
+    // Lead-in: fillers up to the first value.
+    loop {
+        if k >= t.len() || k - after > MAX_GAP {
+            return k;
+        }
+        match &t[k].kind {
+            Kind::Word if cues::is_suv_filler(&t[k].lower) => {
+                let w = t[k].lower.as_str();
+                range |= matches!(w, "ranging" | "range" | "between");
+                from |= w == "from";
+                current |= cues::is_current(w);
+            }
+            Kind::Punct('(' | ')' | ':' | '=' | '~' | '≈' | '-' | '_' | '>' | '#' | '[' | ']') => {}
+            Kind::Number { .. } if is_candidate(t, k, true) => break,
+            _ => return k,
+        }
+        k += 1;
+    }
+    let prior = !current && (prior_before(t, anchor) || (from && !range));
+    let first = if prior { Status::Prior } else { Status::Current };
+    out.push(SuvHit {
+        tok: k,
+        value: number_value(t, k),
+        status: first,
+        anchor,
+        group,
+    });
+    // Further values through connectors.
+    let mut last = k;
+    let mut m = k + 1;
+    let mut between: Vec<usize> = Vec::new();
+    while m < t.len() && m - last <= MAX_GAP {
+        match &t[m].kind {
+            Kind::Word if suv_anchor(t, m).is_some() || cues::is_slice_anchor(&t[m].lower) => break,
+            Kind::Word if cues::is_suv_connector(&t[m].lower) => between.push(m),
+            Kind::Punct(',' | '(' | ')' | '-' | '–' | '/' | ':' | '=' | '~') => between.push(m),
+            Kind::Number { .. } if is_candidate(t, m, true) => {
+                let status = link_status(t, &between, &mut range);
+                out.push(SuvHit {
+                    tok: m,
+                    value: number_value(t, m),
+                    status,
+                    anchor,
+                    group,
+                });
+                between.clear();
+                last = m;
+            }
+            _ => break,
+        }
+        m += 1;
+    }
+    finish_group(t, &mut out[start..], range);
+    last + 1
+}
+
+/// Status of a value from the tokens that link it to the previous value.
+fn link_status(t: &[Token], between: &[usize], range: &mut bool) -> Status {
+    let words = || between.iter().filter_map(|&i| t[i].word());
+    if words().any(cues::is_current) {
+        return Status::Current;
+    }
+    if words().any(|w| matches!(w, "liver" | "pool" | "background" | "mediastinal" | "blood")) {
+        return Status::Reference;
+    }
+    if words().any(cues::is_prior) {
+        return Status::Prior;
+    }
+    if between.iter().any(|&i| matches!(punct(t, i), Some('/'))) {
+        return Status::RangeOther;
+    }
+    let dash = between.iter().any(|&i| matches!(punct(t, i), Some('-' | '–')));
+    if dash || words().any(|w| w == "to") {
+        *range = true;
+    }
+    Status::Current
+}
+
+/// Applies post-value prior words and collapses ranges to their highest value.
+fn finish_group(t: &[Token], hits: &mut [SuvHit], range: bool) {
+    for h in hits.iter_mut() {
+        if h.status == Status::Current && prior_after(t, h.tok) {
+            h.status = Status::Prior;
+        }
+    }
+    if range {
+        let best = hits
+            .iter()
+            .enumerate()
+            .filter(|(_, h)| h.status == Status::Current)
+            .max_by(|a, b| a.1.value.total_cmp(&b.1.value))
+            .map(|(i, _)| i);
+        for (i, h) in hits.iter_mut().enumerate() {
+            if h.status == Status::Current && Some(i) != best {
+                h.status = Status::RangeOther;
+            }
+        }
+    }
+}
+
+/// All image numbers of a sentence, in order.
+pub(crate) fn find_slices(t: &[Token]) -> Vec<SliceHit> {
+    let mut hits = Vec::new();
+    let mut list = 0;
+    let mut i = 0;
+    while i < t.len() {
+        let is_anchor = t[i].word().is_some_and(cues::is_slice_anchor);
+        if !is_anchor {
+            i += 1;
+            continue;
+        }
+        let next = scan_slices(t, i, list, &mut hits);
+        list += 1;
+        i = next.max(i + 1);
+    }
+    hits
+}
+
+fn scan_slices(t: &[Token], anchor: usize, list: usize, out: &mut Vec<SliceHit>) -> usize {
+    let mut k = anchor + 1;
+    while k < t.len() && k - anchor <= 3 {
+        match &t[k].kind {
+            Kind::Word if cues::is_slice_filler(&t[k].lower) => {}
+            Kind::Punct(':' | '#' | '.' | '=' | '(') => {}
+            _ => break,
+        }
+        k += 1;
+    }
+    if !is_candidate(t, k, false) {
+        return k;
+    }
+    // "series/image 4/145": the second number is the image.
+    let series_first = anchor >= 2
+        && punct(t, anchor - 1) == Some('/')
+        && matches!(word(t, anchor - 2), Some("series" | "se" | "ser"));
+    if series_first && punct(t, k + 1) == Some('/') && is_candidate(t, k + 2, false) {
+        k += 2;
+    }
+    let prior = slice_prior(t, anchor);
+    let plural = matches!(word(t, anchor), Some("images" | "slices" | "ims" | "imgs"));
+    push_slice(t, k, anchor, prior, list, out);
+    let mut last = k;
+    loop {
+        let mut m = last + 1;
+        // Denominator: "145/300", "145 of 300".
+        if (punct(t, m) == Some('/') || word(t, m) == Some("of")) && t.get(m + 1).is_some_and(Token::is_number) {
+            last = m + 1;
+            m = last + 1;
+        }
+        if !plural {
+            return last + 1;
+        }
+        let range = matches!(punct(t, m), Some('-' | '–')) || matches!(word(t, m), Some("to" | "through"));
+        let listed = matches!(punct(t, m), Some(',')) || word(t, m) == Some("and");
+        let mut n = m + 1;
+        if punct(t, m) == Some(',') && word(t, n) == Some("and") {
+            n += 1;
+        }
+        if !(range || listed) || !is_candidate(t, n, false) {
+            return last + 1;
+        }
+        if listed {
+            push_slice(t, n, anchor, prior, list, out);
+        }
+        last = n;
+    }
+}
+
+fn push_slice(t: &[Token], k: usize, anchor: usize, prior: bool, list: usize, out: &mut Vec<SliceHit>) {
+    let value = number_value(t, k);
+    if value >= 0.0 && value <= f64::from(u32::MAX) {
+        out.push(SliceHit {
+            tok: k,
+            // In range and integral: checked above and by `is_candidate` (no decimal point).
+            value: value as u32,
+            anchor,
+            prior,
+            list,
+        });
+    }
+}
+
+/// "previously on image 150", "(prior image 150)".
+fn slice_prior(t: &[Token], anchor: usize) -> bool {
+    (anchor.saturating_sub(4)..anchor)
+        .rev()
+        .take_while(|&k| !t[k].is_number() && !matches!(punct(t, k), Some(',' | ';' | '.')))
+        .any(|k| word(t, k).is_some_and(cues::is_prior_after))
+}
