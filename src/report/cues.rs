@@ -100,6 +100,12 @@ pub(crate) fn is_suv_connector(w: &str) -> bool {
             | "in"
             | "is"
             | "of"
+            | "right"
+            | "left"
+            | "bilateral"
+            | "pet"
+            | "ct"
+            | "examination"
     )
 }
 
@@ -123,6 +129,7 @@ pub(crate) fn is_prior(w: &str) -> bool {
             | "formerly"
             | "initially"
             | "pretreatment"
+            | "prev"
     )
 }
 
@@ -130,7 +137,7 @@ pub(crate) fn is_prior(w: &str) -> bool {
 pub(crate) fn is_prior_after(w: &str) -> bool {
     matches!(
         w,
-        "previously" | "previous" | "prior" | "baseline" | "before" | "earlier" | "formerly"
+        "previously" | "previous" | "prior" | "prev" | "baseline" | "before" | "earlier" | "formerly"
     )
 }
 
@@ -295,6 +302,7 @@ pub(crate) fn is_ref_organ(w: &str) -> bool {
             | "aortic"
             | "mediastinum"
             | "mediastinal"
+            | "marrow"
     )
 }
 
@@ -311,6 +319,7 @@ pub(crate) fn is_strong_ref(w: &str) -> bool {
             | "normal"
             | "excretion"
             | "excreted"
+            | "urinary"
     )
 }
 
@@ -382,4 +391,15 @@ pub(crate) fn is_negation_qualifier(w: &str) -> bool {
 /// Words that mean uptake has gone.
 pub(crate) fn is_resolution(w: &str) -> bool {
     matches!(w, "resolved" | "resolution" | "photopenic" | "nonavid")
+}
+
+/// Comparisons that say uptake is raised ("greater than liver", "above blood pool").
+pub(crate) fn is_elevating(w: &str) -> bool {
+    matches!(w, "greater" | "higher" | "above" | "exceeding" | "exceeds" | "exceed" | "more")
+}
+
+/// Verbs and signs that may stand right before a value after a subject phrase ("SUVmax of the
+/// right hilar node is 7.2").
+pub(crate) fn is_value_verb(w: &str) -> bool {
+    matches!(w, "is" | "was" | "measures" | "measuring" | "measured" | "of" | "reaching" | "now")
 }

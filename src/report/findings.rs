@@ -22,7 +22,10 @@ pub(crate) struct Draft {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Subject {
     Lesion,
+    /// Blood pool, background, physiologic uptake.
     Reference,
+    /// An organ used as reference ("Liver SUVmax 2.6").
+    OrganReference,
     Unknown,
 }
 
@@ -52,6 +55,8 @@ struct Open {
     /// The finding holds a reference value, a prior-only value, or a negated one.
     tainted: bool,
     last: usize,
+    /// A lesion word came before the finding's first value.
+    has_subject: bool,
 }
 
 /// Groups values and image numbers into findings (token indices).
@@ -64,9 +69,12 @@ pub(crate) fn assemble(t: &[Token], suv: &[SuvHit], slices: &[SliceHit]) -> Vec<
     evs.extend(slices.iter().filter(|s| !s.prior).map(Ev::Slice));
     evs.sort_by_key(Ev::tok);
     let mut out = Vec::new();
-    let mut open = Open { draft: Draft::default(), start: 0, tainted: false, last: 0 };
+    let mut open = Open { draft: Draft::default(), start: 0, tainted: false, last: 0, has_subject: false };
     for ev in &evs {
+        // A lesion noun after the finding's numbers starts a new finding only when the finding
+        // already named its own lesion ("SUVmax 6.1, right hilar node, im 145" is one finding).
         let new_lesion = (open.draft.suv.is_some() || open.draft.slice.is_some())
+            && open.has_subject
             && starts_new_lesion(t, open.last + 1, ev.anchor());
         let clash = match ev {
             Ev::Suv(h, true) => h.status == Status::Current && open.draft.suv.is_some(),
@@ -75,7 +83,12 @@ pub(crate) fn assemble(t: &[Token], suv: &[SuvHit], slices: &[SliceHit]) -> Vec<
         };
         if new_lesion || clash {
             close(t, &mut open, &mut out, ev.anchor());
-            open = Open { draft: Draft::default(), start: open.last + 1, tainted: false, last: 0 };
+            let start = open.last + 1;
+            open = Open { draft: Draft::default(), start, tainted: false, last: 0, has_subject: false };
+        }
+        if open.draft.suv.is_none() && open.draft.slice.is_none() && !open.tainted {
+            let lead = open.start..ev.anchor().min(t.len());
+            open.has_subject = lead.clone().any(|k| t[k].word().is_some_and(cues::is_lesion_cue));
         }
         match ev {
             Ev::Suv(h, true) if h.status == Status::Current => open.draft.suv = Some(h.tok),
@@ -100,7 +113,8 @@ fn close(t: &[Token], open: &mut Open, out: &mut Vec<Draft>, end: usize) {
             !open.tainted
                 && uptake
                 && !has_negation(t, open.start, seg_end)
-                && classify_lead(t, open.start, s) != Subject::Reference
+                && !has_reference_word(t, open.start, seg_end)
+                && matches!(classify_lead(t, open.start, s), Subject::Lesion | Subject::Unknown)
         }
         (None, None) => false,
     };
@@ -108,6 +122,15 @@ fn close(t: &[Token], open: &mut Open, out: &mut Vec<Draft>, end: usize) {
         out.push(d);
     }
     open.last = open.last.max(d.suv.max(d.slice).unwrap_or(0));
+}
+
+/// A strong reference word ("physiologic", "excretion") in `[a, b)` that is not the object of
+/// a comparison: the image number points at normal tissue.
+fn has_reference_word(t: &[Token], a: usize, b: usize) -> bool {
+    (a..b.min(t.len())).any(|k| {
+        t[k].word().is_some_and(cues::is_strong_ref)
+            && !(a..k).rev().take(6).filter_map(|j| t[j].word()).take(3).any(cues::is_comparator)
+    })
 }
 
 /// End of the clause holding token `from`: the next ';' or the given limit.
@@ -127,9 +150,16 @@ fn usable_values(t: &[Token], all: &[SuvHit]) -> Vec<bool> {
         let j = all[i..].iter().position(|x| x.group != head.group).map_or(all.len(), |p| i + p);
         let first = head.anchor.min(head.tok);
         let semi = (prev_end..first).rev().find(|&k| t[k].is_punct(';')).map_or(prev_end, |k| k + 1);
-        let ok = head.status != Status::Reference
-            && classify_lead(t, semi, first) != Subject::Reference
-            && !has_negation(t, semi, first);
+        let subject = classify_lead(t, semi, first);
+        let trail = trailing(t, head.tok);
+        let reference = match subject {
+            Subject::Reference => true,
+            // "Mild diffuse splenic uptake, SUVmax 2.9, greater than liver" is a finding.
+            Subject::OrganReference => trail != Trail::Elevated,
+            Subject::Lesion => false,
+            Subject::Unknown => trail == Trail::Reference,
+        };
+        let ok = head.status != Status::Reference && !reference && !has_negation(t, semi, first);
         for k in i..j {
             out[k] = ok && all[k].status == Status::Current;
         }
@@ -147,53 +177,101 @@ fn starts_new_lesion(t: &[Token], a: usize, b: usize) -> bool {
     }) else {
         return false;
     };
-    t[join].is_punct(';') || (join..b).any(|k| t[k].word().is_some_and(cues::is_lesion_noun))
+    (join..b).any(|k| t[k].word().is_some_and(cues::is_lesion_noun))
 }
 
 /// Decides from the words in `[a, b)` (before a value) whether its subject is reference tissue.
 ///
+/// The "near" window is the last three words before the value, not crossing ",", ";" or ")".
 /// Walking back from the value: a strong reference word ("blood pool", "background",
-/// "physiologic") right before it (no comma, at most two words between) makes it reference;
-/// a reference word after a comparison ("greater than liver") is ignored when the lead names a
-/// lesion; a strong word elsewhere counts unless a lesion word is closer to the value; an organ
-/// ("liver", "spleen") counts only when no lesion word is in the lead at all.
+/// "physiologic") in the near window makes it reference (unless it is a comparison and the lead
+/// names a lesion); a reference word after a comparison ("greater than liver") outside the near
+/// window is only what the lesion is compared with; elsewhere a strong word counts unless a
+/// lesion word is closer to the value, and an organ ("liver", "spleen") counts only when the
+/// lead names no lesion and makes no "greater than" comparison.
 pub(crate) fn classify_lead(t: &[Token], a: usize, b: usize) -> Subject {
     let b = b.min(t.len());
-    let lead_has_lesion = (a..b).any(|k| t[k].word().is_some_and(cues::is_lesion_cue));
+    let near_start = near_window_start(t, a, b);
+    let lesion_words = (a..b).any(|k| t[k].word().is_some_and(cues::is_lesion_cue));
+    let elevated = (a..b).any(|k| t[k].word().is_some_and(cues::is_elevating));
     let mut lesion_closer = false;
-    let mut immediate = true;
-    let mut words = 0;
     for k in (a..b).rev() {
-        let w = match &t[k].kind {
-            Kind::Punct(',' | ';' | ')') => {
-                immediate = false;
-                continue;
-            }
-            Kind::Word => t[k].lower.as_str(),
-            _ => continue,
-        };
-        let strong = cues::is_strong_ref(w);
+        let Some(w) = t[k].word() else { continue };
         if cues::is_lesion_cue(w) {
             lesion_closer = true;
-        } else if strong || cues::is_ref_organ(w) {
-            let near = immediate && words <= 2;
-            let compared = (a..k).rev().take(6).filter_map(|j| t[j].word()).take(3).any(cues::is_comparator);
-            let reference = if strong && near && !(compared && lead_has_lesion) {
-                true
-            } else if compared {
-                !lead_has_lesion
-            } else if strong {
-                !lesion_closer
-            } else {
-                !lead_has_lesion
-            };
-            if reference {
-                return Subject::Reference;
+            continue;
+        }
+        let strong = cues::is_strong_ref(w);
+        if !strong && !cues::is_ref_organ(w) {
+            continue;
+        }
+        let near = k >= near_start;
+        let compared = (a..k).rev().take(6).filter_map(|j| t[j].word()).take(3).any(cues::is_comparator);
+        let reference = match (near, strong) {
+            (true, true) => !(compared && lesion_words),
+            (true, false) => !lesion_words,
+            (false, _) if compared => false,
+            (false, true) => !lesion_closer,
+            (false, false) => !(lesion_words || elevated),
+        };
+        if reference {
+            return if strong { Subject::Reference } else { Subject::OrganReference };
+        }
+    }
+    if lesion_words { Subject::Lesion } else { Subject::Unknown }
+}
+
+/// Start of the near window: the last three words before `b`, not crossing ",", ";" or ")".
+fn near_window_start(t: &[Token], a: usize, b: usize) -> usize {
+    let mut k = b;
+    let mut words = 0;
+    while k > a {
+        let j = k - 1;
+        if t[j].is_punct(',') || t[j].is_punct(';') || t[j].is_punct(')') {
+            break;
+        }
+        if t[j].word().is_some() {
+            words += 1;
+            if words > 3 {
+                break;
             }
         }
-        words += 1;
+        k = j;
     }
-    if lead_has_lesion { Subject::Lesion } else { Subject::Unknown }
+    k
+}
+
+/// What follows a value: "2.1 in the mediastinal blood pool" (reference) or "2.9, greater than
+/// liver" (elevated uptake).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Trail {
+    Nothing,
+    Reference,
+    Elevated,
+}
+
+fn is_trail_filler(w: &str) -> bool {
+    matches!(
+        w,
+        "g" | "ml" | "cc" | "in" | "within" | "of" | "for" | "at" | "the" | "normal" | "is" | "are"
+            | "likely" | "probably" | "most" | "felt" | "thought" | "to" | "be" | "consistent"
+            | "with" | "keeping" | "compatible" | "presumably" | "considered" | "in keeping"
+    )
+}
+
+/// Reads up to eight tokens after the value at `v`.
+pub(crate) fn trailing(t: &[Token], v: usize) -> Trail {
+    for k in v + 1..(v + 9).min(t.len()) {
+        match t[k].word() {
+            Some(w) if cues::is_elevating(w) => return Trail::Elevated,
+            Some(w) if cues::is_strong_ref(w) || cues::is_ref_organ(w) => return Trail::Reference,
+            Some(w) if is_trail_filler(w) => {}
+            Some(_) => return Trail::Nothing,
+            None if matches!(t[k].kind, Kind::Punct('/' | ',' | '(')) => {}
+            None => return Trail::Nothing,
+        }
+    }
+    Trail::Nothing
 }
 
 /// Negated or resolved uptake in `[a, b)`: "no significant uptake", "non-avid", "without FDG

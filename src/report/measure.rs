@@ -198,13 +198,14 @@ fn is_gml_value(t: &[Token], i: usize) -> bool {
         && matches!(word(t, i + 3), Some("ml" | "cc"))
 }
 
-/// A prior-exam word within the three tokens before `i` (same clause).
+/// A prior-exam word within the three tokens before `i` (same clause): "previously SUVmax
+/// 4.1", "increased from SUVmax 15.0".
 fn prior_before(t: &[Token], i: usize) -> bool {
     for k in (i.saturating_sub(3)..i).rev() {
         match &t[k].kind {
             Kind::Punct(',' | ';' | '.') | Kind::Number { .. } => return false,
             Kind::Word if cues::is_current(&t[k].lower) => return false,
-            Kind::Word if cues::is_prior_after(&t[k].lower) => return true,
+            Kind::Word if cues::is_prior_after(&t[k].lower) || t[k].lower == "from" => return true,
             _ => {}
         }
     }
@@ -216,14 +217,26 @@ fn prior_before(t: &[Token], i: usize) -> bool {
 fn prior_after(t: &[Token], k: usize) -> bool {
     for m in k + 1..(k + 5).min(t.len()) {
         match t[m].word() {
-            Some(w) if cues::is_prior_after(w) => {
-                let value_follows = (m + 1..(m + 4).min(t.len())).any(|x| t[x].is_number());
-                return !value_follows;
-            }
+            Some(w) if cues::is_prior_after(w) => return !value_follows(t, m),
             Some(w) if suv_anchor(t, m).is_some() || cues::is_slice_anchor(w) => return false,
             Some(_) => {}
-            None if t[m].is_number() || matches!(punct(t, m), Some(';' | '.')) => return false,
+            // "SUV max 5.0 on 01/02/2023 PET": a dated value is a prior exam's.
+            None if t[m].is_number() => return is_date_part(t, m),
+            None if matches!(punct(t, m), Some(';' | '.')) => return false,
             None => {}
+        }
+    }
+    false
+}
+
+/// A value right after the prior word at `m` ("previously 4.1"), with no "now" before it.
+fn value_follows(t: &[Token], m: usize) -> bool {
+    for x in m + 1..(m + 4).min(t.len()) {
+        if t[x].is_number() {
+            return true;
+        }
+        if t[x].word().is_some_and(cues::is_current) {
+            return false;
         }
     }
     false
@@ -236,7 +249,9 @@ fn scan_group(t: &[Token], anchor: usize, after: usize, group: usize, out: &mut 
     let mut from = false;
     let mut current = false;
     let mut k = after;
-    // Lead-in: fillers up to the first value.
+    // Lead-in: fillers up to the first value; after "of"/"in"/"for" a subject phrase may come
+    // first ("SUVmax of the right hilar node is 7.2") if a verb stands before the value.
+    let subject_phrase = matches!(word(t, after), Some("of" | "in" | "for" | "within"));
     loop {
         if k >= t.len() || k - after > MAX_GAP {
             return k;
@@ -248,11 +263,17 @@ fn scan_group(t: &[Token], anchor: usize, after: usize, group: usize, out: &mut 
                 from |= w == "from";
                 current |= cues::is_current(w);
             }
+            Kind::Word if subject_phrase && suv_anchor(t, k).is_none() && !cues::is_slice_anchor(&t[k].lower) => {}
             Kind::Punct('(' | ')' | ':' | '=' | '~' | '≈' | '-' | '_' | '>' | '#' | '[' | ']') => {}
             Kind::Number { .. } if is_candidate(t, k, true) => break,
             _ => return k,
         }
         k += 1;
+    }
+    let direct = (after..k).all(|x| t[x].word().is_none_or(cues::is_suv_filler));
+    let verb_before = k > after && (word(t, k - 1).is_some_and(cues::is_value_verb) || punct(t, k - 1) == Some('='));
+    if !direct && !verb_before {
+        return k;
     }
     let prior = !current && (prior_before(t, anchor) || (from && !range));
     let first = if prior { Status::Prior } else { Status::Current };
@@ -269,7 +290,19 @@ fn scan_group(t: &[Token], anchor: usize, after: usize, group: usize, out: &mut 
     let mut between: Vec<usize> = Vec::new();
     while m < t.len() && m - last <= MAX_GAP {
         match &t[m].kind {
-            Kind::Word if suv_anchor(t, m).is_some() || cues::is_slice_anchor(&t[m].lower) => break,
+            Kind::Word if suv_anchor(t, m).is_some() => break,
+            // "19.5 (image 170) and 16.2": step over a parenthesised image number.
+            Kind::Word if cues::is_slice_anchor(&t[m].lower) => {
+                let open = m > 0 && punct(t, m - 1) == Some('(');
+                match (m + 1..(m + 5).min(t.len())).find(|&x| punct(t, x) == Some(')')) {
+                    Some(close) if open => {
+                        between.clear();
+                        m = close;
+                    }
+                    _ => break,
+                }
+            }
+            Kind::Number { .. } if is_date_part(t, m) => between.push(m),
             Kind::Word if cues::is_suv_connector(&t[m].lower) => between.push(m),
             Kind::Punct(',' | '(' | ')' | '-' | '–' | '/' | ':' | '=' | '~') => between.push(m),
             Kind::Number { .. } if is_candidate(t, m, true) => {
@@ -418,10 +451,10 @@ fn push_slice(t: &[Token], k: usize, anchor: usize, prior: bool, list: usize, ou
     }
 }
 
-/// "previously on image 150", "(prior image 150)".
+/// "previously on image 150", "(prior image 150)", "(prev SUVmax 10.3 image 60)".
 fn slice_prior(t: &[Token], anchor: usize) -> bool {
-    (anchor.saturating_sub(4)..anchor)
+    (anchor.saturating_sub(6)..anchor)
         .rev()
-        .take_while(|&k| !t[k].is_number() && !matches!(punct(t, k), Some(',' | ';' | '.')))
+        .take_while(|&k| !matches!(punct(t, k), Some(',' | ';' | '.' | ')' | '(')))
         .any(|k| word(t, k).is_some_and(cues::is_prior_after))
 }
