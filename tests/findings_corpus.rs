@@ -15,9 +15,9 @@ struct Case {
     expected: Vec<(Option<f64>, Option<u32>)>,
 }
 
-fn corpus() -> Vec<Case> {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/corpus/findings.txt");
-    let text = std::fs::read_to_string(path).expect("corpus file tests/corpus/findings.txt exists");
+fn corpus(name: &str) -> Vec<Case> {
+    let path = format!("{}/tests/corpus/{name}", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("corpus file {path}: {e}"));
     text.lines()
         .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
         .map(|l| {
@@ -164,16 +164,42 @@ fn paper_regex_emulation_matches_python_semantics() {
     assert_eq!(paper_regex("SUVmax 7.2 and SUV 3"), vec![7.2, 3.0]);
 }
 
+/// Scores of one corpus file.
+struct Scores {
+    suv: Counts,
+    slice: Counts,
+}
+
 #[test]
 fn corpus_precision_and_recall() {
-    let cases = corpus();
+    let cases = corpus("findings.txt");
     assert!(cases.len() >= 150, "corpus has {} sentences, needs 150", cases.len());
+    let s = score(&cases);
+    for (name, c) in [("suv_max", s.suv), ("slice", s.slice)] {
+        assert!(c.precision() >= 0.98, "{name} precision {:.3} < 0.98", c.precision());
+        assert!(c.recall() >= 0.98, "{name} recall {:.3} < 0.98", c.recall());
+    }
+}
+
+/// Sentences written after the rules were tuned (see the file's header): reported, with a
+/// looser bar, as an estimate of how the rules do on phrasings they were not tuned on.
+#[test]
+fn heldout_precision_and_recall() {
+    let cases = corpus("findings_heldout.txt");
+    let s = score(&cases);
+    for (name, c) in [("suv_max", s.suv), ("slice", s.slice)] {
+        assert!(c.precision() >= 0.9 && c.recall() >= 0.9, "held-out {name}: {c:?}");
+    }
+}
+
+/// Scores a corpus and prints the table (ours beside the paper's regex) and every miss.
+fn score(cases: &[Case]) -> Scores {
     let none = cases.iter().filter(|c| c.expected.is_empty()).count();
     let (mut suv, mut slice, mut pairs, mut base_suv) =
         (Counts::default(), Counts::default(), Counts::default(), Counts::default());
     let mut per_tracer: HashMap<String, usize> = HashMap::new();
     let mut misses = Vec::new();
-    for case in &cases {
+    for case in cases {
         *per_tracer.entry(case.tracer.clone()).or_default() += 1;
         let got: Vec<(Option<f64>, Option<u32>)> =
             findings_from_text(&case.sentence).iter().map(|f| (f.suv_max, f.slice)).collect();
@@ -204,10 +230,7 @@ fn corpus_precision_and_recall() {
     println!("{:<28} {:>9.3} {:>9.3}", "paper regex: suv_max", base_suv.precision(), base_suv.recall());
     println!("{:<28} {:>9} {:>9.3}", "paper regex: slice", "-", ratio(0, slice_truth));
     println!("sentences not exactly right: {}\n{}", misses.len(), misses.join("\n"));
-    for (name, c) in [("suv_max", suv), ("slice", slice)] {
-        assert!(c.precision() >= 0.98, "{name} precision {:.3} < 0.98", c.precision());
-        assert!(c.recall() >= 0.98, "{name} recall {:.3} < 0.98", c.recall());
-    }
+    Scores { suv, slice }
 }
 
 const REPORT: &str = "CLINICAL HISTORY: Lymphoma, prior SUVmax 12.0.\n\

@@ -288,7 +288,7 @@ fn scan_group(t: &[Token], anchor: usize, after: usize, group: usize, out: &mut 
     let mut last = k;
     let mut m = k + 1;
     let mut between: Vec<usize> = Vec::new();
-    while m < t.len() && m - last <= MAX_GAP {
+    while m < t.len() && m - last <= MAX_GAP + 4 {
         match &t[m].kind {
             Kind::Word if suv_anchor(t, m).is_some() => break,
             // "19.5 (image 170) and 16.2": step over a parenthesised image number.
