@@ -22,7 +22,11 @@ fn corpus(name: &str) -> Vec<Case> {
         .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
         .map(|l| {
             let parts: Vec<&str> = l.split(" | ").collect();
-            assert_eq!(parts.len(), 3, "corpus line needs TRACER | sentence | expected: {l}");
+            assert_eq!(
+                parts.len(),
+                3,
+                "corpus line needs TRACER | sentence | expected: {l}"
+            );
             Case {
                 tracer: parts[0].trim().to_string(),
                 sentence: parts[1].trim().to_string(),
@@ -97,7 +101,9 @@ fn paper_regex(sentence: &str) -> Vec<f64> {
             while ws_end < c.len() && c[ws_end].is_whitespace() {
                 ws_end += 1;
             }
-            let found = (p + 3..=ws_end).rev().find_map(|s| lazy_group(&c, s, &mut memo));
+            let found = (p + 3..=ws_end)
+                .rev()
+                .find_map(|s| lazy_group(&c, s, &mut memo));
             if let Some((a, b)) = found {
                 out.push(c[a..b].iter().collect::<String>().parse().expect("digits"));
                 p = b;
@@ -114,7 +120,11 @@ fn is_word(ch: char) -> bool {
 }
 
 /// `(?:\w+\s*)*?(\d+(?:\.\d+)?)` from `k`: the span of the number group.
-fn lazy_group(c: &[char], k: usize, memo: &mut HashMap<usize, Option<(usize, usize)>>) -> Option<(usize, usize)> {
+fn lazy_group(
+    c: &[char],
+    k: usize,
+    memo: &mut HashMap<usize, Option<(usize, usize)>>,
+) -> Option<(usize, usize)> {
     if let Some(r) = memo.get(&k) {
         return *r;
     }
@@ -128,7 +138,9 @@ fn lazy_group(c: &[char], k: usize, memo: &mut HashMap<usize, Option<(usize, usi
             while s < c.len() && c[s].is_whitespace() {
                 s += 1;
             }
-            (w_end..=s).rev().find_map(|s_end| lazy_group(c, s_end, memo))
+            (w_end..=s)
+                .rev()
+                .find_map(|s_end| lazy_group(c, s_end, memo))
         })
     });
     memo.insert(k, result);
@@ -173,10 +185,18 @@ struct Scores {
 #[test]
 fn corpus_precision_and_recall() {
     let cases = corpus("findings.txt");
-    assert!(cases.len() >= 150, "corpus has {} sentences, needs 150", cases.len());
+    assert!(
+        cases.len() >= 150,
+        "corpus has {} sentences, needs 150",
+        cases.len()
+    );
     let s = score(&cases);
     for (name, c) in [("suv_max", s.suv), ("slice", s.slice)] {
-        assert!(c.precision() >= 0.98, "{name} precision {:.3} < 0.98", c.precision());
+        assert!(
+            c.precision() >= 0.98,
+            "{name} precision {:.3} < 0.98",
+            c.precision()
+        );
         assert!(c.recall() >= 0.98, "{name} recall {:.3} < 0.98", c.recall());
     }
 }
@@ -188,24 +208,36 @@ fn heldout_precision_and_recall() {
     let cases = corpus("findings_heldout.txt");
     let s = score(&cases);
     for (name, c) in [("suv_max", s.suv), ("slice", s.slice)] {
-        assert!(c.precision() >= 0.9 && c.recall() >= 0.9, "held-out {name}: {c:?}");
+        assert!(
+            c.precision() >= 0.9 && c.recall() >= 0.9,
+            "held-out {name}: {c:?}"
+        );
     }
 }
 
 /// Scores a corpus and prints the table (ours beside the paper's regex) and every miss.
 fn score(cases: &[Case]) -> Scores {
     let none = cases.iter().filter(|c| c.expected.is_empty()).count();
-    let (mut suv, mut slice, mut pairs, mut base_suv) =
-        (Counts::default(), Counts::default(), Counts::default(), Counts::default());
+    let (mut suv, mut slice, mut pairs, mut base_suv) = (
+        Counts::default(),
+        Counts::default(),
+        Counts::default(),
+        Counts::default(),
+    );
     let mut per_tracer: HashMap<String, usize> = HashMap::new();
     let mut misses = Vec::new();
     for case in cases {
         *per_tracer.entry(case.tracer.clone()).or_default() += 1;
-        let got: Vec<(Option<f64>, Option<u32>)> =
-            findings_from_text(&case.sentence).iter().map(|f| (f.suv_max, f.slice)).collect();
-        let vals = |v: &[(Option<f64>, Option<u32>)]| v.iter().filter_map(|x| x.0).collect::<Vec<_>>();
+        let got: Vec<(Option<f64>, Option<u32>)> = findings_from_text(&case.sentence)
+            .iter()
+            .map(|f| (f.suv_max, f.slice))
+            .collect();
+        let vals =
+            |v: &[(Option<f64>, Option<u32>)]| v.iter().filter_map(|x| x.0).collect::<Vec<_>>();
         let slices = |v: &[(Option<f64>, Option<u32>)]| {
-            v.iter().filter_map(|x| x.1.map(f64::from)).collect::<Vec<_>>()
+            v.iter()
+                .filter_map(|x| x.1.map(f64::from))
+                .collect::<Vec<_>>()
         };
         // A pair is encoded as one number so Counts can match it: suv*1e6 + slice (-1 for null).
         let enc = |v: &[(Option<f64>, Option<u32>)]| {
@@ -218,18 +250,57 @@ fn score(cases: &[Case]) -> Scores {
         pairs.add(&enc(&got), &enc(&case.expected));
         base_suv.add(&paper_regex(&case.sentence), &vals(&case.expected));
         if got != case.expected {
-            misses.push(format!("  {:?}\n    expected {:?}\n    got      {:?}", case.sentence, case.expected, got));
+            misses.push(format!(
+                "  {:?}\n    expected {:?}\n    got      {:?}",
+                case.sentence, case.expected, got
+            ));
         }
     }
-    let slice_truth = cases.iter().flat_map(|c| &c.expected).filter(|x| x.1.is_some()).count();
-    println!("corpus: {} sentences ({none} with no finding), by tracer {per_tracer:?}", cases.len());
+    let slice_truth = cases
+        .iter()
+        .flat_map(|c| &c.expected)
+        .filter(|x| x.1.is_some())
+        .count();
+    println!(
+        "corpus: {} sentences ({none} with no finding), by tracer {per_tracer:?}",
+        cases.len()
+    );
     println!("{:<28} {:>9} {:>9}", "", "precision", "recall");
-    println!("{:<28} {:>9.3} {:>9.3}", "ours: suv_max", suv.precision(), suv.recall());
-    println!("{:<28} {:>9.3} {:>9.3}", "ours: slice", slice.precision(), slice.recall());
-    println!("{:<28} {:>9.3} {:>9.3}", "ours: (suv_max, slice) pairs", pairs.precision(), pairs.recall());
-    println!("{:<28} {:>9.3} {:>9.3}", "paper regex: suv_max", base_suv.precision(), base_suv.recall());
-    println!("{:<28} {:>9} {:>9.3}", "paper regex: slice", "-", ratio(0, slice_truth));
-    println!("sentences not exactly right: {}\n{}", misses.len(), misses.join("\n"));
+    println!(
+        "{:<28} {:>9.3} {:>9.3}",
+        "ours: suv_max",
+        suv.precision(),
+        suv.recall()
+    );
+    println!(
+        "{:<28} {:>9.3} {:>9.3}",
+        "ours: slice",
+        slice.precision(),
+        slice.recall()
+    );
+    println!(
+        "{:<28} {:>9.3} {:>9.3}",
+        "ours: (suv_max, slice) pairs",
+        pairs.precision(),
+        pairs.recall()
+    );
+    println!(
+        "{:<28} {:>9.3} {:>9.3}",
+        "paper regex: suv_max",
+        base_suv.precision(),
+        base_suv.recall()
+    );
+    println!(
+        "{:<28} {:>9} {:>9.3}",
+        "paper regex: slice",
+        "-",
+        ratio(0, slice_truth)
+    );
+    println!(
+        "sentences not exactly right: {}\n{}",
+        misses.len(),
+        misses.join("\n")
+    );
     Scores { suv, slice }
 }
 
@@ -262,11 +333,18 @@ fat, SUVmax 4.1, image 98.||||||F\r\
 OBX|3|NM|SUV^SUV||7.2||||||F\r\
 OBX|4|FT|IMP^Impression||IMPRESSION:\\.br\\Nodal disease.||||||F\r";
     let expected = vec![(Some(7.2), Some(145)), (Some(4.1), Some(98))];
-    for msg in [oru.to_string(), oru.replace('\r', "\n"), format!("\x0b{oru}\x1c\r")] {
+    for msg in [
+        oru.to_string(),
+        oru.replace('\r', "\n"),
+        format!("\x0b{oru}\x1c\r"),
+    ] {
         let f = findings_from_input(msg.as_bytes()).expect("valid ORU");
         let got: Vec<_> = f.iter().map(|x| (x.suv_max, x.slice)).collect();
         assert_eq!(got, expected);
-        assert_eq!(f[1].sentence, "Left axillary node & fat, SUVmax 4.1, image 98.");
+        assert_eq!(
+            f[1].sentence,
+            "Left axillary node & fat, SUVmax 4.1, image 98."
+        );
     }
     let err = findings_from_input(b"MSH|^~\\&|A\rPID|1\r").expect_err("no text OBX");
     assert!(err.to_string().contains("no OBX segment"), "{err}");
@@ -274,7 +352,9 @@ OBX|4|FT|IMP^Impression||IMPRESSION:\\.br\\Nodal disease.||||||F\r";
 
 #[test]
 fn json_lines_follow_the_contract() {
-    let f = findings_from_text("Right hilar lymph node, SUVmax 7.2, image 145. Node on image 98 is avid.");
+    let f = findings_from_text(
+        "Right hilar lymph node, SUVmax 7.2, image 145. Node on image 98 is avid.",
+    );
     let mut out = Vec::new();
     write_findings_json(&f, &mut out).expect("write to Vec");
     let text = String::from_utf8(out).expect("utf8");
@@ -290,13 +370,22 @@ fn json_lines_follow_the_contract() {
 #[test]
 fn empty_and_blank_input_give_no_findings() {
     assert!(findings_from_input(b"").expect("empty is fine").is_empty());
-    assert!(findings_from_input(b"\n\r\t  ").expect("blank is fine").is_empty());
-    assert!(findings_from_input(b"\x0b\x1c\r").expect("empty frame is fine").is_empty());
+    assert!(
+        findings_from_input(b"\n\r\t  ")
+            .expect("blank is fine")
+            .is_empty()
+    );
+    assert!(
+        findings_from_input(b"\x0b\x1c\r")
+            .expect("empty frame is fine")
+            .is_empty()
+    );
 }
 
 #[test]
 fn non_utf8_bytes_are_decoded_lossily() {
-    let f = findings_from_input(b"Right hilar node \xff\xfe, SUVmax 7.2, image 145.").expect("plain text");
+    let f = findings_from_input(b"Right hilar node \xff\xfe, SUVmax 7.2, image 145.")
+        .expect("plain text");
     assert_eq!(f.len(), 1);
     assert_eq!((f[0].suv_max, f[0].slice), (Some(7.2), Some(145)));
     assert!(f[0].sentence.contains('\u{fffd}'));
@@ -308,7 +397,9 @@ fn binary_garbage_does_not_panic() {
     let mut x: u64 = 0x2545_f491_4f6c_dd1d;
     let bytes: Vec<u8> = (0..1 << 20)
         .map(|_| {
-            x = x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+            x = x
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
             (x >> 56) as u8
         })
         .collect();
@@ -330,17 +421,27 @@ fn ten_megabyte_report_is_linear_and_fast() {
     let t1 = Instant::now();
     let n_big = findings_from_text(&big).len();
     let t_big = t1.elapsed();
-    println!("{} bytes: {t_small:?}; {} bytes: {t_big:?} ({n_big} findings)", small.len(), big.len());
+    println!(
+        "{} bytes: {t_small:?}; {} bytes: {t_big:?} ({n_big} findings)",
+        small.len(),
+        big.len()
+    );
     assert_eq!(n_small, 3 * (1 << 20 >> 7));
     assert_eq!(n_big, 3 * (10 << 20 >> 7));
     // Linear: ten times the text may not take more than ~25 times as long (timer noise).
-    assert!(t_big.as_secs_f64() < 25.0 * t_small.as_secs_f64().max(0.01), "{t_small:?} vs {t_big:?}");
+    assert!(
+        t_big.as_secs_f64() < 25.0 * t_small.as_secs_f64().max(0.01),
+        "{t_small:?} vs {t_big:?}"
+    );
     assert!(t_big.as_secs() < 60, "10 MB took {t_big:?}");
     // One 10 MB line with no punctuation at all.
     let run = "SUV 5 image 7 node ".repeat(10 << 20 >> 4);
     let t2 = Instant::now();
     let n_run = findings_from_text(&run).len();
-    println!("10 MB without sentence ends: {:?} ({n_run} findings)", t2.elapsed());
+    println!(
+        "10 MB without sentence ends: {:?} ({n_run} findings)",
+        t2.elapsed()
+    );
     assert!(t2.elapsed().as_secs() < 60);
 }
 

@@ -137,7 +137,14 @@ pub(crate) fn is_prior(w: &str) -> bool {
 pub(crate) fn is_prior_after(w: &str) -> bool {
     matches!(
         w,
-        "previously" | "previous" | "prior" | "prev" | "baseline" | "before" | "earlier" | "formerly"
+        "previously"
+            | "previous"
+            | "prior"
+            | "prev"
+            | "baseline"
+            | "before"
+            | "earlier"
+            | "formerly"
     )
 }
 
@@ -395,11 +402,17 @@ pub(crate) fn is_resolution(w: &str) -> bool {
 
 /// Comparisons that say uptake is raised ("greater than liver", "above blood pool").
 pub(crate) fn is_elevating(w: &str) -> bool {
-    matches!(w, "greater" | "higher" | "above" | "exceeding" | "exceeds" | "exceed" | "more")
+    matches!(
+        w,
+        "greater" | "higher" | "above" | "exceeding" | "exceeds" | "exceed" | "more"
+    )
 }
 
 /// Verbs and signs that may stand right before a value after a subject phrase ("SUVmax of the
 /// right hilar node is 7.2").
 pub(crate) fn is_value_verb(w: &str) -> bool {
-    matches!(w, "is" | "was" | "measures" | "measuring" | "measured" | "of" | "reaching" | "now")
+    matches!(
+        w,
+        "is" | "was" | "measures" | "measuring" | "measured" | "of" | "reaching" | "now" | "to"
+    )
 }

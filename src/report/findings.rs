@@ -65,11 +65,21 @@ pub(crate) fn assemble(t: &[Token], suv: &[SuvHit], slices: &[SliceHit]) -> Vec<
     if let Some(zipped) = zip_respectively(suv, &usable, slices) {
         return zipped;
     }
-    let mut evs: Vec<Ev> = suv.iter().zip(&usable).map(|(h, &u)| Ev::Suv(h, u)).collect();
+    let mut evs: Vec<Ev> = suv
+        .iter()
+        .zip(&usable)
+        .map(|(h, &u)| Ev::Suv(h, u))
+        .collect();
     evs.extend(slices.iter().filter(|s| !s.prior).map(Ev::Slice));
     evs.sort_by_key(Ev::tok);
     let mut out = Vec::new();
-    let mut open = Open { draft: Draft::default(), start: 0, tainted: false, last: 0, has_subject: false };
+    let mut open = Open {
+        draft: Draft::default(),
+        start: 0,
+        tainted: false,
+        last: 0,
+        has_subject: false,
+    };
     for ev in &evs {
         // A lesion noun after the finding's numbers starts a new finding only when the finding
         // already named its own lesion ("SUVmax 6.1, right hilar node, im 145" is one finding).
@@ -84,11 +94,19 @@ pub(crate) fn assemble(t: &[Token], suv: &[SuvHit], slices: &[SliceHit]) -> Vec<
         if new_lesion || clash {
             close(t, &mut open, &mut out, ev.anchor());
             let start = open.last + 1;
-            open = Open { draft: Draft::default(), start, tainted: false, last: 0, has_subject: false };
+            open = Open {
+                draft: Draft::default(),
+                start,
+                tainted: false,
+                last: 0,
+                has_subject: false,
+            };
         }
         if open.draft.suv.is_none() && open.draft.slice.is_none() && !open.tainted {
             let lead = open.start..ev.anchor().min(t.len());
-            open.has_subject = lead.clone().any(|k| t[k].word().is_some_and(cues::is_lesion_cue));
+            open.has_subject = lead
+                .clone()
+                .any(|k| t[k].word().is_some_and(cues::is_lesion_cue));
         }
         match ev {
             Ev::Suv(h, true) if h.status == Status::Current => open.draft.suv = Some(h.tok),
@@ -109,12 +127,16 @@ fn close(t: &[Token], open: &mut Open, out: &mut Vec<Draft>, end: usize) {
         (Some(_), _) => true,
         (None, Some(s)) => {
             let seg_end = clause_end(t, s, end);
-            let uptake = (open.start..seg_end).any(|k| t[k].word().is_some_and(cues::is_uptake_cue));
+            let uptake =
+                (open.start..seg_end).any(|k| t[k].word().is_some_and(cues::is_uptake_cue));
             !open.tainted
                 && uptake
                 && !has_negation(t, open.start, seg_end)
                 && !has_reference_word(t, open.start, seg_end)
-                && matches!(classify_lead(t, open.start, s), Subject::Lesion | Subject::Unknown)
+                && matches!(
+                    classify_lead(t, open.start, s),
+                    Subject::Lesion | Subject::Unknown
+                )
         }
         (None, None) => false,
     };
@@ -129,13 +151,20 @@ fn close(t: &[Token], open: &mut Open, out: &mut Vec<Draft>, end: usize) {
 fn has_reference_word(t: &[Token], a: usize, b: usize) -> bool {
     (a..b.min(t.len())).any(|k| {
         t[k].word().is_some_and(cues::is_strong_ref)
-            && !(a..k).rev().take(6).filter_map(|j| t[j].word()).take(3).any(cues::is_comparator)
+            && !(a..k)
+                .rev()
+                .take(6)
+                .filter_map(|j| t[j].word())
+                .take(3)
+                .any(cues::is_comparator)
     })
 }
 
 /// End of the clause holding token `from`: the next ';' or the given limit.
 fn clause_end(t: &[Token], from: usize, limit: usize) -> usize {
-    (from..limit.min(t.len())).find(|&k| t[k].is_punct(';')).unwrap_or(limit.min(t.len()))
+    (from..limit.min(t.len()))
+        .find(|&k| t[k].is_punct(';'))
+        .unwrap_or(limit.min(t.len()))
 }
 
 /// For each value: current, not reference tissue, uptake not negated. One pass over the groups:
@@ -147,9 +176,15 @@ fn usable_values(t: &[Token], all: &[SuvHit]) -> Vec<bool> {
     let mut i = 0;
     while i < all.len() {
         let head = &all[i];
-        let j = all[i..].iter().position(|x| x.group != head.group).map_or(all.len(), |p| i + p);
+        let j = all[i..]
+            .iter()
+            .position(|x| x.group != head.group)
+            .map_or(all.len(), |p| i + p);
         let first = head.anchor.min(head.tok);
-        let semi = (prev_end..first).rev().find(|&k| t[k].is_punct(';')).map_or(prev_end, |k| k + 1);
+        let semi = (prev_end..first)
+            .rev()
+            .find(|&k| t[k].is_punct(';'))
+            .map_or(prev_end, |k| k + 1);
         let subject = classify_lead(t, semi, first);
         let trail = trailing(t, head.tok);
         let reference = match subject {
@@ -173,7 +208,9 @@ fn usable_values(t: &[Token], all: &[SuvHit]) -> Vec<bool> {
 fn starts_new_lesion(t: &[Token], a: usize, b: usize) -> bool {
     let b = b.min(t.len());
     let Some(join) = (a..b).find(|&k| {
-        t[k].is_punct(';') || t[k].is_punct(',') || matches!(t[k].word(), Some("and" | "while" | "whereas" | "plus"))
+        t[k].is_punct(';')
+            || t[k].is_punct(',')
+            || matches!(t[k].word(), Some("and" | "while" | "whereas" | "plus"))
     }) else {
         return false;
     };
@@ -206,7 +243,12 @@ pub(crate) fn classify_lead(t: &[Token], a: usize, b: usize) -> Subject {
             continue;
         }
         let near = k >= near_start;
-        let compared = (a..k).rev().take(6).filter_map(|j| t[j].word()).take(3).any(cues::is_comparator);
+        let compared = (a..k)
+            .rev()
+            .take(6)
+            .filter_map(|j| t[j].word())
+            .take(3)
+            .any(cues::is_comparator);
         let reference = match (near, strong) {
             (true, true) => !(compared && lesion_words),
             (true, false) => !lesion_words,
@@ -215,10 +257,18 @@ pub(crate) fn classify_lead(t: &[Token], a: usize, b: usize) -> Subject {
             (false, false) => !(lesion_words || elevated),
         };
         if reference {
-            return if strong { Subject::Reference } else { Subject::OrganReference };
+            return if strong {
+                Subject::Reference
+            } else {
+                Subject::OrganReference
+            };
         }
     }
-    if lesion_words { Subject::Lesion } else { Subject::Unknown }
+    if lesion_words {
+        Subject::Lesion
+    } else {
+        Subject::Unknown
+    }
 }
 
 /// Start of the near window: the last three words before `b`, not crossing ",", ";" or ")".
@@ -253,21 +303,43 @@ pub(crate) enum Trail {
 fn is_trail_filler(w: &str) -> bool {
     matches!(
         w,
-        "g" | "ml" | "cc" | "in" | "within" | "of" | "for" | "at" | "the" | "normal" | "is" | "are"
-            | "likely" | "probably" | "most" | "felt" | "thought" | "to" | "be" | "consistent"
-            | "with" | "keeping" | "compatible" | "presumably" | "considered" | "in keeping"
+        "g" | "ml"
+            | "cc"
+            | "in"
+            | "within"
+            | "of"
+            | "for"
+            | "at"
+            | "the"
+            | "normal"
+            | "is"
+            | "are"
+            | "likely"
+            | "probably"
+            | "most"
+            | "felt"
+            | "thought"
+            | "to"
+            | "be"
+            | "consistent"
+            | "with"
+            | "keeping"
+            | "compatible"
+            | "presumably"
+            | "considered"
+            | "in keeping"
     )
 }
 
 /// Reads up to eight tokens after the value at `v`.
 pub(crate) fn trailing(t: &[Token], v: usize) -> Trail {
-    for k in v + 1..(v + 9).min(t.len()) {
-        match t[k].word() {
+    for tok in t.iter().skip(v + 1).take(8) {
+        match tok.word() {
             Some(w) if cues::is_elevating(w) => return Trail::Elevated,
             Some(w) if cues::is_strong_ref(w) || cues::is_ref_organ(w) => return Trail::Reference,
             Some(w) if is_trail_filler(w) => {}
             Some(_) => return Trail::Nothing,
-            None if matches!(t[k].kind, Kind::Punct('/' | ',' | '(')) => {}
+            None if matches!(tok.kind, Kind::Punct('/' | ',' | '(')) => {}
             None => return Trail::Nothing,
         }
     }
@@ -283,18 +355,27 @@ pub(crate) fn has_negation(t: &[Token], a: usize, b: usize) -> bool {
         if cues::is_resolution(w) {
             let partial = k > a
                 && t[k - 1].word().is_some_and(|p| {
-                    matches!(p, "partial" | "partially" | "near" | "nearly" | "incomplete" | "incompletely" | "almost")
+                    matches!(
+                        p,
+                        "partial"
+                            | "partially"
+                            | "near"
+                            | "nearly"
+                            | "incomplete"
+                            | "incompletely"
+                            | "almost"
+                    )
                 });
             return !partial;
         }
         if !cues::is_negator(w) {
             return false;
         }
-        for j in k + 1..(k + 6).min(b) {
-            match t[j].word() {
+        for tok in &t[k + 1..(k + 6).min(b)] {
+            match tok.word() {
                 Some(x) if cues::is_uptake_cue(x) => return true,
                 Some(x) if cues::is_negation_qualifier(x) => {}
-                None if t[j].is_punct('-') => {}
+                None if tok.is_punct('-') => {}
                 _ => return false,
             }
         }
@@ -305,18 +386,28 @@ pub(crate) fn has_negation(t: &[Token], a: usize, b: usize) -> bool {
 /// "SUVmax 7.2 and 4.1 ... images 145 and 98, respectively": one group of k current values and
 /// one list of k image numbers pair up in order.
 fn zip_respectively(suv: &[SuvHit], usable: &[bool], slices: &[SliceHit]) -> Option<Vec<Draft>> {
-    let cur: Vec<&SuvHit> = suv.iter().zip(usable).filter(|(_, u)| **u).map(|(h, _)| h).collect();
+    let cur: Vec<&SuvHit> = suv
+        .iter()
+        .zip(usable)
+        .filter(|(_, u)| **u)
+        .map(|(h, _)| h)
+        .collect();
     let first = cur.first()?;
     let live: Vec<&SliceHit> = slices.iter().filter(|s| !s.prior).collect();
     let one_group = cur.iter().all(|h| h.group == first.group);
-    let one_list = live.first().is_some_and(|s0| live.iter().all(|s| s.list == s0.list));
+    let one_list = live
+        .first()
+        .is_some_and(|s0| live.iter().all(|s| s.list == s0.list));
     if cur.len() < 2 || cur.len() != live.len() || !one_group || !one_list {
         return None;
     }
     Some(
         cur.iter()
             .zip(&live)
-            .map(|(h, s)| Draft { suv: Some(h.tok), slice: Some(s.tok) })
+            .map(|(h, s)| Draft {
+                suv: Some(h.tok),
+                slice: Some(s.tok),
+            })
             .collect(),
     )
 }

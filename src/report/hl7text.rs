@@ -36,9 +36,15 @@ struct Delims {
 
 /// Strips MLLP framing bytes: the message is what lies between 0x0B and 0x1C when framed.
 pub(crate) fn unframe(bytes: &[u8]) -> &[u8] {
-    let start = bytes.iter().position(|&b| b == MLLP_START).map_or(0, |i| i + 1);
+    let start = bytes
+        .iter()
+        .position(|&b| b == MLLP_START)
+        .map_or(0, |i| i + 1);
     let rest = &bytes[start..];
-    let end = rest.iter().position(|&b| b == MLLP_END).unwrap_or(rest.len());
+    let end = rest
+        .iter()
+        .position(|&b| b == MLLP_END)
+        .unwrap_or(rest.len());
     &rest[..end]
 }
 
@@ -46,7 +52,11 @@ pub(crate) fn unframe(bytes: &[u8]) -> &[u8] {
 /// non-alphanumeric field separator.
 pub(crate) fn looks_like_hl7(text: &str) -> bool {
     let t = text.trim_start_matches(|c: char| c.is_whitespace() || c == '\u{feff}');
-    t.starts_with("MSH") && t[3..].chars().next().is_some_and(|c| !c.is_alphanumeric() && !c.is_whitespace())
+    t.starts_with("MSH")
+        && t[3..]
+            .chars()
+            .next()
+            .is_some_and(|c| !c.is_alphanumeric() && !c.is_whitespace())
 }
 
 /// The report lines of an ORU message, one per OBX (and per repetition).
@@ -62,13 +72,17 @@ pub fn report_lines(text: &str) -> Result<Vec<String>, Hl7TextError> {
         }
         let fields: Vec<&str> = fields.collect();
         // fields[0] is OBX-1, fields[1] OBX-2 (value type), fields[4] OBX-5.
-        let vtype = fields.get(1).map(|v| v.split(d.component).next().unwrap_or("").trim());
+        let vtype = fields
+            .get(1)
+            .map(|v| v.split(d.component).next().unwrap_or("").trim());
         if !matches!(vtype, Some(v) if v.eq_ignore_ascii_case("TX") || v.eq_ignore_ascii_case("FT") || v.eq_ignore_ascii_case("ST"))
         {
             continue;
         }
         // The Study Instance UID OBX (CONTRACT §3) is an identifier, not report text.
-        let ident = fields.get(2).map(|v| v.split(d.component).next().unwrap_or("").trim());
+        let ident = fields
+            .get(2)
+            .map(|v| v.split(d.component).next().unwrap_or("").trim());
         if ident == Some("113014") {
             continue;
         }
@@ -78,7 +92,11 @@ pub fn report_lines(text: &str) -> Result<Vec<String>, Hl7TextError> {
             lines.push(unescape(rep, &d));
         }
     }
-    if any_text_obx { Ok(lines) } else { Err(Hl7TextError::NoText) }
+    if any_text_obx {
+        Ok(lines)
+    } else {
+        Err(Hl7TextError::NoText)
+    }
 }
 
 /// Reads MSH-1 (field separator) and MSH-2 (encoding characters, defaults where short).
@@ -88,7 +106,10 @@ fn delimiters(t: &str) -> Option<Delims> {
     if field.is_alphanumeric() || field.is_whitespace() {
         return None;
     }
-    let enc: Vec<char> = chars.take_while(|&c| c != field && c != '\r' && c != '\n').take(4).collect();
+    let enc: Vec<char> = chars
+        .take_while(|&c| c != field && c != '\r' && c != '\n')
+        .take(4)
+        .collect();
     if enc.len() < 2 {
         return None;
     }
@@ -136,7 +157,11 @@ fn hex_text(hex: &str) -> String {
     let bytes: Vec<u8> = hex
         .as_bytes()
         .chunks(2)
-        .filter_map(|p| std::str::from_utf8(p).ok().and_then(|s| u8::from_str_radix(s, 16).ok()))
+        .filter_map(|p| {
+            std::str::from_utf8(p)
+                .ok()
+                .and_then(|s| u8::from_str_radix(s, 16).ok())
+        })
         .collect();
     String::from_utf8_lossy(&bytes).into_owned()
 }
@@ -156,11 +181,14 @@ mod tests {
     #[test]
     fn reads_text_obx_in_order_with_escapes() {
         let lines = report_lines(ORU).expect("valid ORU");
-        assert_eq!(lines, vec![
-            "Right hilar node, SUVmax 7.2, image 145.".to_string(),
-            "Liver normal.".to_string(),
-            "A & B | C ^ D\nE \\ end".to_string(),
-        ]);
+        assert_eq!(
+            lines,
+            vec![
+                "Right hilar node, SUVmax 7.2, image 145.".to_string(),
+                "Liver normal.".to_string(),
+                "A & B | C ^ D\nE \\ end".to_string(),
+            ]
+        );
     }
 
     #[test]
@@ -174,13 +202,19 @@ mod tests {
     #[test]
     fn custom_delimiters_are_honoured() {
         let m = "MSH#$*!@#x\rOBX#1#TX#F##one!F!two*three\r";
-        assert_eq!(report_lines(m).expect("valid"), vec!["one#two".to_string(), "three".to_string()]);
+        assert_eq!(
+            report_lines(m).expect("valid"),
+            vec!["one#two".to_string(), "three".to_string()]
+        );
     }
 
     #[test]
     fn errors_are_clear() {
         assert_eq!(report_lines("MSH|"), Err(Hl7TextError::BadMsh));
-        assert_eq!(report_lines("MSH|^~\\&|A\rPID|1"), Err(Hl7TextError::NoText));
+        assert_eq!(
+            report_lines("MSH|^~\\&|A\rPID|1"),
+            Err(Hl7TextError::NoText)
+        );
         assert!(!looks_like_hl7("Right hilar node"));
         assert!(!looks_like_hl7("MSHA"));
     }

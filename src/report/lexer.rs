@@ -69,7 +69,9 @@ pub(crate) fn lex(s: &str) -> Vec<Token> {
         let starts_number = c.is_ascii_digit()
             || (c == '.'
                 && bytes.get(i + 1).is_some_and(u8::is_ascii_digit)
-                && !out.last().is_some_and(|t: &Token| t.is_number() && t.end == i));
+                && !out
+                    .last()
+                    .is_some_and(|t: &Token| t.is_number() && t.end == i));
         if starts_number {
             let mut end = i + 1;
             let mut decimal = c == '.';
@@ -146,9 +148,10 @@ mod tests {
 
     #[test]
     fn decimals_and_leading_dot() {
-        assert_eq!(kinds("SUVmax 7.2, .9 and 7."), [
-            "suvmax", "#7.2", ",", "#0.9", "and", "#7", "."
-        ]);
+        assert_eq!(
+            kinds("SUVmax 7.2, .9 and 7."),
+            ["suvmax", "#7.2", ",", "#0.9", "and", "#7", "."]
+        );
     }
 
     #[test]
@@ -157,7 +160,10 @@ mod tests {
         assert_eq!(t.len(), 6);
         assert!(t[1].glued && t[3].glued && t[5].glued);
         assert!(!t[2].glued);
-        assert_eq!(kinds("T12 4R SUVmax7.2"), ["t", "#12", "#4", "r", "suvmax", "#7.2"]);
+        assert_eq!(
+            kinds("T12 4R SUVmax7.2"),
+            ["t", "#12", "#4", "r", "suvmax", "#7.2"]
+        );
     }
 
     #[test]

@@ -69,9 +69,11 @@ fn punct(t: &[Token], i: usize) -> Option<char> {
 pub(crate) fn suv_anchor(t: &[Token], i: usize) -> Option<usize> {
     let w = word(t, i)?;
     let excluded = |x: &str| {
-        ["mean", "peak", "avg", "average", "min", "lbm", "sul", "ratio"]
-            .iter()
-            .any(|e| x.starts_with(e))
+        [
+            "mean", "peak", "avg", "average", "min", "lbm", "sul", "ratio",
+        ]
+        .iter()
+        .any(|e| x.starts_with(e))
     };
     let prev_excluded = i > 0 && word(t, i - 1).is_some_and(excluded);
     let after = if let Some(rest) = w.strip_prefix("suv") {
@@ -119,7 +121,7 @@ pub(crate) fn is_candidate(t: &[Token], k: usize, suv: bool) -> bool {
     if let Some(next) = t.get(k + 1) {
         if let Some(w) = next.word() {
             let unit_ok = suv && (w == "g" || w == "ml");
-            if (next.glued && !unit_ok) || (cues::is_unit(w) && !unit_ok) {
+            if (next.glued || cues::is_unit(w)) && !unit_ok {
                 return false;
             }
         }
@@ -166,7 +168,11 @@ pub(crate) fn find_suv(t: &[Token]) -> Vec<SuvHit> {
             i = next.max(i + 1);
         } else if is_gml_value(t, i) {
             let prior = prior_before(t, i);
-            let status = if prior { Status::Prior } else { Status::Current };
+            let status = if prior {
+                Status::Prior
+            } else {
+                Status::Current
+            };
             hits.push(SuvHit {
                 tok: i,
                 value: number_value(t, i),
@@ -231,11 +237,11 @@ fn prior_after(t: &[Token], k: usize) -> bool {
 
 /// A value right after the prior word at `m` ("previously 4.1"), with no "now" before it.
 fn value_follows(t: &[Token], m: usize) -> bool {
-    for x in m + 1..(m + 4).min(t.len()) {
-        if t[x].is_number() {
+    for tok in t.iter().skip(m + 1).take(3) {
+        if tok.is_number() {
             return true;
         }
-        if t[x].word().is_some_and(cues::is_current) {
+        if tok.word().is_some_and(cues::is_current) {
             return false;
         }
     }
@@ -243,7 +249,13 @@ fn value_follows(t: &[Token], m: usize) -> bool {
 }
 
 /// Reads the values of one SUV keyword; returns the index after the group.
-fn scan_group(t: &[Token], anchor: usize, after: usize, group: usize, out: &mut Vec<SuvHit>) -> usize {
+fn scan_group(
+    t: &[Token],
+    anchor: usize,
+    after: usize,
+    group: usize,
+    out: &mut Vec<SuvHit>,
+) -> usize {
     let start = out.len();
     let mut range = false;
     let mut from = false;
@@ -263,20 +275,29 @@ fn scan_group(t: &[Token], anchor: usize, after: usize, group: usize, out: &mut 
                 from |= w == "from";
                 current |= cues::is_current(w);
             }
-            Kind::Word if subject_phrase && suv_anchor(t, k).is_none() && !cues::is_slice_anchor(&t[k].lower) => {}
-            Kind::Punct('(' | ')' | ':' | '=' | '~' | '≈' | '-' | '_' | '>' | '#' | '[' | ']') => {}
+            Kind::Word
+                if subject_phrase
+                    && suv_anchor(t, k).is_none()
+                    && !cues::is_slice_anchor(&t[k].lower) => {}
+            Kind::Punct('(' | ')' | ':' | '=' | '~' | '≈' | '-' | '_' | '>' | '#' | '[' | ']') => {
+            }
             Kind::Number { .. } if is_candidate(t, k, true) => break,
             _ => return k,
         }
         k += 1;
     }
     let direct = (after..k).all(|x| t[x].word().is_none_or(cues::is_suv_filler));
-    let verb_before = k > after && (word(t, k - 1).is_some_and(cues::is_value_verb) || punct(t, k - 1) == Some('='));
+    let verb_before = k > after
+        && (word(t, k - 1).is_some_and(cues::is_value_verb) || punct(t, k - 1) == Some('='));
     if !direct && !verb_before {
         return k;
     }
     let prior = !current && (prior_before(t, anchor) || (from && !range));
-    let first = if prior { Status::Prior } else { Status::Current };
+    let first = if prior {
+        Status::Prior
+    } else {
+        Status::Current
+    };
     out.push(SuvHit {
         tok: k,
         value: number_value(t, k),
@@ -340,7 +361,9 @@ fn link_status(t: &[Token], between: &[usize], range: &mut bool) -> Status {
     if between.iter().any(|&i| matches!(punct(t, i), Some('/'))) {
         return Status::RangeOther;
     }
-    let dash = between.iter().any(|&i| matches!(punct(t, i), Some('-' | '–')));
+    let dash = between
+        .iter()
+        .any(|&i| matches!(punct(t, i), Some('-' | '–')));
     if dash || words().any(|w| w == "to") {
         *range = true;
     }
@@ -414,14 +437,17 @@ fn scan_slices(t: &[Token], anchor: usize, list: usize, out: &mut Vec<SliceHit>)
     loop {
         let mut m = last + 1;
         // Denominator: "145/300", "145 of 300".
-        if (punct(t, m) == Some('/') || word(t, m) == Some("of")) && t.get(m + 1).is_some_and(Token::is_number) {
+        if (punct(t, m) == Some('/') || word(t, m) == Some("of"))
+            && t.get(m + 1).is_some_and(Token::is_number)
+        {
             last = m + 1;
             m = last + 1;
         }
         if !plural {
             return last + 1;
         }
-        let range = matches!(punct(t, m), Some('-' | '–')) || matches!(word(t, m), Some("to" | "through"));
+        let range =
+            matches!(punct(t, m), Some('-' | '–')) || matches!(word(t, m), Some("to" | "through"));
         let listed = matches!(punct(t, m), Some(',')) || word(t, m) == Some("and");
         let mut n = m + 1;
         if punct(t, m) == Some(',') && word(t, n) == Some("and") {
@@ -437,7 +463,14 @@ fn scan_slices(t: &[Token], anchor: usize, list: usize, out: &mut Vec<SliceHit>)
     }
 }
 
-fn push_slice(t: &[Token], k: usize, anchor: usize, prior: bool, list: usize, out: &mut Vec<SliceHit>) {
+fn push_slice(
+    t: &[Token],
+    k: usize,
+    anchor: usize,
+    prior: bool,
+    list: usize,
+    out: &mut Vec<SliceHit>,
+) {
     let value = number_value(t, k);
     if value >= 0.0 && value <= f64::from(u32::MAX) {
         out.push(SliceHit {

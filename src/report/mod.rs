@@ -99,7 +99,10 @@ pub fn findings_from_input(bytes: &[u8]) -> Result<Vec<Finding>, ReportError> {
 }
 
 /// Writes one JSON object per finding per line (CONTRACT §4), as `petground findings --json`.
-pub fn write_findings_json(findings: &[Finding], out: &mut impl std::io::Write) -> std::io::Result<()> {
+pub fn write_findings_json(
+    findings: &[Finding],
+    out: &mut impl std::io::Write,
+) -> std::io::Result<()> {
     for f in findings {
         serde_json::to_writer(&mut *out, f)?;
         out.write_all(b"\n")?;
@@ -109,7 +112,10 @@ pub fn write_findings_json(findings: &[Finding], out: &mut impl std::io::Write) 
 
 /// Writes one human-readable line per finding: SUVmax, image number ("-" when absent), sentence,
 /// tab-separated; for `petground findings` without `--json`.
-pub fn write_findings_text(findings: &[Finding], out: &mut impl std::io::Write) -> std::io::Result<()> {
+pub fn write_findings_text(
+    findings: &[Finding],
+    out: &mut impl std::io::Write,
+) -> std::io::Result<()> {
     for f in findings {
         let suv = f.suv_max.map_or_else(|| "-".to_string(), |v| v.to_string());
         let slice = f.slice.map_or_else(|| "-".to_string(), |v| v.to_string());

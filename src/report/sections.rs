@@ -75,8 +75,12 @@ const HEAD_MAX: usize = 48;
 
 /// Classifies a line as a heading; returns its class and the text after the colon.
 fn heading(line: &str) -> Option<(Class, &str)> {
-    let trimmed = line.trim_start_matches(|c: char| c.is_whitespace() || matches!(c, '#' | '*' | '_'));
-    let colon = trimmed.char_indices().take_while(|(i, _)| *i < HEAD_MAX).find(|(_, c)| *c == ':');
+    let trimmed =
+        line.trim_start_matches(|c: char| c.is_whitespace() || matches!(c, '#' | '*' | '_'));
+    let colon = trimmed
+        .char_indices()
+        .take_while(|(i, _)| *i < HEAD_MAX)
+        .find(|(_, c)| *c == ':');
     let (label, rest) = match colon {
         Some((i, _)) => (&trimmed[..i], &trimmed[i + 1..]),
         None if trimmed.trim_end().len() <= HEAD_MAX => (trimmed, ""),
@@ -84,7 +88,13 @@ fn heading(line: &str) -> Option<(Class, &str)> {
     };
     let norm: String = label
         .chars()
-        .map(|c| if c.is_alphabetic() { c.to_ascii_lowercase() } else { ' ' })
+        .map(|c| {
+            if c.is_alphabetic() {
+                c.to_ascii_lowercase()
+            } else {
+                ' '
+            }
+        })
         .collect();
     let words: Vec<&str> = norm.split_whitespace().collect();
     if words.is_empty() || words.len() > 5 {
@@ -95,7 +105,13 @@ fn heading(line: &str) -> Option<(Class, &str)> {
     let exact = |name: &&str| joined == *name;
     // Without a colon the whole line must be the name (or an all-caps "PET/CT FINDINGS").
     let shouty = label.chars().any(char::is_alphabetic) && !label.chars().any(char::is_lowercase);
-    let fits = |name: &&str| if colon.is_some() || shouty { ends(name) } else { exact(name) };
+    let fits = |name: &&str| {
+        if colon.is_some() || shouty {
+            ends(name)
+        } else {
+            exact(name)
+        }
+    };
     if READ.iter().any(fits) {
         Some((Class::Read, rest))
     } else if IGNORED.iter().any(fits) {
@@ -112,7 +128,9 @@ pub(crate) fn readable_blocks(text: &str) -> Vec<String> {
     if !any_heading {
         return vec![text.to_string()];
     }
-    let any_read = lines.iter().any(|(h, _)| matches!(h, Some((Class::Read, _))));
+    let any_read = lines
+        .iter()
+        .any(|(h, _)| matches!(h, Some((Class::Read, _))));
     let mut blocks = Vec::new();
     let mut cur = String::new();
     // Before the first heading: read only when no read heading exists.
@@ -161,10 +179,19 @@ mod tests {
     #[test]
     fn headings_recognised() {
         assert_eq!(heading("FINDINGS:"), Some((Class::Read, "")));
-        assert_eq!(heading("Impression: 1. Node."), Some((Class::Read, " 1. Node.")));
+        assert_eq!(
+            heading("Impression: 1. Node."),
+            Some((Class::Read, " 1. Node."))
+        );
         assert_eq!(heading("PET/CT FINDINGS"), Some((Class::Read, "")));
-        assert_eq!(heading("CLINICAL HISTORY: lymphoma"), Some((Class::Ignored, " lymphoma")));
-        assert_eq!(heading("Comparison: PET/CT 1/2/2023."), Some((Class::Ignored, " PET/CT 1/2/2023.")));
+        assert_eq!(
+            heading("CLINICAL HISTORY: lymphoma"),
+            Some((Class::Ignored, " lymphoma"))
+        );
+        assert_eq!(
+            heading("Comparison: PET/CT 1/2/2023."),
+            Some((Class::Ignored, " PET/CT 1/2/2023."))
+        );
         assert_eq!(heading("Findings of the neck are normal."), None);
         assert_eq!(heading("Chest: right hilar node."), None);
         assert_eq!(heading("Right hilar node SUVmax 7.2"), None);
@@ -175,7 +202,10 @@ mod tests {
         let r = "HISTORY: prior SUVmax 9.\nTECHNIQUE: 370 MBq.\nFINDINGS:\nNode SUVmax 7.2.\n\
                  COMPARISON: none\nIMPRESSION: Node.";
         let b = readable_blocks(r);
-        assert_eq!(b, vec!["\nNode SUVmax 7.2.\n".to_string(), " Node.\n".to_string()]);
+        assert_eq!(
+            b,
+            vec!["\nNode SUVmax 7.2.\n".to_string(), " Node.\n".to_string()]
+        );
     }
 
     #[test]

@@ -19,8 +19,31 @@ const ABBREVIATIONS: &[&str] = &[
 ];
 
 const JOINERS: &[&str] = &[
-    "with", "of", "the", "and", "in", "a", "an", "to", "at", "on", "measuring", "or", "by", "from",
-    "for", "is", "are", "was", "which", "that", "than", "demonstrating", "showing", "suvmax", "suv",
+    "with",
+    "of",
+    "the",
+    "and",
+    "in",
+    "a",
+    "an",
+    "to",
+    "at",
+    "on",
+    "measuring",
+    "or",
+    "by",
+    "from",
+    "for",
+    "is",
+    "are",
+    "was",
+    "which",
+    "that",
+    "than",
+    "demonstrating",
+    "showing",
+    "suvmax",
+    "suv",
 ];
 
 /// Splits a block of report text into whitespace-normalised sentences.
@@ -69,7 +92,11 @@ fn ends_open(cur: &str) -> bool {
     if t.ends_with(',') || t.ends_with('(') || t.ends_with('-') {
         return true;
     }
-    let last = t.rsplit(|c: char| !c.is_alphanumeric()).next().unwrap_or("").to_lowercase();
+    let last = t
+        .rsplit(|c: char| !c.is_alphanumeric())
+        .next()
+        .unwrap_or("")
+        .to_lowercase();
     JOINERS.contains(&last.as_str())
 }
 
@@ -86,8 +113,14 @@ fn strip_list_marker(line: &str) -> (bool, &str) {
         let body = t.strip_prefix('(').unwrap_or(t);
         let off = t.len() - body.len();
         let digits = body.bytes().take_while(u8::is_ascii_digit).count();
-        let letter = usize::from(digits == 0 && body.chars().next().is_some_and(|c| c.is_ascii_alphabetic()));
-        let n = if (1..=2).contains(&digits) { digits } else { letter };
+        let letter = usize::from(
+            digits == 0 && body.chars().next().is_some_and(|c| c.is_ascii_alphabetic()),
+        );
+        let n = if (1..=2).contains(&digits) {
+            digits
+        } else {
+            letter
+        };
         match body.as_bytes().get(n) {
             Some(b'.' | b')') if n > 0 => Some(off + n + 1),
             _ => None,
@@ -108,7 +141,7 @@ fn split_segment(s: &str, out: &mut Vec<String>) {
         match c {
             '(' | '[' => depth += 1,
             ')' | ']' => depth = depth.saturating_sub(1),
-            ';' if depth == 0 => {
+            ';' if depth == 0 && !continues_measurement(&s[i + 1..]) => {
                 emit(&s[start..i], out);
                 start = i + 1;
             }
@@ -132,6 +165,23 @@ fn split_segment(s: &str, out: &mut Vec<String>) {
     emit(&s[start..], out);
 }
 
+/// "Node: SUV 6.6; image 60": a piece that starts with an image or SUV keyword continues the
+/// finding before the ";" rather than starting a sentence.
+fn continues_measurement(rest: &str) -> bool {
+    let word: String = rest
+        .trim_start()
+        .chars()
+        .take_while(|c| c.is_alphabetic())
+        .flat_map(char::to_lowercase)
+        .take(12)
+        .collect();
+    word.starts_with("suv")
+        || matches!(
+            word.as_str(),
+            "image" | "images" | "img" | "im" | "slice" | "sl" | "series" | "se"
+        )
+}
+
 /// Whether the terminator at `i` (with white space after it) ends a sentence.
 fn ends_sentence(s: &str, start: usize, i: usize) -> bool {
     if s.as_bytes()[i] != b'.' {
@@ -140,7 +190,9 @@ fn ends_sentence(s: &str, start: usize, i: usize) -> bool {
     let before = &s[start..i];
     let word_start = before
         .rfind(|c: char| !(c.is_alphabetic() || c == '.'))
-        .map_or(0, |p| p + before[p..].chars().next().map_or(1, char::len_utf8));
+        .map_or(0, |p| {
+            p + before[p..].chars().next().map_or(1, char::len_utf8)
+        });
     let word = before[word_start..].to_lowercase();
     let single_letter = word.chars().count() == 1;
     if single_letter || ABBREVIATIONS.contains(&word.as_str()) {
@@ -169,25 +221,63 @@ mod tests {
     #[test]
     fn decimals_and_abbreviations_do_not_split() {
         let s = split("Node approx. 1.2 cm, e.g. hilar, SUVmax 7.2. Fig. 2 shows it. Second one.");
-        assert_eq!(s, ["Node approx. 1.2 cm, e.g. hilar, SUVmax 7.2.", "Fig. 2 shows it.", "Second one."]);
+        assert_eq!(
+            s,
+            [
+                "Node approx. 1.2 cm, e.g. hilar, SUVmax 7.2.",
+                "Fig. 2 shows it.",
+                "Second one."
+            ]
+        );
     }
 
     #[test]
     fn semicolons_split_outside_parentheses() {
         let s = split("Right node, SUVmax 7.2; left node (SUVmax 4.1; image 98).");
-        assert_eq!(s, ["Right node, SUVmax 7.2", "left node (SUVmax 4.1; image 98)."]);
+        assert_eq!(
+            s,
+            [
+                "Right node, SUVmax 7.2",
+                "left node (SUVmax 4.1; image 98)."
+            ]
+        );
+    }
+
+    #[test]
+    fn semicolon_before_a_measurement_does_not_split() {
+        let s = split("Right node: SUV 6.6; image 60. Left node SUVmax 3; slice 9; liver normal.");
+        assert_eq!(
+            s,
+            [
+                "Right node: SUV 6.6; image 60.",
+                "Left node SUVmax 3; slice 9",
+                "liver normal."
+            ]
+        );
     }
 
     #[test]
     fn list_items_and_lines() {
-        let s = split("1. Right hilar node SUVmax 7.2\n2. Left axillary node SUVmax 4.1\n- Liver normal");
-        assert_eq!(s, ["Right hilar node SUVmax 7.2", "Left axillary node SUVmax 4.1", "Liver normal"]);
+        let s = split(
+            "1. Right hilar node SUVmax 7.2\n2. Left axillary node SUVmax 4.1\n- Liver normal",
+        );
+        assert_eq!(
+            s,
+            [
+                "Right hilar node SUVmax 7.2",
+                "Left axillary node SUVmax 4.1",
+                "Liver normal"
+            ]
+        );
     }
 
     #[test]
     fn wrapped_lines_join() {
         let s = split("Right hilar lymph node with\nSUVmax 7.2, image\n145. Next");
-        assert_eq!(s, ["Right hilar lymph node with SUVmax 7.2, image 145.", "Next"]);
+        assert_eq!(
+            s,
+            ["Right hilar lymph node with SUVmax 7.2, image 145.", "Next"]
+        );
     }
 
     #[test]
