@@ -9,7 +9,8 @@
 //! documented on the module root.
 use super::cues;
 use super::lexer::{Kind, Token};
-use super::measure::{SliceHit, Status, SuvHit};
+use super::measure::{Status, SuvHit};
+use super::slices::SliceHit;
 
 /// A finding before its text is cut: token indices of its value and image number.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]

@@ -1,13 +1,13 @@
-//! Finds SUV values and image numbers in one lexed sentence, with the exam they belong to.
+//! Finds SUV values in one lexed sentence, with the exam they belong to (image numbers are in
+//! `slices`, which shares the number checks here).
 //!
 //! An SUV value is a number reached from an SUV keyword ("SUVmax", "SUV max", "max SUV",
 //! "SUV (max)", "SUVbw", "maximum standardized uptake value") through a short run of filler words
 //! and symbols ("of", "=", ":", "up to", "approximately"), or a number written with "g/mL".
 //! Further values chain on through connectors ("7.2, previously 4.1", "from 4.1 to 7.2",
-//! "7.2 and 4.1, respectively"). Each value gets a [`Status`] from the words around it. An image
-//! number is an integer after "image", "slice", "im", "img" (optionally "no.", "#", ":"), with
-//! "of 300" or "/300" skipped and "series/image 4/145" read as 145. SUVmean, SUVpeak, sizes,
-//! dates, counts, stations ("4R") and vertebrae ("T12") are never values. Every scan moves
+//! "7.2 and 4.1, respectively"). Each value gets a [`Status`] from the words around it.
+//! SUVmean, SUVpeak, sizes, dates, counts, stations ("4R") and vertebrae ("T12") are never
+//! values. Every scan moves
 //! forward a bounded number of tokens, so a sentence costs linear time.
 use super::cues;
 use super::lexer::{Kind, Token};
@@ -38,27 +38,14 @@ pub(crate) struct SuvHit {
     pub group: usize,
 }
 
-/// One image number.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) struct SliceHit {
-    pub tok: usize,
-    pub value: u32,
-    /// Token index of the image keyword.
-    pub anchor: usize,
-    /// Written as a prior exam's image ("previously on image 150").
-    pub prior: bool,
-    /// Numbers listed after one keyword ("images 145 and 98") share a list number.
-    pub list: usize,
-}
-
 /// How many tokens a scan may skip between a keyword and its value, or between two values.
 const MAX_GAP: usize = 8;
 
-fn word(t: &[Token], i: usize) -> Option<&str> {
+pub(crate) fn word(t: &[Token], i: usize) -> Option<&str> {
     t.get(i).and_then(Token::word)
 }
 
-fn punct(t: &[Token], i: usize) -> Option<char> {
+pub(crate) fn punct(t: &[Token], i: usize) -> Option<char> {
     match t.get(i).map(|x| x.kind) {
         Some(Kind::Punct(c)) => Some(c),
         _ => None,
@@ -189,7 +176,7 @@ pub(crate) fn find_suv(t: &[Token]) -> Vec<SuvHit> {
     hits
 }
 
-fn number_value(t: &[Token], i: usize) -> f64 {
+pub(crate) fn number_value(t: &[Token], i: usize) -> f64 {
     match t.get(i).map(|x| x.kind) {
         Some(Kind::Number { value, .. }) => value,
         _ => 0.0,
@@ -248,32 +235,37 @@ fn value_follows(t: &[Token], m: usize) -> bool {
     false
 }
 
-/// Reads the values of one SUV keyword; returns the index after the group.
-fn scan_group(
-    t: &[Token],
-    anchor: usize,
-    after: usize,
-    group: usize,
-    out: &mut Vec<SuvHit>,
-) -> usize {
-    let start = out.len();
-    let mut range = false;
-    let mut from = false;
-    let mut current = false;
-    let mut k = after;
-    // Lead-in: fillers up to the first value; after "of"/"in"/"for" a subject phrase may come
-    // first ("SUVmax of the right hilar node is 7.2") if a verb stands before the value.
+/// What the words between an SUV keyword and its first value said.
+struct LeadIn {
+    /// Token index of the first value.
+    value: usize,
+    range: bool,
+    from: bool,
+    current: bool,
+}
+
+/// Reads the fillers between a keyword and its first value. After "of"/"in"/"for" a subject
+/// phrase may come first ("SUVmax of the right hilar node is 7.2") if a verb stands right
+/// before the value. `Err` carries the index where reading stopped.
+fn lead_in(t: &[Token], after: usize) -> Result<LeadIn, usize> {
+    let mut li = LeadIn {
+        value: after,
+        range: false,
+        from: false,
+        current: false,
+    };
     let subject_phrase = matches!(word(t, after), Some("of" | "in" | "for" | "within"));
+    let mut k = after;
     loop {
         if k >= t.len() || k - after > MAX_GAP {
-            return k;
+            return Err(k);
         }
         match &t[k].kind {
             Kind::Word if cues::is_suv_filler(&t[k].lower) => {
                 let w = t[k].lower.as_str();
-                range |= matches!(w, "ranging" | "range" | "between");
-                from |= w == "from";
-                current |= cues::is_current(w);
+                li.range |= matches!(w, "ranging" | "range" | "between");
+                li.from |= w == "from";
+                li.current |= cues::is_current(w);
             }
             Kind::Word
                 if subject_phrase
@@ -282,7 +274,7 @@ fn scan_group(
             Kind::Punct('(' | ')' | ':' | '=' | '~' | '≈' | '-' | '_' | '>' | '#' | '[' | ']') => {
             }
             Kind::Number { .. } if is_candidate(t, k, true) => break,
-            _ => return k,
+            _ => return Err(k),
         }
         k += 1;
     }
@@ -290,24 +282,45 @@ fn scan_group(
     let verb_before = k > after
         && (word(t, k - 1).is_some_and(cues::is_value_verb) || punct(t, k - 1) == Some('='));
     if !direct && !verb_before {
-        return k;
+        return Err(k);
     }
-    let prior = !current && (prior_before(t, anchor) || (from && !range));
-    let first = if prior {
-        Status::Prior
-    } else {
-        Status::Current
+    li.value = k;
+    Ok(li)
+}
+
+/// Reads the values of one SUV keyword; returns the index after the group.
+fn scan_group(
+    t: &[Token],
+    anchor: usize,
+    after: usize,
+    group: usize,
+    out: &mut Vec<SuvHit>,
+) -> usize {
+    let li = match lead_in(t, after) {
+        Ok(li) => li,
+        Err(stop) => return stop,
     };
-    out.push(SuvHit {
-        tok: k,
-        value: number_value(t, k),
-        status: first,
+    let prior = !li.current && (prior_before(t, anchor) || (li.from && !li.range));
+    let start = out.len();
+    let hit = |tok: usize, status: Status| SuvHit {
+        tok,
+        value: number_value(t, tok),
+        status,
         anchor,
         group,
-    });
+    };
+    out.push(hit(
+        li.value,
+        if prior {
+            Status::Prior
+        } else {
+            Status::Current
+        },
+    ));
+    let mut range = li.range;
     // Further values through connectors.
-    let mut last = k;
-    let mut m = k + 1;
+    let mut last = li.value;
+    let mut m = last + 1;
     let mut between: Vec<usize> = Vec::new();
     while m < t.len() && m - last <= MAX_GAP + 4 {
         match &t[m].kind {
@@ -327,14 +340,7 @@ fn scan_group(
             Kind::Word if cues::is_suv_connector(&t[m].lower) => between.push(m),
             Kind::Punct(',' | '(' | ')' | '-' | '–' | '/' | ':' | '=' | '~') => between.push(m),
             Kind::Number { .. } if is_candidate(t, m, true) => {
-                let status = link_status(t, &between, &mut range);
-                out.push(SuvHit {
-                    tok: m,
-                    value: number_value(t, m),
-                    status,
-                    anchor,
-                    group,
-                });
+                out.push(hit(m, link_status(t, &between, &mut range)));
                 between.clear();
                 last = m;
             }
@@ -392,102 +398,60 @@ fn finish_group(t: &[Token], hits: &mut [SuvHit], range: bool) {
     }
 }
 
-/// All image numbers of a sentence, in order.
-pub(crate) fn find_slices(t: &[Token]) -> Vec<SliceHit> {
-    let mut hits = Vec::new();
-    let mut list = 0;
-    let mut i = 0;
-    while i < t.len() {
-        let is_anchor = t[i].word().is_some_and(cues::is_slice_anchor);
-        if !is_anchor {
-            i += 1;
-            continue;
-        }
-        let next = scan_slices(t, i, list, &mut hits);
-        list += 1;
-        i = next.max(i + 1);
-    }
-    hits
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::lexer::lex;
 
-fn scan_slices(t: &[Token], anchor: usize, list: usize, out: &mut Vec<SliceHit>) -> usize {
-    let mut k = anchor + 1;
-    while k < t.len() && k - anchor <= 3 {
-        match &t[k].kind {
-            Kind::Word if cues::is_slice_filler(&t[k].lower) => {}
-            Kind::Punct(':' | '#' | '.' | '=' | '(') => {}
-            _ => break,
-        }
-        k += 1;
+    fn values(s: &str) -> Vec<(f64, Status)> {
+        find_suv(&lex(s))
+            .iter()
+            .map(|h| (h.value, h.status))
+            .collect()
     }
-    if !is_candidate(t, k, false) {
-        return k;
-    }
-    // "series/image 4/145": the second number is the image.
-    let series_first = anchor >= 2
-        && punct(t, anchor - 1) == Some('/')
-        && matches!(word(t, anchor - 2), Some("series" | "se" | "ser"));
-    if series_first && punct(t, k + 1) == Some('/') && is_candidate(t, k + 2, false) {
-        k += 2;
-    }
-    let prior = slice_prior(t, anchor);
-    let plural = matches!(word(t, anchor), Some("images" | "slices" | "ims" | "imgs"));
-    push_slice(t, k, anchor, prior, list, out);
-    let mut last = k;
-    loop {
-        let mut m = last + 1;
-        // Denominator: "145/300", "145 of 300".
-        if (punct(t, m) == Some('/') || word(t, m) == Some("of"))
-            && t.get(m + 1).is_some_and(Token::is_number)
-        {
-            last = m + 1;
-            m = last + 1;
-        }
-        if !plural {
-            return last + 1;
-        }
-        let range =
-            matches!(punct(t, m), Some('-' | '–')) || matches!(word(t, m), Some("to" | "through"));
-        let listed = matches!(punct(t, m), Some(',')) || word(t, m) == Some("and");
-        let mut n = m + 1;
-        if punct(t, m) == Some(',') && word(t, n) == Some("and") {
-            n += 1;
-        }
-        if !(range || listed) || !is_candidate(t, n, false) {
-            return last + 1;
-        }
-        if listed {
-            push_slice(t, n, anchor, prior, list, out);
-        }
-        last = n;
-    }
-}
 
-fn push_slice(
-    t: &[Token],
-    k: usize,
-    anchor: usize,
-    prior: bool,
-    list: usize,
-    out: &mut Vec<SliceHit>,
-) {
-    let value = number_value(t, k);
-    if value >= 0.0 && value <= f64::from(u32::MAX) {
-        out.push(SliceHit {
-            tok: k,
-            // In range and integral: checked above and by `is_candidate` (no decimal point).
-            value: value as u32,
-            anchor,
-            prior,
-            list,
-        });
+    #[test]
+    fn statuses_from_the_words_around() {
+        use Status::*;
+        assert_eq!(
+            values("SUVmax 7.2, previously 4.1"),
+            [(7.2, Current), (4.1, Prior)]
+        );
+        assert_eq!(
+            values("SUVmax 9.0 previously, now 7.2"),
+            [(9.0, Prior), (7.2, Current)]
+        );
+        assert_eq!(
+            values("SUVmax 5.1 vs liver 2.3"),
+            [(5.1, Current), (2.3, Reference)]
+        );
+        assert_eq!(
+            values("SUVmax 4.1-7.2"),
+            [(4.1, RangeOther), (7.2, Current)]
+        );
+        assert_eq!(
+            values("SUVmax 7.2 and 4.1"),
+            [(7.2, Current), (4.1, Current)]
+        );
+        assert_eq!(values("prior SUVmax 4.1"), [(4.1, Prior)]);
+        assert_eq!(values("SUV max 5.0 on 01/02/2023"), [(5.0, Prior)]);
     }
-}
 
-/// "previously on image 150", "(prior image 150)", "(prev SUVmax 10.3 image 60)".
-fn slice_prior(t: &[Token], anchor: usize) -> bool {
-    (anchor.saturating_sub(6)..anchor)
-        .rev()
-        .take_while(|&k| !matches!(punct(t, k), Some(',' | ';' | '.' | ')' | '(')))
-        .any(|k| word(t, k).is_some_and(cues::is_prior_after))
+    #[test]
+    fn other_statistics_and_non_values() {
+        assert!(values("SUVmean 3.1, SUV peak 4.0, peak SUV 5").is_empty());
+        assert!(values("SUVmax 1.5 cm").is_empty());
+        assert!(values("SUVmax 2023").is_empty());
+        assert!(values("SUVmax of the node in 4R").is_empty());
+    }
+
+    #[test]
+    fn dates_are_recognised() {
+        let t = lex("on 01/02/2023 and 2023-01-05 but 145/300");
+        let dated: Vec<bool> = (0..t.len())
+            .filter(|&k| t[k].is_number())
+            .map(|k| is_date_part(&t, k))
+            .collect();
+        assert_eq!(dated, [true, true, true, true, true, true, false, false]);
+    }
 }

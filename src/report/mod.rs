@@ -5,8 +5,8 @@
 //!
 //! Steps: [`hl7text`] turns an ORU message into lines (or the input is plain text);
 //! `sections` keeps FINDINGS/IMPRESSION (or all text when there are no headings); `sentences`
-//! splits; `lexer` tokenises one sentence; `measure` finds SUV values and image numbers with the
-//! exam they belong to; `findings` groups them into findings. Rules the code follows:
+//! splits; `lexer` tokenises one sentence; `measure` finds SUV values and `slices` image numbers,
+//! each with the exam it belongs to; `findings` groups them into findings. Rules the code follows:
 //!
 //! - **SUV**: "SUVmax 7.2", "SUV max (of|=|:) 7.2", "max/maximum SUV 7.2", "SUV 7.2",
 //!   "(SUV 7.2)", "SUV (max) 7.2", "SUVbw 7.2", "7.2 g/mL", "maximum standardized uptake value
@@ -44,6 +44,7 @@ mod lexer;
 mod measure;
 mod sections;
 mod sentences;
+mod slices;
 
 #[cfg(test)]
 mod tests;
@@ -75,6 +76,14 @@ pub enum ReportError {
 
 /// Findings of a plain-text report.
 pub fn findings_from_text(report: &str) -> Vec<Finding> {
+    // "\r\n" and a lone "\r" (as in HL7 text pasted into a file) are line breaks too.
+    let normalised;
+    let report = if report.contains('\r') {
+        normalised = report.replace("\r\n", "\n").replace('\r', "\n");
+        normalised.as_str()
+    } else {
+        report
+    };
     let mut out = Vec::new();
     for block in sections::readable_blocks(report) {
         for sentence in sentences::split(&block) {
@@ -128,7 +137,7 @@ pub fn write_findings_text(
 fn findings_of_sentence(sentence: &str, out: &mut Vec<Finding>) {
     let toks = lexer::lex(sentence);
     let suv = measure::find_suv(&toks);
-    let slices = measure::find_slices(&toks);
+    let slices = slices::find_slices(&toks);
     if suv.is_empty() && slices.is_empty() {
         return;
     }

@@ -198,3 +198,11 @@ fn human_readable_lines() {
         "-\t98\tAvid node, image 98.\n7.2\t-\tNode SUVmax 7.2.\n"
     );
 }
+
+#[test]
+fn carriage_returns_are_line_breaks() {
+    let crlf =
+        "HISTORY: SUVmax 9.0 before.\r\nFINDINGS:\r\nNode SUVmax 7.2\r\nLeft node SUVmax 4.1";
+    assert_eq!(pairs(crlf), vec![(Some(7.2), None), (Some(4.1), None)]);
+    assert_eq!(pairs(&crlf.replace("\r\n", "\r")), pairs(crlf));
+}
