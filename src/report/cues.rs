@@ -197,7 +197,7 @@ pub(crate) fn is_unit(w: &str) -> bool {
 pub(crate) fn is_slice_anchor(w: &str) -> bool {
     matches!(
         w,
-        "image" | "images" | "img" | "imgs" | "im" | "ims" | "slice" | "slices" | "sl"
+        "image" | "images" | "img" | "imgs" | "im" | "ims" | "slice" | "slices" | "sl" | "axial"
     )
 }
 

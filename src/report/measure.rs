@@ -211,6 +211,17 @@ fn prior_after(t: &[Token], k: usize) -> bool {
     for m in k + 1..(k + 5).min(t.len()) {
         match t[m].word() {
             Some(w) if cues::is_prior_after(w) => return !value_follows(t, m),
+            // "SUVmax 8.0 now measures SUVmax 3.0": a "now" value after this one.
+            Some(w) if cues::is_current(w) => {
+                // ... unless a prior word comes first ("6.1 today compared with 6.0").
+                return t
+                    .iter()
+                    .enumerate()
+                    .skip(m + 1)
+                    .take(3)
+                    .take_while(|(_, tok)| !tok.word().is_some_and(cues::is_prior))
+                    .any(|(x, tok)| tok.is_number() || suv_anchor(t, x).is_some());
+            }
             Some(w) if suv_anchor(t, m).is_some() || cues::is_slice_anchor(w) => return false,
             Some(_) => {}
             // "SUV max 5.0 on 01/02/2023 PET": a dated value is a prior exam's.
@@ -271,8 +282,9 @@ fn lead_in(t: &[Token], after: usize) -> Result<LeadIn, usize> {
                 if subject_phrase
                     && suv_anchor(t, k).is_none()
                     && !cues::is_slice_anchor(&t[k].lower) => {}
-            Kind::Punct('(' | ')' | ':' | '=' | '~' | '≈' | '-' | '_' | '>' | '#' | '[' | ']') => {
-            }
+            Kind::Punct(
+                '(' | ')' | ':' | '=' | '~' | '≈' | '-' | '_' | '>' | '#' | '[' | ']' | '.',
+            ) => {}
             Kind::Number { .. } if is_candidate(t, k, true) => break,
             _ => return Err(k),
         }
@@ -355,14 +367,17 @@ fn scan_group(
 /// Status of a value from the tokens that link it to the previous value.
 fn link_status(t: &[Token], between: &[usize], range: &mut bool) -> Status {
     let words = || between.iter().filter_map(|&i| t[i].word());
-    if words().any(cues::is_current) {
-        return Status::Current;
-    }
-    if words().any(|w| matches!(w, "liver" | "pool" | "background" | "mediastinal" | "blood")) {
-        return Status::Reference;
-    }
-    if words().any(cues::is_prior) {
-        return Status::Prior;
+    // The marker nearest the value decides: "6.1 today compared with 6.0" is prior.
+    for w in words().collect::<Vec<_>>().into_iter().rev() {
+        if cues::is_current(w) {
+            return Status::Current;
+        }
+        if matches!(w, "liver" | "pool" | "background" | "mediastinal" | "blood") {
+            return Status::Reference;
+        }
+        if cues::is_prior(w) {
+            return Status::Prior;
+        }
     }
     if between.iter().any(|&i| matches!(punct(t, i), Some('/'))) {
         return Status::RangeOther;
@@ -435,6 +450,15 @@ mod tests {
         );
         assert_eq!(values("prior SUVmax 4.1"), [(4.1, Prior)]);
         assert_eq!(values("SUV max 5.0 on 01/02/2023"), [(5.0, Prior)]);
+        assert_eq!(
+            values("SUVmax 6.1 today compared with 6.0"),
+            [(6.1, Current), (6.0, Prior)]
+        );
+        assert_eq!(
+            values("SUVmax 8.0 now measures SUVmax 3.0"),
+            [(8.0, Prior), (3.0, Current)]
+        );
+        assert_eq!(values("SUVmax approx. 3.5"), [(3.5, Current)]);
     }
 
     #[test]
