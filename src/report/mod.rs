@@ -34,6 +34,12 @@
 //!   zipped). Each finding's `sentence` is the whole source sentence (CONTRACT §4) and its `text`
 //!   is that sentence with only this finding's SUV value and image number cut out, so the other
 //!   lesion's numbers remain and still tell the model which lesion is meant.
+//! - **Uptake called physiologic after the value**: "Coeliac ganglion uptake, SUVmax 3.1, is
+//!   physiological" gives nothing when no lesion word comes before the value; with one
+//!   ("Focus in the sigmoid colon, SUVmax 12.4, likely physiologic") the physician still points
+//!   at a focus with uptake, so it stays a finding.
+//! - FINDINGS and IMPRESSION are both read and their findings are not merged: an impression
+//!   that repeats "SUVmax 6.4" gives a second finding (callers may drop repeats by value).
 //! - Sentences are at most 2000 bytes; longer runs are cut at white space (they are not prose),
 //!   which also bounds the output of hostile input.
 pub mod hl7text;

@@ -206,3 +206,12 @@ fn carriage_returns_are_line_breaks() {
     assert_eq!(pairs(crlf), vec![(Some(7.2), None), (Some(4.1), None)]);
     assert_eq!(pairs(&crlf.replace("\r\n", "\r")), pairs(crlf));
 }
+
+#[test]
+fn physiologic_after_the_value() {
+    assert!(pairs("Coeliac ganglion uptake, SUVmax 3.1, is physiological.").is_empty());
+    assert_eq!(
+        pairs("Focus in the sigmoid colon, SUVmax 12.4, likely physiologic."),
+        vec![(Some(12.4), None)]
+    );
+}
