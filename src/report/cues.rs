@@ -1,0 +1,418 @@
+//! Word lists the extractor reasons with: what announces an SUV or an image number, what marks a
+//! value as belonging to a prior exam or to reference tissue, what names a lesion, and which
+//! words negate uptake. All words are lower case; US and UK spellings both appear. Kept in one
+//! place so that the rules in `measure` and `findings` read as rules, not as string soup.
+
+/// Words that may follow an SUV keyword before its value ("SUV max of up to 7.2").
+pub(crate) fn is_suv_filler(w: &str) -> bool {
+    matches!(
+        w,
+        "max"
+            | "maximum"
+            | "maximal"
+            | "bw"
+            | "of"
+            | "is"
+            | "was"
+            | "measuring"
+            | "measures"
+            | "measured"
+            | "approximately"
+            | "approx"
+            | "about"
+            | "around"
+            | "roughly"
+            | "up"
+            | "to"
+            | "reaching"
+            | "value"
+            | "values"
+            | "now"
+            | "currently"
+            | "today"
+            | "has"
+            | "have"
+            | "increased"
+            | "decreased"
+            | "risen"
+            | "fallen"
+            | "dropped"
+            | "rose"
+            | "fell"
+            | "slightly"
+            | "mildly"
+            | "markedly"
+            | "interval"
+            | "an"
+            | "a"
+            | "the"
+            | "at"
+            | "ranging"
+            | "range"
+            | "between"
+            | "from"
+            | "greater"
+            | "than"
+            | "in"
+            | "g"
+            | "ml"
+    )
+}
+
+/// Words that, after a value, may lead to a further value of the same SUV ("7.2, previously 4.1").
+pub(crate) fn is_suv_connector(w: &str) -> bool {
+    matches!(
+        w,
+        "and"
+            | "or"
+            | "to"
+            | "from"
+            | "vs"
+            | "versus"
+            | "previously"
+            | "previous"
+            | "prior"
+            | "was"
+            | "were"
+            | "compared"
+            | "comparison"
+            | "with"
+            | "on"
+            | "the"
+            | "now"
+            | "currently"
+            | "today"
+            | "respectively"
+            | "up"
+            | "at"
+            | "baseline"
+            | "liver"
+            | "blood"
+            | "pool"
+            | "mediastinal"
+            | "background"
+            | "g"
+            | "ml"
+            | "cc"
+            | "study"
+            | "exam"
+            | "scan"
+            | "in"
+            | "is"
+            | "of"
+            | "right"
+            | "left"
+            | "bilateral"
+            | "pet"
+            | "ct"
+            | "examination"
+    )
+}
+
+/// Words that put the value after them on a prior exam.
+pub(crate) fn is_prior(w: &str) -> bool {
+    matches!(
+        w,
+        "previously"
+            | "previous"
+            | "prior"
+            | "was"
+            | "were"
+            | "from"
+            | "compared"
+            | "comparison"
+            | "vs"
+            | "versus"
+            | "baseline"
+            | "before"
+            | "earlier"
+            | "formerly"
+            | "initially"
+            | "pretreatment"
+            | "prev"
+    )
+}
+
+/// Words after a value that say the value was the prior exam's ("5.0 on the prior").
+pub(crate) fn is_prior_after(w: &str) -> bool {
+    matches!(
+        w,
+        "previously"
+            | "previous"
+            | "prior"
+            | "prev"
+            | "baseline"
+            | "before"
+            | "earlier"
+            | "formerly"
+    )
+}
+
+/// Words that put the value after them on the current exam ("previously 4.1, now 7.2").
+pub(crate) fn is_current(w: &str) -> bool {
+    matches!(w, "now" | "currently" | "today" | "presently" | "current")
+}
+
+/// Units and nouns that make a number a size, dose, time or count, never an SUV or an image.
+pub(crate) fn is_unit(w: &str) -> bool {
+    matches!(
+        w,
+        "cm" | "mm"
+            | "cc"
+            | "x"
+            | "mbq"
+            | "mci"
+            | "gbq"
+            | "kg"
+            | "lb"
+            | "lbs"
+            | "day"
+            | "days"
+            | "week"
+            | "weeks"
+            | "month"
+            | "months"
+            | "year"
+            | "years"
+            | "yr"
+            | "yrs"
+            | "hour"
+            | "hours"
+            | "hr"
+            | "hrs"
+            | "h"
+            | "min"
+            | "mins"
+            | "minute"
+            | "minutes"
+            | "times"
+            | "fold"
+            | "cycles"
+            | "mg"
+            | "ng"
+    ) || is_lesion_noun(w)
+}
+
+/// Words that announce an image number.
+pub(crate) fn is_slice_anchor(w: &str) -> bool {
+    matches!(
+        w,
+        "image" | "images" | "img" | "imgs" | "im" | "ims" | "slice" | "slices" | "sl" | "axial"
+    )
+}
+
+/// Words allowed between an image keyword and its number ("image number 145", "image no. 145").
+pub(crate) fn is_slice_filler(w: &str) -> bool {
+    matches!(w, "number" | "no" | "num" | "nr")
+}
+
+/// Nouns naming a lesion: they separate lesions in a list and make a number before them a count.
+pub(crate) fn is_lesion_noun(w: &str) -> bool {
+    matches!(
+        w,
+        "node"
+            | "nodes"
+            | "lesion"
+            | "lesions"
+            | "mass"
+            | "masses"
+            | "nodule"
+            | "nodules"
+            | "focus"
+            | "foci"
+            | "deposit"
+            | "deposits"
+            | "metastasis"
+            | "metastases"
+            | "tumor"
+            | "tumors"
+            | "tumour"
+            | "tumours"
+            | "implant"
+            | "implants"
+    )
+}
+
+/// Words that say the subject is a lesion (not reference tissue).
+pub(crate) fn is_lesion_cue(w: &str) -> bool {
+    is_lesion_noun(w)
+        || matches!(
+            w,
+            "lymph"
+                | "lymphadenopathy"
+                | "adenopathy"
+                | "metastatic"
+                | "hypermetabolic"
+                | "hypermetabolism"
+                | "avid"
+                | "avidity"
+                | "focal"
+                | "intense"
+                | "intensely"
+                | "malignant"
+                | "malignancy"
+                | "neoplasm"
+                | "neoplastic"
+                | "recurrence"
+                | "recurrent"
+                | "thickening"
+                | "consolidation"
+                | "opacity"
+                | "sclerotic"
+                | "lytic"
+                | "blastic"
+                | "suspicious"
+                | "expressing"
+                | "positive"
+                | "disease"
+                | "involvement"
+                | "primary"
+                | "carcinoma"
+                | "cancer"
+                | "lymphoma"
+        )
+}
+
+/// Words saying uptake is present: a sentence with an image number and one of these (and no
+/// SUV) is a finding with `suv_max` null.
+pub(crate) fn is_uptake_cue(w: &str) -> bool {
+    matches!(
+        w,
+        "hypermetabolic"
+            | "hypermetabolism"
+            | "avid"
+            | "avidity"
+            | "uptake"
+            | "activity"
+            | "expression"
+            | "expressing"
+            | "positive"
+            | "intense"
+            | "intensely"
+            | "accumulation"
+            | "hyperactivity"
+    )
+}
+
+/// Reference organs: an SUV whose only subject is one of these is reference uptake.
+pub(crate) fn is_ref_organ(w: &str) -> bool {
+    matches!(
+        w,
+        "liver"
+            | "hepatic"
+            | "spleen"
+            | "splenic"
+            | "parotid"
+            | "parotids"
+            | "salivary"
+            | "aorta"
+            | "aortic"
+            | "mediastinum"
+            | "mediastinal"
+            | "marrow"
+    )
+}
+
+/// Words that make an SUV reference or physiologic uptake even if a lesion word came earlier.
+pub(crate) fn is_strong_ref(w: &str) -> bool {
+    matches!(
+        w,
+        "background"
+            | "pool"
+            | "reference"
+            | "physiologic"
+            | "physiological"
+            | "physiologically"
+            | "normal"
+            | "excretion"
+            | "excreted"
+            | "urinary"
+    )
+}
+
+/// Comparison words: a reference organ right after one of these is what the lesion is compared
+/// with ("uptake greater than liver background"), not the value's subject.
+pub(crate) fn is_comparator(w: &str) -> bool {
+    matches!(
+        w,
+        "than"
+            | "above"
+            | "below"
+            | "exceeding"
+            | "exceeds"
+            | "exceed"
+            | "over"
+            | "to"
+            | "relative"
+            | "compared"
+            | "similar"
+            | "equal"
+            | "like"
+            | "greater"
+            | "higher"
+            | "lower"
+            | "less"
+            | "more"
+            | "approximating"
+            | "surpassing"
+    )
+}
+
+/// Words that start a negation of uptake ("no", "without", "non-avid", "not avid").
+pub(crate) fn is_negator(w: &str) -> bool {
+    matches!(w, "no" | "without" | "not" | "non" | "nonavid" | "absent")
+}
+
+/// Words a negator may skip before the uptake word it negates ("no significant FDG uptake").
+pub(crate) fn is_negation_qualifier(w: &str) -> bool {
+    matches!(
+        w,
+        "significant"
+            | "significantly"
+            | "abnormal"
+            | "abnormally"
+            | "increased"
+            | "appreciable"
+            | "appreciably"
+            | "focal"
+            | "suspicious"
+            | "definite"
+            | "discernible"
+            | "measurable"
+            | "fdg"
+            | "psma"
+            | "dotatate"
+            | "tracer"
+            | "radiotracer"
+            | "longer"
+            | "an"
+            | "any"
+            | "associated"
+            | "intense"
+            | "hypermetabolic"
+            | "pathologic"
+            | "pathological"
+    )
+}
+
+/// Words that mean uptake has gone.
+pub(crate) fn is_resolution(w: &str) -> bool {
+    matches!(w, "resolved" | "resolution" | "photopenic" | "nonavid")
+}
+
+/// Comparisons that say uptake is raised ("greater than liver", "above blood pool").
+pub(crate) fn is_elevating(w: &str) -> bool {
+    matches!(
+        w,
+        "greater" | "higher" | "above" | "exceeding" | "exceeds" | "exceed" | "more"
+    )
+}
+
+/// Verbs and signs that may stand right before a value after a subject phrase ("SUVmax of the
+/// right hilar node is 7.2").
+pub(crate) fn is_value_verb(w: &str) -> bool {
+    matches!(
+        w,
+        "is" | "was" | "measures" | "measuring" | "measured" | "of" | "reaching" | "now" | "to"
+    )
+}

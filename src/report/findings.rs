@@ -1,0 +1,414 @@
+//! Turns one sentence's SUV values and image numbers into findings.
+//!
+//! Values and image numbers are walked in order; a finding collects at most one current SUV and
+//! one image number, and a second one of either (or a new lesion noun after "and", "," or ";")
+//! starts the next finding, so "right hilar node (SUVmax 7.2, image 145) and left axillary node
+//! (SUVmax 4.1, image 98)" gives two. Lists written "SUVmax 7.2 and 4.1 (images 145 and 98,
+//! respectively)" are zipped. The subject of each value decides whether it is reference uptake
+//! (see [`classify_lead`]); prior-exam values never fill a finding. Which findings are kept is
+//! documented on the module root.
+use super::cues;
+use super::lexer::{Kind, Token};
+use super::measure::{Status, SuvHit};
+use super::slices::SliceHit;
+
+/// A finding before its text is cut: token indices of its value and image number.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub(crate) struct Draft {
+    pub suv: Option<usize>,
+    pub slice: Option<usize>,
+}
+
+/// What the words before a value say about its subject.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Subject {
+    Lesion,
+    /// Blood pool, background, physiologic uptake.
+    Reference,
+    /// An organ used as reference ("Liver SUVmax 2.6").
+    OrganReference,
+    Unknown,
+}
+
+enum Ev<'a> {
+    Suv(&'a SuvHit, bool),
+    Slice(&'a SliceHit),
+}
+
+impl Ev<'_> {
+    fn tok(&self) -> usize {
+        match self {
+            Ev::Suv(h, _) => h.tok,
+            Ev::Slice(h) => h.tok,
+        }
+    }
+    fn anchor(&self) -> usize {
+        match self {
+            Ev::Suv(h, _) => h.anchor.min(h.tok),
+            Ev::Slice(h) => h.anchor.min(h.tok),
+        }
+    }
+}
+
+struct Open {
+    draft: Draft,
+    start: usize,
+    /// The finding holds a reference value, a prior-only value, or a negated one.
+    tainted: bool,
+    last: usize,
+    /// A lesion word came before the finding's first value.
+    has_subject: bool,
+}
+
+/// Groups values and image numbers into findings (token indices).
+pub(crate) fn assemble(t: &[Token], suv: &[SuvHit], slices: &[SliceHit]) -> Vec<Draft> {
+    let usable = usable_values(t, suv);
+    if let Some(zipped) = zip_respectively(suv, &usable, slices) {
+        return zipped;
+    }
+    let mut evs: Vec<Ev> = suv
+        .iter()
+        .zip(&usable)
+        .map(|(h, &u)| Ev::Suv(h, u))
+        .collect();
+    evs.extend(slices.iter().filter(|s| !s.prior).map(Ev::Slice));
+    evs.sort_by_key(Ev::tok);
+    let mut out = Vec::new();
+    let mut open = Open {
+        draft: Draft::default(),
+        start: 0,
+        tainted: false,
+        last: 0,
+        has_subject: false,
+    };
+    for ev in &evs {
+        // A lesion noun after the finding's numbers starts a new finding only when the finding
+        // already named its own lesion ("SUVmax 6.1, right hilar node, im 145" is one finding).
+        let new_lesion = (open.draft.suv.is_some() || open.draft.slice.is_some())
+            && open.has_subject
+            && starts_new_lesion(t, open.last + 1, ev.anchor());
+        let clash = match ev {
+            Ev::Suv(h, true) => h.status == Status::Current && open.draft.suv.is_some(),
+            Ev::Slice(_) => open.draft.slice.is_some(),
+            Ev::Suv(..) => false,
+        };
+        if new_lesion || clash {
+            close(t, &mut open, &mut out, ev.anchor());
+            let start = open.last + 1;
+            open = Open {
+                draft: Draft::default(),
+                start,
+                tainted: false,
+                last: 0,
+                has_subject: false,
+            };
+        }
+        if open.draft.suv.is_none() && open.draft.slice.is_none() && !open.tainted {
+            let lead = open.start..ev.anchor().min(t.len());
+            open.has_subject = lead
+                .clone()
+                .any(|k| t[k].word().is_some_and(cues::is_lesion_cue));
+        }
+        match ev {
+            Ev::Suv(h, true) if h.status == Status::Current => open.draft.suv = Some(h.tok),
+            Ev::Suv(h, _) => open.tainted |= h.status != Status::RangeOther,
+            Ev::Slice(h) => open.draft.slice = Some(h.tok),
+        }
+        open.last = ev.tok();
+    }
+    close(t, &mut open, &mut out, t.len());
+    out
+}
+
+/// Keeps a finished finding: any current SUV; an image number alone only with an uptake word,
+/// no negation and no reference or prior value beside it.
+fn close(t: &[Token], open: &mut Open, out: &mut Vec<Draft>, end: usize) {
+    let d = std::mem::take(&mut open.draft);
+    let keep = match (d.suv, d.slice) {
+        (Some(_), _) => true,
+        (None, Some(s)) => {
+            let seg_end = clause_end(t, s, end);
+            let uptake =
+                (open.start..seg_end).any(|k| t[k].word().is_some_and(cues::is_uptake_cue));
+            !open.tainted
+                && uptake
+                && !has_negation(t, open.start, seg_end)
+                && !has_reference_word(t, open.start, seg_end)
+                && matches!(
+                    classify_lead(t, open.start, s),
+                    Subject::Lesion | Subject::Unknown
+                )
+        }
+        (None, None) => false,
+    };
+    if keep {
+        out.push(d);
+    }
+    open.last = open.last.max(d.suv.max(d.slice).unwrap_or(0));
+}
+
+/// A strong reference word ("physiologic", "excretion") in `[a, b)` that is not the object of
+/// a comparison: the image number points at normal tissue.
+fn has_reference_word(t: &[Token], a: usize, b: usize) -> bool {
+    (a..b.min(t.len())).any(|k| {
+        t[k].word().is_some_and(cues::is_strong_ref)
+            && !(a..k)
+                .rev()
+                .take(6)
+                .filter_map(|j| t[j].word())
+                .take(3)
+                .any(cues::is_comparator)
+    })
+}
+
+/// End of the clause holding token `from`: the next ';' or the given limit.
+fn clause_end(t: &[Token], from: usize, limit: usize) -> usize {
+    (from..limit.min(t.len()))
+        .find(|&k| t[k].is_punct(';'))
+        .unwrap_or(limit.min(t.len()))
+}
+
+/// For each value: current, not reference tissue, uptake not negated. One pass over the groups:
+/// the lead of a group runs from after the previous group's last value (or a later ';') to its
+/// keyword.
+fn usable_values(t: &[Token], all: &[SuvHit]) -> Vec<bool> {
+    let mut out = vec![false; all.len()];
+    let mut prev_end = 0;
+    let mut i = 0;
+    while i < all.len() {
+        let head = &all[i];
+        let j = all[i..]
+            .iter()
+            .position(|x| x.group != head.group)
+            .map_or(all.len(), |p| i + p);
+        let first = head.anchor.min(head.tok);
+        let semi = (prev_end..first)
+            .rev()
+            .find(|&k| t[k].is_punct(';'))
+            .map_or(prev_end, |k| k + 1);
+        let subject = classify_lead(t, semi, first);
+        let trail = trailing(t, head.tok);
+        let reference = match subject {
+            Subject::Reference => true,
+            // "Mild diffuse splenic uptake, SUVmax 2.9, greater than liver" is a finding.
+            Subject::OrganReference => trail != Trail::Elevated,
+            Subject::Lesion => false,
+            Subject::Unknown => trail == Trail::Reference,
+        };
+        let ok = head.status != Status::Reference && !reference && !has_negation(t, semi, first);
+        for k in i..j {
+            out[k] = ok && all[k].status == Status::Current;
+        }
+        prev_end = all[j - 1].tok + 1;
+        i = j;
+    }
+    out
+}
+
+/// Whether the words in `[a, b)` introduce another lesion: "and"/","/";" followed by a lesion noun.
+fn starts_new_lesion(t: &[Token], a: usize, b: usize) -> bool {
+    let b = b.min(t.len());
+    let Some(join) = (a..b).find(|&k| {
+        t[k].is_punct(';')
+            || t[k].is_punct(',')
+            || matches!(t[k].word(), Some("and" | "while" | "whereas" | "plus"))
+    }) else {
+        return false;
+    };
+    (join..b).any(|k| t[k].word().is_some_and(cues::is_lesion_noun))
+}
+
+/// Decides from the words in `[a, b)` (before a value) whether its subject is reference tissue.
+///
+/// The "near" window is the last three words before the value, not crossing ",", ";" or ")".
+/// Walking back from the value: a strong reference word ("blood pool", "background",
+/// "physiologic") in the near window makes it reference (unless it is a comparison and the lead
+/// names a lesion); a reference word after a comparison ("greater than liver") outside the near
+/// window is only what the lesion is compared with; elsewhere a strong word counts unless a
+/// lesion word is closer to the value, and an organ ("liver", "spleen") counts only when the
+/// lead names no lesion and makes no "greater than" comparison.
+pub(crate) fn classify_lead(t: &[Token], a: usize, b: usize) -> Subject {
+    let b = b.min(t.len());
+    let near_start = near_window_start(t, a, b);
+    let lesion_words = (a..b).any(|k| t[k].word().is_some_and(cues::is_lesion_cue));
+    let elevated = (a..b).any(|k| t[k].word().is_some_and(cues::is_elevating));
+    let mut lesion_closer = false;
+    for k in (a..b).rev() {
+        let Some(w) = t[k].word() else { continue };
+        if cues::is_lesion_cue(w) {
+            lesion_closer = true;
+            continue;
+        }
+        let strong = cues::is_strong_ref(w);
+        if !strong && !cues::is_ref_organ(w) {
+            continue;
+        }
+        let near = k >= near_start;
+        let compared = (a..k)
+            .rev()
+            .take(6)
+            .filter_map(|j| t[j].word())
+            .take(3)
+            .any(cues::is_comparator);
+        let reference = match (near, strong) {
+            (true, true) => !(compared && lesion_words),
+            (true, false) => !lesion_words,
+            (false, _) if compared => false,
+            (false, true) => !lesion_closer,
+            (false, false) => !(lesion_words || elevated),
+        };
+        if reference {
+            return if strong {
+                Subject::Reference
+            } else {
+                Subject::OrganReference
+            };
+        }
+    }
+    if lesion_words {
+        Subject::Lesion
+    } else {
+        Subject::Unknown
+    }
+}
+
+/// Start of the near window: the last three words before `b`, not crossing ",", ";" or ")".
+fn near_window_start(t: &[Token], a: usize, b: usize) -> usize {
+    let mut k = b;
+    let mut words = 0;
+    while k > a {
+        let j = k - 1;
+        if t[j].is_punct(',') || t[j].is_punct(';') || t[j].is_punct(')') {
+            break;
+        }
+        if t[j].word().is_some() {
+            words += 1;
+            if words > 3 {
+                break;
+            }
+        }
+        k = j;
+    }
+    k
+}
+
+/// What follows a value: "2.1 in the mediastinal blood pool" (reference) or "2.9, greater than
+/// liver" (elevated uptake).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Trail {
+    Nothing,
+    Reference,
+    Elevated,
+}
+
+fn is_trail_filler(w: &str) -> bool {
+    matches!(
+        w,
+        "g" | "ml"
+            | "cc"
+            | "in"
+            | "within"
+            | "of"
+            | "for"
+            | "at"
+            | "the"
+            | "normal"
+            | "is"
+            | "are"
+            | "likely"
+            | "probably"
+            | "most"
+            | "felt"
+            | "thought"
+            | "to"
+            | "be"
+            | "consistent"
+            | "with"
+            | "keeping"
+            | "compatible"
+            | "presumably"
+            | "considered"
+            | "in keeping"
+    )
+}
+
+/// Reads up to eight tokens after the value at `v`.
+pub(crate) fn trailing(t: &[Token], v: usize) -> Trail {
+    for tok in t.iter().skip(v + 1).take(8) {
+        match tok.word() {
+            Some(w) if cues::is_elevating(w) => return Trail::Elevated,
+            Some(w) if cues::is_strong_ref(w) || cues::is_ref_organ(w) => return Trail::Reference,
+            Some(w) if is_trail_filler(w) => {}
+            Some(_) => return Trail::Nothing,
+            None if matches!(tok.kind, Kind::Punct('/' | ',' | '(')) => {}
+            None => return Trail::Nothing,
+        }
+    }
+    Trail::Nothing
+}
+
+/// Negated or resolved uptake in `[a, b)`: "no significant uptake", "non-avid", "without FDG
+/// avidity", "has resolved" (but not "partially resolved").
+pub(crate) fn has_negation(t: &[Token], a: usize, b: usize) -> bool {
+    let b = b.min(t.len());
+    (a..b).any(|k| {
+        let Some(w) = t[k].word() else { return false };
+        if cues::is_resolution(w) {
+            let partial = k > a
+                && t[k - 1].word().is_some_and(|p| {
+                    matches!(
+                        p,
+                        "partial"
+                            | "partially"
+                            | "near"
+                            | "nearly"
+                            | "incomplete"
+                            | "incompletely"
+                            | "almost"
+                    )
+                });
+            return !partial;
+        }
+        if !cues::is_negator(w) {
+            return false;
+        }
+        for tok in &t[k + 1..(k + 6).min(b)] {
+            match tok.word() {
+                Some(x) if cues::is_uptake_cue(x) => return true,
+                Some(x) if cues::is_negation_qualifier(x) => {}
+                None if tok.is_punct('-') => {}
+                _ => return false,
+            }
+        }
+        false
+    })
+}
+
+/// "SUVmax 7.2 and 4.1 ... images 145 and 98, respectively": one group of k current values and
+/// one list of k image numbers pair up in order.
+fn zip_respectively(suv: &[SuvHit], usable: &[bool], slices: &[SliceHit]) -> Option<Vec<Draft>> {
+    let cur: Vec<&SuvHit> = suv
+        .iter()
+        .zip(usable)
+        .filter(|(_, u)| **u)
+        .map(|(h, _)| h)
+        .collect();
+    let first = cur.first()?;
+    let live: Vec<&SliceHit> = slices.iter().filter(|s| !s.prior).collect();
+    let one_group = cur.iter().all(|h| h.group == first.group);
+    let one_list = live
+        .first()
+        .is_some_and(|s0| live.iter().all(|s| s.list == s0.list));
+    if cur.len() < 2 || cur.len() != live.len() || !one_group || !one_list {
+        return None;
+    }
+    Some(
+        cur.iter()
+            .zip(&live)
+            .map(|(h, s)| Draft {
+                suv: Some(h.tok),
+                slice: Some(s.tok),
+            })
+            .collect(),
+    )
+}

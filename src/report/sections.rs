@@ -1,0 +1,223 @@
+//! Report sections: which parts of a report are read for findings.
+//!
+//! A heading is a line that starts with a known heading name followed by ":" ("FINDINGS:",
+//! "Impression: 1. ..."), possibly after a short prefix ("PET/CT FINDINGS:", "CLINICAL
+//! HISTORY:"), or a line that is only a heading name ("FINDINGS"). Findings, impression,
+//! conclusion, summary, opinion and addendum are read; history, indication, technique,
+//! comparison, procedure, radiopharmaceutical and the like are not (they hold prior values,
+//! doses and technique numbers). Other "Label:" lines such as "Chest:" are body-region labels
+//! inside findings and stay content. Policy:
+//! - no heading at all: the whole text is read;
+//! - at least one read heading: only the read sections;
+//! - only ignored headings: everything except them, where an ignored section ends at the first
+//!   blank line after its text.
+//!
+//! Linear in the text; looks at most the first 48 bytes of a line for a heading.
+
+/// Whether a section is read for findings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Class {
+    Read,
+    Ignored,
+}
+
+const READ: &[&str] = &[
+    "findings",
+    "finding",
+    "impression",
+    "impressions",
+    "conclusion",
+    "conclusions",
+    "summary",
+    "opinion",
+    "interpretation",
+    "results",
+    "result",
+    "diagnosis",
+    "addendum",
+];
+
+const IGNORED: &[&str] = &[
+    "history",
+    "indication",
+    "indications",
+    "clinical information",
+    "clinical details",
+    "clinical data",
+    "clinical question",
+    "reason for exam",
+    "reason for study",
+    "reason for examination",
+    "reason for referral",
+    "technique",
+    "procedure",
+    "protocol",
+    "comparison",
+    "comparisons",
+    "prior studies",
+    "prior study",
+    "radiopharmaceutical",
+    "radiotracer",
+    "dose",
+    "exam",
+    "examination",
+    "glucose",
+    "blood glucose",
+    "signed",
+    "electronically signed",
+    "dictated by",
+    "reference",
+    "references",
+];
+
+/// Longest prefix (bytes) of a line that is examined for a heading.
+const HEAD_MAX: usize = 48;
+
+/// Classifies a line as a heading; returns its class and the text after the colon.
+fn heading(line: &str) -> Option<(Class, &str)> {
+    let trimmed =
+        line.trim_start_matches(|c: char| c.is_whitespace() || matches!(c, '#' | '*' | '_'));
+    let colon = trimmed
+        .char_indices()
+        .take_while(|(i, _)| *i < HEAD_MAX)
+        .find(|(_, c)| *c == ':');
+    let (label, rest) = match colon {
+        Some((i, _)) => (&trimmed[..i], &trimmed[i + 1..]),
+        None if trimmed.trim_end().len() <= HEAD_MAX => (trimmed, ""),
+        None => return None,
+    };
+    let norm: String = label
+        .chars()
+        .map(|c| {
+            if c.is_alphabetic() {
+                c.to_ascii_lowercase()
+            } else {
+                ' '
+            }
+        })
+        .collect();
+    let words: Vec<&str> = norm.split_whitespace().collect();
+    if words.is_empty() || words.len() > 5 {
+        return None;
+    }
+    let joined = words.join(" ");
+    let ends = |name: &&str| joined == *name || joined.ends_with(&format!(" {name}"));
+    let exact = |name: &&str| joined == *name;
+    // Without a colon the whole line must be the name (or an all-caps "PET/CT FINDINGS").
+    let shouty = label.chars().any(char::is_alphabetic) && !label.chars().any(char::is_lowercase);
+    let fits = |name: &&str| {
+        if colon.is_some() || shouty {
+            ends(name)
+        } else {
+            exact(name)
+        }
+    };
+    if READ.iter().any(fits) {
+        Some((Class::Read, rest))
+    } else if IGNORED.iter().any(fits) {
+        Some((Class::Ignored, rest))
+    } else {
+        None
+    }
+}
+
+/// The blocks of text to read for findings, in order. Blocks never share a sentence.
+pub(crate) fn readable_blocks(text: &str) -> Vec<String> {
+    let lines: Vec<(Option<(Class, &str)>, &str)> = text.lines().map(|l| (heading(l), l)).collect();
+    let any_heading = lines.iter().any(|(h, _)| h.is_some());
+    if !any_heading {
+        return vec![text.to_string()];
+    }
+    let any_read = lines
+        .iter()
+        .any(|(h, _)| matches!(h, Some((Class::Read, _))));
+    let mut blocks = Vec::new();
+    let mut cur = String::new();
+    // Before the first heading: read only when no read heading exists.
+    let mut reading = !any_read;
+    let mut ignored_has_text = false;
+    for (h, line) in lines {
+        match h {
+            Some((class, rest)) => {
+                flush(&mut cur, &mut blocks);
+                reading = class == Class::Read;
+                ignored_has_text = !rest.trim().is_empty();
+                if reading {
+                    push_line(&mut cur, rest);
+                }
+            }
+            None if reading => push_line(&mut cur, line),
+            None => {
+                let blank = line.trim().is_empty();
+                if !any_read && blank && ignored_has_text {
+                    reading = true;
+                }
+                ignored_has_text |= !blank;
+            }
+        }
+    }
+    flush(&mut cur, &mut blocks);
+    blocks
+}
+
+fn push_line(cur: &mut String, line: &str) {
+    cur.push_str(line);
+    cur.push('\n');
+}
+
+fn flush(cur: &mut String, blocks: &mut Vec<String>) {
+    if !cur.trim().is_empty() {
+        blocks.push(std::mem::take(cur));
+    }
+    cur.clear();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn headings_recognised() {
+        assert_eq!(heading("FINDINGS:"), Some((Class::Read, "")));
+        assert_eq!(
+            heading("Impression: 1. Node."),
+            Some((Class::Read, " 1. Node."))
+        );
+        assert_eq!(heading("PET/CT FINDINGS"), Some((Class::Read, "")));
+        assert_eq!(
+            heading("CLINICAL HISTORY: lymphoma"),
+            Some((Class::Ignored, " lymphoma"))
+        );
+        assert_eq!(
+            heading("Comparison: PET/CT 1/2/2023."),
+            Some((Class::Ignored, " PET/CT 1/2/2023."))
+        );
+        assert_eq!(heading("Findings of the neck are normal."), None);
+        assert_eq!(heading("Chest: right hilar node."), None);
+        assert_eq!(heading("Right hilar node SUVmax 7.2"), None);
+    }
+
+    #[test]
+    fn only_read_sections_when_present() {
+        let r = "HISTORY: prior SUVmax 9.\nTECHNIQUE: 370 MBq.\nFINDINGS:\nNode SUVmax 7.2.\n\
+                 COMPARISON: none\nIMPRESSION: Node.";
+        let b = readable_blocks(r);
+        assert_eq!(
+            b,
+            vec!["\nNode SUVmax 7.2.\n".to_string(), " Node.\n".to_string()]
+        );
+    }
+
+    #[test]
+    fn no_headings_reads_everything() {
+        let r = "Right hilar node SUVmax 7.2.\nLeft node.";
+        assert_eq!(readable_blocks(r), vec![r.to_string()]);
+    }
+
+    #[test]
+    fn ignored_only_ends_at_blank_line() {
+        let r = "Clinical history: lymphoma, SUVmax 9 before.\n\nRight hilar node SUVmax 7.2.";
+        let b = readable_blocks(r);
+        assert_eq!(b, vec!["Right hilar node SUVmax 7.2.\n".to_string()]);
+    }
+}
