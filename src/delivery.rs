@@ -35,7 +35,12 @@ pub fn backoff(cfg: &DeliveryConfig, attempts: u32) -> Duration {
 }
 
 /// Runs until `shutdown`; `wake` is notified when the pipeline queues a new SEG.
-pub async fn run(store: Arc<Store>, cfg: DeliveryConfig, wake: Arc<Notify>, shutdown: CancellationToken) {
+pub async fn run(
+    store: Arc<Store>,
+    cfg: DeliveryConfig,
+    wake: Arc<Notify>,
+    shutdown: CancellationToken,
+) {
     loop {
         let s = store.clone();
         let due = match tokio::task::spawn_blocking(move || s.due_deliveries(unix_now())).await {
@@ -57,7 +62,9 @@ pub async fn run(store: Arc<Store>, cfg: DeliveryConfig, wake: Arc<Notify>, shut
             let s = store.clone();
             match tokio::task::spawn_blocking(move || s.put_delivery(id, &updated)).await {
                 Ok(Ok(())) => {}
-                Ok(Err(e)) => warn!(delivery = id, error = %e, "recording a delivery outcome failed"),
+                Ok(Err(e)) => {
+                    warn!(delivery = id, error = %e, "recording a delivery outcome failed")
+                }
                 Err(e) => warn!(delivery = id, error = %e, "recording task failed"),
             }
         }
@@ -89,7 +96,14 @@ async fn attempt(store: &Store, cfg: &DeliveryConfig, mut item: OutboxItem) -> O
             }
             Some(r) => (
                 r.class == Outcome::TransientFailure,
-                format!("status {:04X}{}", r.status, r.comment.as_deref().map(|c| format!(": {c}")).unwrap_or_default()),
+                format!(
+                    "status {:04X}{}",
+                    r.status,
+                    r.comment
+                        .as_deref()
+                        .map(|c| format!(": {c}"))
+                        .unwrap_or_default()
+                ),
             ),
             None => (true, "no response for the SEG".to_owned()),
         },
@@ -98,7 +112,11 @@ async fn attempt(store: &Store, cfg: &DeliveryConfig, mut item: OutboxItem) -> O
     if !transient || item.attempts >= cfg.max_attempts {
         warn!(seg = %item.sop_instance, dest = %dest.name, attempts = item.attempts, reason = %why, "SEG delivery failed for good");
         item.state = DeliveryState::Failed {
-            reason: if transient { format!("gave up after {} attempts: {why}", item.attempts) } else { why },
+            reason: if transient {
+                format!("gave up after {} attempts: {why}", item.attempts)
+            } else {
+                why
+            },
         };
     } else {
         let wait = backoff(cfg, item.attempts);

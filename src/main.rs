@@ -32,6 +32,14 @@ enum Command {
         #[arg(long, default_value = "conf/petground.toml")]
         config: PathBuf,
     },
+    /// Extract findings from a report (plain text or HL7 ORU, framed or not; `-` reads stdin)
+    /// and print one JSON object per finding per line (CONTRACT §4).
+    Findings {
+        /// Accepted for compatibility: the output is always JSON lines.
+        #[arg(long)]
+        json: bool,
+        file: PathBuf,
+    },
     /// Print the studies, series and events the node knows, with their state.
     Status {
         #[arg(long, default_value = "conf/petground.toml")]
@@ -62,6 +70,7 @@ fn main() -> ExitCode {
         Command::Serve { config } => serve(&config),
         Command::CheckConfig { config } => check_config(&config),
         Command::Status { config } => status(&config),
+        Command::Findings { json: _, file } => findings(&file),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -154,6 +163,29 @@ async fn on_signal(shutdown: tokio_util::sync::CancellationToken) {
         _ = int.recv() => tracing::info!("SIGINT: draining"),
     }
     shutdown.cancel();
+}
+
+fn findings(path: &Path) -> Result<(), Failure> {
+    use std::io::{Read, Write};
+    let mut bytes = Vec::new();
+    if path.as_os_str() == "-" {
+        std::io::stdin()
+            .read_to_end(&mut bytes)
+            .context("reading the report from stdin")
+            .map_err(runtime)?;
+    } else {
+        bytes = std::fs::read(path)
+            .with_context(|| format!("reading {}", path.display()))
+            .map_err(runtime)?;
+    }
+    let found = petground::report::findings_from_input(&bytes)
+        .with_context(|| format!("{}", path.display()))
+        .map_err(runtime)?;
+    let mut out = std::io::stdout().lock();
+    petground::report::write_findings_json(&found, &mut out)
+        .and_then(|()| out.flush())
+        .context("writing findings")
+        .map_err(runtime)
 }
 
 fn status(path: &Path) -> Result<(), Failure> {

@@ -65,3 +65,37 @@ fn second_node_on_the_same_data_dir_fails_with_exit_1() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("in use by another petground"));
 }
+
+#[test]
+fn findings_reads_text_and_hl7_and_prints_contract_json() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let txt = dir.path().join("r.txt");
+    std::fs::write(
+        &txt,
+        "FINDINGS:\nRight hilar lymph node, SUVmax 7.2, image 145.\n",
+    )
+    .expect("write");
+    let out = petground(&["findings", "--json", txt.to_str().expect("utf-8")]);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        r#"{"sentence":"Right hilar lymph node, SUVmax 7.2, image 145.","suv_max":7.2,"slice":145,"text":"Right hilar lymph node, SUVmax , image ."}"#
+    );
+    let hl7 = dir.path().join("r.hl7");
+    let msg = common::oru(
+        "X1",
+        "A1",
+        None,
+        "F",
+        &["Right hilar lymph node, SUVmax 7.2, image 145."],
+    );
+    std::fs::write(&hl7, format!("\x0b{msg}\x1c\r")).expect("write");
+    let out2 = petground(&["findings", hl7.to_str().expect("utf-8")]);
+    assert_eq!(out2.status.code(), Some(0));
+    assert_eq!(
+        out2.stdout, out.stdout,
+        "HL7 and text give the same findings"
+    );
+    let out = petground(&["findings", "/nonexistent/report.txt"]);
+    assert_eq!(out.status.code(), Some(1));
+}
