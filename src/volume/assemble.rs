@@ -66,23 +66,24 @@ struct FrameHeader {
 /// pixel data; each file is then opened again and decoded into its plane, so memory stays near
 /// one volume of `f32` plus one slice.
 pub fn assemble_files<P: AsRef<Path>>(paths: &[P]) -> Result<AssembledSeries, VolumeError> {
-    let open = |p: &Path, header_only: bool| {
-        let opts = OpenFileOptions::new();
-        let opts = if header_only {
-            opts.read_until(tags::PIXEL_DATA)
-        } else {
-            opts
-        };
-        opts.open_file(p).map_err(|e| VolumeError::Read {
-            path: p.to_path_buf(),
-            source: Box::new(e),
-        })
-    };
-    let headers = paths
-        .iter()
-        .map(|p| open(p.as_ref(), true))
-        .collect::<Result<Vec<_>, _>>()?;
-    assemble_with(&headers, |i| open(paths[i].as_ref(), false).map(Cow::Owned))
+    let headers = read_headers(paths)?;
+    assemble_with_headers(paths, &headers)
+}
+
+/// As [`assemble_files`], with the headers (from [`read_headers`]) already read.
+pub(crate) fn assemble_with_headers<P: AsRef<Path>>(
+    paths: &[P],
+    headers: &[DefaultDicomObject],
+) -> Result<AssembledSeries, VolumeError> {
+    assemble_with(headers, |i| {
+        let p = paths[i].as_ref();
+        dicom_object::open_file(p)
+            .map(Cow::Owned)
+            .map_err(|e| VolumeError::Read {
+                path: p.to_path_buf(),
+                source: Box::new(e),
+            })
+    })
 }
 
 /// Assembles a series from instances already in memory (with pixel data).
