@@ -1,0 +1,158 @@
+//! The QIBA SUV decision tree on synthetic headers, one branch per test, with expected factors
+//! computed by hand from the formula SUVbw = weight(g) / (dose · 2^(−Δt / T½)).
+
+use dicom_core::value::DataSetSequence;
+use dicom_core::{DataElement, PrimitiveValue, Tag, VR};
+use dicom_dictionary_std::tags;
+use dicom_object::InMemDicomObject;
+use petground::volume::suv::{SuvRule, TimeSource, suv_from_header};
+
+fn el(tag: Tag, vr: VR, v: &str) -> DataElement<InMemDicomObject> {
+    DataElement::new(tag, vr, PrimitiveValue::from(v))
+}
+
+/// A corrected BQML/START FDG header: 70 kg, 400 MBq at 09:00, series at 10:00.
+fn header() -> InMemDicomObject {
+    let rp = InMemDicomObject::from_element_iter([
+        el(tags::RADIOPHARMACEUTICAL_START_TIME, VR::TM, "090000"),
+        el(tags::RADIONUCLIDE_TOTAL_DOSE, VR::DS, "400000000"),
+        el(tags::RADIONUCLIDE_HALF_LIFE, VR::DS, "6586.2"),
+    ]);
+    InMemDicomObject::from_element_iter([
+        el(tags::SOP_INSTANCE_UID, VR::UI, "1.2.3.4"),
+        el(tags::UNITS, VR::CS, "BQML"),
+        el(tags::DECAY_CORRECTION, VR::CS, "START"),
+        el(tags::CORRECTED_IMAGE, VR::CS, "NORM\\ATTN\\SCAT\\DECY"),
+        el(tags::SERIES_DATE, VR::DA, "20240102"),
+        el(tags::SERIES_TIME, VR::TM, "100000"),
+        el(tags::ACQUISITION_DATE, VR::DA, "20240102"),
+        el(tags::ACQUISITION_TIME, VR::TM, "100000"),
+        el(tags::PATIENT_WEIGHT, VR::DS, "70"),
+        DataElement::new(
+            tags::RADIOPHARMACEUTICAL_INFORMATION_SEQUENCE,
+            VR::SQ,
+            DataSetSequence::from(vec![rp]),
+        ),
+    ])
+}
+
+fn factor(dt_s: f64) -> f64 {
+    70_000.0 / (400e6 * (-dt_s / 6586.2f64).exp2())
+}
+
+fn set_rp(obj: &mut InMemDicomObject, e: DataElement<InMemDicomObject>) {
+    let mut rp = obj
+        .get(tags::RADIOPHARMACEUTICAL_INFORMATION_SEQUENCE)
+        .and_then(|s| s.items())
+        .and_then(|i| i.first().cloned())
+        .expect("header has the sequence");
+    rp.put(e);
+    obj.put(DataElement::new(
+        tags::RADIOPHARMACEUTICAL_INFORMATION_SEQUENCE,
+        VR::SQ,
+        DataSetSequence::from(vec![rp]),
+    ));
+}
+
+#[test]
+fn bqml_start_decays_dose_to_series_time() {
+    let r = suv_from_header(&header(), None).expect("complete header");
+    assert_eq!(r.rule, SuvRule::BqmlStart);
+    assert!((r.scale_factor / factor(3600.0) - 1.0).abs() < 1e-9);
+    assert!(r.to_string().contains("BQML/START"));
+}
+
+#[test]
+fn admin_uses_the_undecayed_dose() {
+    let mut h = header();
+    h.put(el(tags::DECAY_CORRECTION, VR::CS, "ADMIN"));
+    let r = suv_from_header(&h, None).expect("ADMIN");
+    assert_eq!(r.rule, SuvRule::BqmlAdmin);
+    assert!((r.scale_factor / factor(0.0) - 1.0).abs() < 1e-9);
+}
+
+#[test]
+fn injection_before_midnight_adds_a_day() {
+    let mut h = header();
+    set_rp(&mut h, el(tags::RADIOPHARMACEUTICAL_START_TIME, VR::TM, "233000"));
+    h.put(el(tags::SERIES_TIME, VR::TM, "003000"));
+    h.put(el(tags::ACQUISITION_TIME, VR::TM, "003000"));
+    let r = suv_from_header(&h, None).expect("midnight crossing");
+    let d = r.decay.expect("START");
+    assert_eq!(d.seconds, 3600.0);
+    assert_eq!(d.injection_source, TimeSource::StartTimeOnSeriesDate);
+}
+
+#[test]
+fn start_datetime_is_preferred_and_date_shifts_fall_back_to_time_of_day() {
+    let mut h = header();
+    set_rp(&mut h, el(tags::RADIOPHARMACEUTICAL_START_DATE_TIME, VR::DT, "20240102093000"));
+    let d = suv_from_header(&h, None).expect("DT").decay.expect("START");
+    assert_eq!((d.seconds, d.injection_source), (1800.0, TimeSource::StartDateTime));
+    // A de-identification shift of the date (years off) keeps only the time of day.
+    set_rp(&mut h, el(tags::RADIOPHARMACEUTICAL_START_DATE_TIME, VR::DT, "20110114093000"));
+    let d = suv_from_header(&h, None).expect("DT").decay.expect("START");
+    assert_eq!((d.seconds, d.injection_source), (1800.0, TimeSource::StartTimeOnSeriesDate));
+}
+
+#[test]
+fn ge_private_scan_time_when_series_time_is_late() {
+    let mut h = header();
+    h.put(el(tags::SERIES_TIME, VR::TM, "120000")); // re-created series
+    h.put(el(tags::ACQUISITION_TIME, VR::TM, "101500"));
+    h.put(el(Tag(0x0009, 0x0010), VR::LO, "GEMS_PETD_01"));
+    h.put(el(Tag(0x0009, 0x100D), VR::DT, "20240101100500.00")); // date shifted by a day
+    let d = suv_from_header(&h, None).expect("GE").decay.expect("START");
+    assert_eq!((d.seconds, d.scan_source), (3900.0, TimeSource::GePrivateScanTime));
+    // Without the GE tag, the acquisition time (or the series' earliest one) is used.
+    let mut h2 = header();
+    h2.put(el(tags::SERIES_TIME, VR::TM, "120000"));
+    h2.put(el(tags::ACQUISITION_TIME, VR::TM, "101500"));
+    let d = suv_from_header(&h2, None).expect("acq").decay.expect("START");
+    assert_eq!((d.seconds, d.scan_source), (4500.0, TimeSource::AcquisitionDateTime));
+}
+
+#[test]
+fn philips_cnts_factors() {
+    let mut h = header();
+    h.put(el(tags::UNITS, VR::CS, "CNTS"));
+    h.put(el(Tag(0x7053, 0x1009), VR::DS, "2.5"));
+    let r = suv_from_header(&h, None).expect("7053,1009");
+    assert_eq!(r.rule, SuvRule::PhilipsActivityFactor { admin: false });
+    assert!((r.scale_factor / (2.5 * factor(3600.0)) - 1.0).abs() < 1e-9);
+    h.put(el(Tag(0x7053, 0x1000), VR::DS, "0.000596"));
+    let r = suv_from_header(&h, None).expect("7053,1000");
+    assert_eq!((r.rule, r.scale_factor), (SuvRule::PhilipsSuvFactor, 0.000596));
+}
+
+#[test]
+fn gml_is_already_suv() {
+    let mut h = header();
+    h.put(el(tags::UNITS, VR::CS, "GML"));
+    let r = suv_from_header(&h, None).expect("GML");
+    assert_eq!((r.rule, r.scale_factor), (SuvRule::Gml, 1.0));
+}
+
+#[test]
+fn missing_or_implausible_values_name_the_attribute() {
+    let cases: Vec<(Box<dyn Fn(&mut InMemDicomObject)>, &str)> = vec![
+        (Box::new(|h| { h.remove_element(tags::PATIENT_WEIGHT); }), "PatientWeight"),
+        (Box::new(|h| h.put(el(tags::PATIENT_WEIGHT, VR::DS, "0")).map_or((), |_| ())), "PatientWeight"),
+        (Box::new(|h| set_rp(h, el(tags::RADIONUCLIDE_TOTAL_DOSE, VR::DS, "0"))), "RadionuclideTotalDose"),
+        (Box::new(|h| set_rp(h, el(tags::RADIONUCLIDE_TOTAL_DOSE, VR::DS, "10.5"))), "RadionuclideTotalDose"),
+        (Box::new(|h| set_rp(h, el(tags::RADIONUCLIDE_HALF_LIFE, VR::DS, ""))), "RadionuclideHalfLife"),
+        (Box::new(|h| set_rp(h, el(tags::RADIOPHARMACEUTICAL_START_TIME, VR::TM, ""))), "RadiopharmaceuticalStartTime"),
+        (Box::new(|h| { h.remove_element(tags::RADIOPHARMACEUTICAL_INFORMATION_SEQUENCE); }), "RadiopharmaceuticalInformationSequence"),
+        (Box::new(|h| h.put(el(tags::DECAY_CORRECTION, VR::CS, "NONE")).map_or((), |_| ())), "DecayCorrection"),
+        (Box::new(|h| h.put(el(tags::UNITS, VR::CS, "PROPCPS")).map_or((), |_| ())), "Units"),
+        (Box::new(|h| h.put(el(tags::UNITS, VR::CS, "CNTS")).map_or((), |_| ())), "7053,1000"),
+        (Box::new(|h| h.put(el(tags::CORRECTED_IMAGE, VR::CS, "NORM\\DECY")).map_or((), |_| ())), "CorrectedImage"),
+        (Box::new(|h| { h.remove_element(tags::SERIES_TIME); }), "SeriesDate/SeriesTime"),
+    ];
+    for (edit, attr) in cases {
+        let mut h = header();
+        edit(&mut h);
+        let err = suv_from_header(&h, None).expect_err(attr).to_string();
+        assert!(err.contains(attr), "expected {attr}: {err}");
+    }
+}
