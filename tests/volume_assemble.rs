@@ -5,7 +5,9 @@
 use std::path::PathBuf;
 
 use petground::volume::geometry::Geometry;
-use petground::volume::synth::{SeriesIds, SynthSlice, enhanced_object, regular_slices, write_slice};
+use petground::volume::synth::{
+    SeriesIds, SynthSlice, enhanced_object, regular_slices, write_slice,
+};
 use petground::volume::{VolumeError, assemble_files, assemble_objects};
 
 /// A smooth positive field (Bq/mL-like) of patient position.
@@ -50,7 +52,10 @@ fn write_scrambled(dir: &tempfile::TempDir, slices: &[SynthSlice]) -> Vec<PathBu
 fn assert_geometry_true(data: &ndarray::Array3<f32>, g: &Geometry, tol: f64) {
     for ((z, y, x), v) in data.indexed_iter() {
         let want = field(g.index_to_mm([z as f64, y as f64, x as f64]));
-        assert!((f64::from(*v) - want).abs() <= tol, "[{z},{y},{x}] {v} vs {want}");
+        assert!(
+            (f64::from(*v) - want).abs() <= tol,
+            "[{z},{y},{x}] {v} vs {want}"
+        );
     }
 }
 
@@ -90,14 +95,21 @@ fn oblique_orientation_and_per_slice_rescale() {
     let row = [c30, s30, 0.0];
     let col = [-s30 * c10, c30 * c10, s10];
     let normal = petground::volume::geometry::cross(row, col);
-    let g = Geometry { row_dir: row, col_dir: col, slice_dir: normal, ..axial(normal) };
+    let g = Geometry {
+        row_dir: row,
+        col_dir: col,
+        slice_dir: normal,
+        ..axial(normal)
+    };
     // Different slope and intercept per slice, as PET scanners write them.
     let rescale = |z: usize| (0.25 + 0.05 * z as f64, -10.0 * z as f64);
     let slices = regular_slices(&g, "1.2.3.6", field, rescale);
     let s = assemble_files(&write_scrambled(&dir, &slices)).expect("oblique series");
     let got = &s.volume.geometry;
     for i in 0..3 {
-        assert!((got.row_dir[i] - row[i]).abs() < 1e-5 && (got.slice_dir[i] - normal[i]).abs() < 1e-5);
+        assert!(
+            (got.row_dir[i] - row[i]).abs() < 1e-5 && (got.slice_dir[i] - normal[i]).abs() < 1e-5
+        );
     }
     // Largest slope 0.55 → quantisation error at most 0.275.
     assert_geometry_true(&s.volume.data, got, 0.3);
@@ -105,7 +117,8 @@ fn oblique_orientation_and_per_slice_rescale() {
 
 fn expect_err(slices: &[SynthSlice]) -> String {
     let dir = tempfile::tempdir().expect("tempdir");
-    let err: VolumeError = assemble_files(&write_scrambled(&dir, slices)).expect_err("broken series");
+    let err: VolumeError =
+        assemble_files(&write_scrambled(&dir, slices)).expect_err("broken series");
     err.to_string()
 }
 
@@ -114,7 +127,10 @@ fn missing_slice_is_a_gap_naming_its_neighbours() {
     let mut slices = regular_slices(&axial([0.0, 0.0, 1.0]), "1.2.3.7", field, |_| (1.0, 0.0));
     slices.remove(3);
     let err = expect_err(&slices);
-    assert!(err.contains("gap") && err.contains("1.2.3.7.3") && err.contains("1.2.3.7.5"), "{err}");
+    assert!(
+        err.contains("gap") && err.contains("1.2.3.7.3") && err.contains("1.2.3.7.5"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -122,7 +138,12 @@ fn duplicate_position_names_both_instances() {
     let mut slices = regular_slices(&axial([0.0, 0.0, 1.0]), "1.2.3.8", field, |_| (1.0, 0.0));
     slices[4].position = slices[2].position;
     let err = expect_err(&slices);
-    assert!(err.contains("share the slice position") && err.contains("1.2.3.8.3") && err.contains("1.2.3.8.5"), "{err}");
+    assert!(
+        err.contains("share the slice position")
+            && err.contains("1.2.3.8.3")
+            && err.contains("1.2.3.8.5"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -131,7 +152,10 @@ fn mixed_matrix_sizes_are_refused() {
     slices[2].rows = 8;
     slices[2].stored.truncate(8 * 11);
     let err = expect_err(&slices);
-    assert!(err.contains("Rows/Columns") && err.contains("9x11") && err.contains("8x11"), "{err}");
+    assert!(
+        err.contains("Rows/Columns") && err.contains("9x11") && err.contains("8x11"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -153,7 +177,11 @@ fn enhanced_multiframe_matches_classic() {
     let obj = enhanced_object(&ids(), "1.2.3.12.100", &slices);
     let s = assemble_objects(&[obj]).expect("enhanced series");
     assert_eq!(s.volume.geometry.dims, g.dims);
-    assert!(s.slices.iter().all(|r| r.sop_instance_uid == "1.2.3.12.100" && r.frame.is_some()));
+    assert!(
+        s.slices
+            .iter()
+            .all(|r| r.sop_instance_uid == "1.2.3.12.100" && r.frame.is_some())
+    );
     // Lowest slice (z = 0) is the last generated one, stored as frame 7.
     assert_eq!(s.slices[0].frame, Some(7));
     assert_geometry_true(&s.volume.data, &s.volume.geometry, 0.6);
@@ -164,7 +192,10 @@ fn instances_of_another_series_are_refused() {
     let dir = tempfile::tempdir().expect("tempdir");
     let slices = regular_slices(&axial([0.0, 0.0, 1.0]), "1.2.3.13", field, |_| (1.0, 0.0));
     let mut paths = write_scrambled(&dir, &slices);
-    let other = SeriesIds { series: "1.2.3.99".into(), ..ids() };
+    let other = SeriesIds {
+        series: "1.2.3.99".into(),
+        ..ids()
+    };
     let p = dir.path().join("other.dcm");
     let mut s = slices[0].clone();
     s.sop_instance_uid = "1.2.3.13.99".into();

@@ -28,7 +28,13 @@ fn grid(dims: [usize; 3], origin: [f64; 3], spacing: [f64; 3]) -> Geometry {
     }
 }
 
-fn write_series(dir: &std::path::Path, ids: &SeriesIds, g: &Geometry, f: impl Fn([f64; 3]) -> f64, intercept: f64) -> AssembledSeries {
+fn write_series(
+    dir: &std::path::Path,
+    ids: &SeriesIds,
+    g: &Geometry,
+    f: impl Fn([f64; 3]) -> f64,
+    intercept: f64,
+) -> AssembledSeries {
     let slices = regular_slices(g, &ids.series, f, |_| (1.0, intercept));
     let paths: Vec<_> = slices
         .iter()
@@ -49,17 +55,33 @@ fn hu(p: [f64; 3]) -> f64 {
 #[test]
 fn ct_lands_on_pet_grid_with_air_outside() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let ct = write_series(dir.path(), &ids("CT", "1.2.3.20", "1.2.3.9"), &grid([12, 40, 40], [-39.0, -39.0, 0.0], [2.0, 2.0, 2.5]), hu, -1024.0);
+    let ct = write_series(
+        dir.path(),
+        &ids("CT", "1.2.3.20", "1.2.3.9"),
+        &grid([12, 40, 40], [-39.0, -39.0, 0.0], [2.0, 2.0, 2.5]),
+        hu,
+        -1024.0,
+    );
     // PET grid sticks out of the CT field on +x: those voxels must be air.
     let pet_g = grid([5, 10, 12], [-20.0, -30.0, 3.0], [6.0, 6.0, 5.0]);
-    let pet = write_series(dir.path(), &ids("PT", "1.2.3.21", "1.2.3.9"), &pet_g, |_| 100.0, 0.0);
+    let pet = write_series(
+        dir.path(),
+        &ids("PT", "1.2.3.21", "1.2.3.9"),
+        &pet_g,
+        |_| 100.0,
+        0.0,
+    );
     let on_pet = ct_on_pet_grid(&ct, &pet).expect("paired");
     assert_eq!(on_pet.geometry, pet.volume.geometry);
     let (mut inside, mut outside) = (0, 0);
     for ((z, y, x), v) in on_pet.data.indexed_iter() {
         let p = pet_g.index_to_mm([z as f64, y as f64, x as f64]);
         if p[0] <= 39.0 && p[2] <= 27.5 {
-            assert!((f64::from(*v) - hu(p)).abs() < 0.51, "{v} vs {} at {p:?}", hu(p));
+            assert!(
+                (f64::from(*v) - hu(p)).abs() < 0.51,
+                "{v} vs {} at {p:?}",
+                hu(p)
+            );
             inside += 1;
         } else {
             assert_eq!(*v, AIR_HU, "outside CT at {p:?}");
@@ -73,15 +95,42 @@ fn ct_lands_on_pet_grid_with_air_outside() {
 fn pairing_requires_study_and_frame_of_reference() {
     let dir = tempfile::tempdir().expect("tempdir");
     let g = grid([2, 4, 4], [0.0; 3], [2.0, 2.0, 2.0]);
-    let ct = write_series(dir.path(), &ids("CT", "1.2.3.30", "1.2.3.7"), &g, |_| 0.0, -1024.0);
-    let pet = write_series(dir.path(), &ids("PT", "1.2.3.31", "1.2.3.8"), &g, |_| 1.0, 0.0);
-    let err = ct_on_pet_grid(&ct, &pet).expect_err("different FoR").to_string();
-    assert!(err.contains("FrameOfReferenceUID") && err.contains("1.2.3.7") && err.contains("1.2.3.8"), "{err}");
+    let ct = write_series(
+        dir.path(),
+        &ids("CT", "1.2.3.30", "1.2.3.7"),
+        &g,
+        |_| 0.0,
+        -1024.0,
+    );
+    let pet = write_series(
+        dir.path(),
+        &ids("PT", "1.2.3.31", "1.2.3.8"),
+        &g,
+        |_| 1.0,
+        0.0,
+    );
+    let err = ct_on_pet_grid(&ct, &pet)
+        .expect_err("different FoR")
+        .to_string();
+    assert!(
+        err.contains("FrameOfReferenceUID") && err.contains("1.2.3.7") && err.contains("1.2.3.8"),
+        "{err}"
+    );
     let mut other_study = pet.clone();
     other_study.identity.frame_of_reference_uid = "1.2.3.7".into();
     other_study.identity.study_instance_uid = "1.2.3.99".into();
-    assert!(ct_on_pet_grid(&ct, &other_study).expect_err("study").to_string().contains("StudyInstanceUID"));
-    assert!(ct_on_pet_grid(&pet, &ct).expect_err("swapped").to_string().contains("Modality"));
+    assert!(
+        ct_on_pet_grid(&ct, &other_study)
+            .expect_err("study")
+            .to_string()
+            .contains("StudyInstanceUID")
+    );
+    assert!(
+        ct_on_pet_grid(&pet, &ct)
+            .expect_err("swapped")
+            .to_string()
+            .contains("Modality")
+    );
 }
 
 proptest! {

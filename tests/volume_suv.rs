@@ -7,7 +7,9 @@ use std::path::PathBuf;
 use petground::volume::suv::{SuvRule, TimeSource, assemble_pet_suv, suv_report};
 
 fn fixture(rel: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/pet").join(rel)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/pet")
+        .join(rel)
 }
 
 /// SUVbw of the voxels of one real slice, with their maximum and median.
@@ -47,11 +49,23 @@ fn qiba_dro_reproduces_published_suvbw() {
 fn vendor_samples_give_plausible_suv() {
     // Corrected whole-body FDG slices: max SUV somewhere in 0.5..60, median (mostly air) below 1.
     let cases = [
-        ("ge/anti_pd_1_lung_PD-1-Lung-00030_020.dcm", SuvRule::BqmlStart),
+        (
+            "ge/anti_pd_1_lung_PD-1-Lung-00030_020.dcm",
+            SuvRule::BqmlStart,
+        ),
         ("ge/tcga_lusc_TCGA-60-2726_027.dcm", SuvRule::Gml),
-        ("philips/cc_tumor_heterogeneity_CCTH-B01_024.dcm", SuvRule::BqmlStart),
-        ("philips/nsclc_radiogenomics_R01-089_026.dcm", SuvRule::PhilipsSuvFactor),
-        ("siemens/cc_tumor_heterogeneity_CCTH-B08_001.dcm", SuvRule::BqmlStart),
+        (
+            "philips/cc_tumor_heterogeneity_CCTH-B01_024.dcm",
+            SuvRule::BqmlStart,
+        ),
+        (
+            "philips/nsclc_radiogenomics_R01-089_026.dcm",
+            SuvRule::PhilipsSuvFactor,
+        ),
+        (
+            "siemens/cc_tumor_heterogeneity_CCTH-B08_001.dcm",
+            SuvRule::BqmlStart,
+        ),
         ("siemens/tcga_luad_TCGA-17-Z051_019.dcm", SuvRule::BqmlStart),
     ];
     for (rel, rule) in cases {
@@ -77,11 +91,26 @@ fn siemens_series_time_after_acquisition_uses_acquisition_time() {
 #[test]
 fn unusable_vendor_samples_name_the_attribute() {
     let cases = [
-        ("ge/rider_lung_pet_ct_RIDER-2007250122_018.dcm", "CorrectedImage"),
-        ("ge/acrin_nsclc_fdg_pet_ACRIN-NSCLC-FDG-PET-196_023.dcm", "PatientWeight"),
-        ("philips/naf_prostate_NaF-PROSTATE-01-0009_012.dcm", "CorrectedImage"),
-        ("philips/anti_pd_1_lung_PD-1-Lung-00033_021.dcm", "CorrectedImage"),
-        ("siemens/acrin_flt_breast_ACRIN-FLT-Breast_062_005.dcm", "CorrectedImage"),
+        (
+            "ge/rider_lung_pet_ct_RIDER-2007250122_018.dcm",
+            "CorrectedImage",
+        ),
+        (
+            "ge/acrin_nsclc_fdg_pet_ACRIN-NSCLC-FDG-PET-196_023.dcm",
+            "PatientWeight",
+        ),
+        (
+            "philips/naf_prostate_NaF-PROSTATE-01-0009_012.dcm",
+            "CorrectedImage",
+        ),
+        (
+            "philips/anti_pd_1_lung_PD-1-Lung-00033_021.dcm",
+            "CorrectedImage",
+        ),
+        (
+            "siemens/acrin_flt_breast_ACRIN-FLT-Breast_062_005.dcm",
+            "CorrectedImage",
+        ),
     ];
     for (rel, attr) in cases {
         let err = suv_report(&fixture(rel)).expect_err(rel).to_string();

@@ -74,7 +74,10 @@ fn admin_uses_the_undecayed_dose() {
 #[test]
 fn injection_before_midnight_adds_a_day() {
     let mut h = header();
-    set_rp(&mut h, el(tags::RADIOPHARMACEUTICAL_START_TIME, VR::TM, "233000"));
+    set_rp(
+        &mut h,
+        el(tags::RADIOPHARMACEUTICAL_START_TIME, VR::TM, "233000"),
+    );
     h.put(el(tags::SERIES_TIME, VR::TM, "003000"));
     h.put(el(tags::ACQUISITION_TIME, VR::TM, "003000"));
     let r = suv_from_header(&h, None).expect("midnight crossing");
@@ -86,13 +89,33 @@ fn injection_before_midnight_adds_a_day() {
 #[test]
 fn start_datetime_is_preferred_and_date_shifts_fall_back_to_time_of_day() {
     let mut h = header();
-    set_rp(&mut h, el(tags::RADIOPHARMACEUTICAL_START_DATE_TIME, VR::DT, "20240102093000"));
+    set_rp(
+        &mut h,
+        el(
+            tags::RADIOPHARMACEUTICAL_START_DATE_TIME,
+            VR::DT,
+            "20240102093000",
+        ),
+    );
     let d = suv_from_header(&h, None).expect("DT").decay.expect("START");
-    assert_eq!((d.seconds, d.injection_source), (1800.0, TimeSource::StartDateTime));
+    assert_eq!(
+        (d.seconds, d.injection_source),
+        (1800.0, TimeSource::StartDateTime)
+    );
     // A de-identification shift of the date (years off) keeps only the time of day.
-    set_rp(&mut h, el(tags::RADIOPHARMACEUTICAL_START_DATE_TIME, VR::DT, "20110114093000"));
+    set_rp(
+        &mut h,
+        el(
+            tags::RADIOPHARMACEUTICAL_START_DATE_TIME,
+            VR::DT,
+            "20110114093000",
+        ),
+    );
     let d = suv_from_header(&h, None).expect("DT").decay.expect("START");
-    assert_eq!((d.seconds, d.injection_source), (1800.0, TimeSource::StartTimeOnSeriesDate));
+    assert_eq!(
+        (d.seconds, d.injection_source),
+        (1800.0, TimeSource::StartTimeOnSeriesDate)
+    );
 }
 
 #[test]
@@ -103,13 +126,22 @@ fn ge_private_scan_time_when_series_time_is_late() {
     h.put(el(Tag(0x0009, 0x0010), VR::LO, "GEMS_PETD_01"));
     h.put(el(Tag(0x0009, 0x100D), VR::DT, "20240101100500.00")); // date shifted by a day
     let d = suv_from_header(&h, None).expect("GE").decay.expect("START");
-    assert_eq!((d.seconds, d.scan_source), (3900.0, TimeSource::GePrivateScanTime));
+    assert_eq!(
+        (d.seconds, d.scan_source),
+        (3900.0, TimeSource::GePrivateScanTime)
+    );
     // Without the GE tag, the acquisition time (or the series' earliest one) is used.
     let mut h2 = header();
     h2.put(el(tags::SERIES_TIME, VR::TM, "120000"));
     h2.put(el(tags::ACQUISITION_TIME, VR::TM, "101500"));
-    let d = suv_from_header(&h2, None).expect("acq").decay.expect("START");
-    assert_eq!((d.seconds, d.scan_source), (4500.0, TimeSource::AcquisitionDateTime));
+    let d = suv_from_header(&h2, None)
+        .expect("acq")
+        .decay
+        .expect("START");
+    assert_eq!(
+        (d.seconds, d.scan_source),
+        (4500.0, TimeSource::AcquisitionDateTime)
+    );
 }
 
 #[test]
@@ -122,7 +154,10 @@ fn philips_cnts_factors() {
     assert!((r.scale_factor / (2.5 * factor(3600.0)) - 1.0).abs() < 1e-9);
     h.put(el(Tag(0x7053, 0x1000), VR::DS, "0.000596"));
     let r = suv_from_header(&h, None).expect("7053,1000");
-    assert_eq!((r.rule, r.scale_factor), (SuvRule::PhilipsSuvFactor, 0.000596));
+    assert_eq!(
+        (r.rule, r.scale_factor),
+        (SuvRule::PhilipsSuvFactor, 0.000596)
+    );
 }
 
 #[test]
@@ -133,21 +168,75 @@ fn gml_is_already_suv() {
     assert_eq!((r.rule, r.scale_factor), (SuvRule::Gml, 1.0));
 }
 
+/// A change that breaks one attribute of the header.
+type Edit = Box<dyn Fn(&mut InMemDicomObject)>;
+
 #[test]
 fn missing_or_implausible_values_name_the_attribute() {
-    let cases: Vec<(Box<dyn Fn(&mut InMemDicomObject)>, &str)> = vec![
-        (Box::new(|h| { h.remove_element(tags::PATIENT_WEIGHT); }), "PatientWeight"),
-        (Box::new(|h| h.put(el(tags::PATIENT_WEIGHT, VR::DS, "0")).map_or((), |_| ())), "PatientWeight"),
-        (Box::new(|h| set_rp(h, el(tags::RADIONUCLIDE_TOTAL_DOSE, VR::DS, "0"))), "RadionuclideTotalDose"),
-        (Box::new(|h| set_rp(h, el(tags::RADIONUCLIDE_TOTAL_DOSE, VR::DS, "10.5"))), "RadionuclideTotalDose"),
-        (Box::new(|h| set_rp(h, el(tags::RADIONUCLIDE_HALF_LIFE, VR::DS, ""))), "RadionuclideHalfLife"),
-        (Box::new(|h| set_rp(h, el(tags::RADIOPHARMACEUTICAL_START_TIME, VR::TM, ""))), "RadiopharmaceuticalStartTime"),
-        (Box::new(|h| { h.remove_element(tags::RADIOPHARMACEUTICAL_INFORMATION_SEQUENCE); }), "RadiopharmaceuticalInformationSequence"),
-        (Box::new(|h| h.put(el(tags::DECAY_CORRECTION, VR::CS, "NONE")).map_or((), |_| ())), "DecayCorrection"),
-        (Box::new(|h| h.put(el(tags::UNITS, VR::CS, "PROPCPS")).map_or((), |_| ())), "Units"),
-        (Box::new(|h| h.put(el(tags::UNITS, VR::CS, "CNTS")).map_or((), |_| ())), "7053,1000"),
-        (Box::new(|h| h.put(el(tags::CORRECTED_IMAGE, VR::CS, "NORM\\DECY")).map_or((), |_| ())), "CorrectedImage"),
-        (Box::new(|h| { h.remove_element(tags::SERIES_TIME); }), "SeriesDate/SeriesTime"),
+    let cases: Vec<(Edit, &str)> = vec![
+        (
+            Box::new(|h| {
+                h.remove_element(tags::PATIENT_WEIGHT);
+            }),
+            "PatientWeight",
+        ),
+        (
+            Box::new(|h| {
+                h.put(el(tags::PATIENT_WEIGHT, VR::DS, "0"))
+                    .map_or((), |_| ())
+            }),
+            "PatientWeight",
+        ),
+        (
+            Box::new(|h| set_rp(h, el(tags::RADIONUCLIDE_TOTAL_DOSE, VR::DS, "0"))),
+            "RadionuclideTotalDose",
+        ),
+        (
+            Box::new(|h| set_rp(h, el(tags::RADIONUCLIDE_TOTAL_DOSE, VR::DS, "10.5"))),
+            "RadionuclideTotalDose",
+        ),
+        (
+            Box::new(|h| set_rp(h, el(tags::RADIONUCLIDE_HALF_LIFE, VR::DS, ""))),
+            "RadionuclideHalfLife",
+        ),
+        (
+            Box::new(|h| set_rp(h, el(tags::RADIOPHARMACEUTICAL_START_TIME, VR::TM, ""))),
+            "RadiopharmaceuticalStartTime",
+        ),
+        (
+            Box::new(|h| {
+                h.remove_element(tags::RADIOPHARMACEUTICAL_INFORMATION_SEQUENCE);
+            }),
+            "RadiopharmaceuticalInformationSequence",
+        ),
+        (
+            Box::new(|h| {
+                h.put(el(tags::DECAY_CORRECTION, VR::CS, "NONE"))
+                    .map_or((), |_| ())
+            }),
+            "DecayCorrection",
+        ),
+        (
+            Box::new(|h| h.put(el(tags::UNITS, VR::CS, "PROPCPS")).map_or((), |_| ())),
+            "Units",
+        ),
+        (
+            Box::new(|h| h.put(el(tags::UNITS, VR::CS, "CNTS")).map_or((), |_| ())),
+            "7053,1000",
+        ),
+        (
+            Box::new(|h| {
+                h.put(el(tags::CORRECTED_IMAGE, VR::CS, "NORM\\DECY"))
+                    .map_or((), |_| ())
+            }),
+            "CorrectedImage",
+        ),
+        (
+            Box::new(|h| {
+                h.remove_element(tags::SERIES_TIME);
+            }),
+            "SeriesDate/SeriesTime",
+        ),
     ];
     for (edit, attr) in cases {
         let mut h = header();

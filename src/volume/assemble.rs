@@ -200,8 +200,16 @@ fn check_same_series(
 ) -> Result<(), VolumeError> {
     let other = series_identity(obj)?;
     let pairs = [
-        ("SeriesInstanceUID", &id.series_instance_uid, &other.series_instance_uid),
-        ("FrameOfReferenceUID", &id.frame_of_reference_uid, &other.frame_of_reference_uid),
+        (
+            "SeriesInstanceUID",
+            &id.series_instance_uid,
+            &other.series_instance_uid,
+        ),
+        (
+            "FrameOfReferenceUID",
+            &id.frame_of_reference_uid,
+            &other.frame_of_reference_uid,
+        ),
         ("Modality", &id.modality, &other.modality),
     ];
     for (attr, a, b) in pairs {
@@ -223,12 +231,17 @@ fn frame_headers(source: usize, obj: &InMemDicomObject) -> Result<Vec<FrameHeade
     let inst = text(obj, tags::SOP_INSTANCE_UID)
         .ok_or_else(|| VolumeError::missing("SOPInstanceUID", "?"))?;
     let sop_class = text(obj, tags::SOP_CLASS_UID).unwrap_or_default();
-    let instance_number = number(obj, tags::INSTANCE_NUMBER, "InstanceNumber", &inst)?
-        .map(|v| v.round() as i32);
+    let instance_number =
+        number(obj, tags::INSTANCE_NUMBER, "InstanceNumber", &inst)?.map(|v| v.round() as i32);
     let dim = |tag, attr| -> Result<usize, VolumeError> {
         match number(obj, tag, attr, &inst)? {
             Some(v) if v >= 1.0 => Ok(v as usize),
-            Some(v) => Err(VolumeError::invalid(attr, &inst, v.to_string(), "must be >= 1")),
+            Some(v) => Err(VolumeError::invalid(
+                attr,
+                &inst,
+                v.to_string(),
+                "must be >= 1",
+            )),
             None => Err(VolumeError::missing(attr, &inst)),
         }
     };
@@ -254,8 +267,18 @@ fn frame_headers(source: usize, obj: &InMemDicomObject) -> Result<Vec<FrameHeade
             source,
             frame: None,
             slice: slice(None),
-            position: fixed_req(obj, tags::IMAGE_POSITION_PATIENT, "ImagePositionPatient", &inst)?,
-            orientation: fixed_req(obj, tags::IMAGE_ORIENTATION_PATIENT, "ImageOrientationPatient", &inst)?,
+            position: fixed_req(
+                obj,
+                tags::IMAGE_POSITION_PATIENT,
+                "ImagePositionPatient",
+                &inst,
+            )?,
+            orientation: fixed_req(
+                obj,
+                tags::IMAGE_ORIENTATION_PATIENT,
+                "ImageOrientationPatient",
+                &inst,
+            )?,
             pixel_spacing: fixed_req(obj, tags::PIXEL_SPACING, "PixelSpacing", &inst)?,
             rows,
             cols,
@@ -284,8 +307,18 @@ fn frame_headers(source: usize, obj: &InMemDicomObject) -> Result<Vec<FrameHeade
                 source,
                 frame: Some(n),
                 slice: slice(Some(n)),
-                position: fixed_req(pos, tags::IMAGE_POSITION_PATIENT, "ImagePositionPatient", &fr)?,
-                orientation: fixed_req(ori, tags::IMAGE_ORIENTATION_PATIENT, "ImageOrientationPatient", &fr)?,
+                position: fixed_req(
+                    pos,
+                    tags::IMAGE_POSITION_PATIENT,
+                    "ImagePositionPatient",
+                    &fr,
+                )?,
+                orientation: fixed_req(
+                    ori,
+                    tags::IMAGE_ORIENTATION_PATIENT,
+                    "ImageOrientationPatient",
+                    &fr,
+                )?,
                 pixel_spacing: fixed_req(meas, tags::PIXEL_SPACING, "PixelSpacing", &fr)?,
                 rows,
                 cols,
@@ -302,7 +335,12 @@ fn rescale_of(obj: &InMemDicomObject, inst: &str) -> Result<Rescale, VolumeError
     let slope = number(obj, tags::RESCALE_SLOPE, "RescaleSlope", inst)?.unwrap_or(1.0);
     let intercept = number(obj, tags::RESCALE_INTERCEPT, "RescaleIntercept", inst)?.unwrap_or(0.0);
     if slope == 0.0 {
-        return Err(VolumeError::invalid("RescaleSlope", inst, "0", "a zero slope erases the image"));
+        return Err(VolumeError::invalid(
+            "RescaleSlope",
+            inst,
+            "0",
+            "a zero slope erases the image",
+        ));
     }
     Ok(Rescale { slope, intercept })
 }
@@ -359,7 +397,12 @@ fn sort_and_check(frames: &mut [FrameHeader]) -> Result<Geometry, VolumeError> {
 fn unit(v: [f64; 3], attr: &'static str, f: &FrameHeader) -> Result<[f64; 3], VolumeError> {
     let n = dot(v, v).sqrt();
     if (n - 1.0).abs() > 0.01 {
-        return Err(VolumeError::invalid(attr, &name(f), format!("{v:?}"), "not a unit vector"));
+        return Err(VolumeError::invalid(
+            attr,
+            &name(f),
+            format!("{v:?}"),
+            "not a unit vector",
+        ));
     }
     Ok(v.map(|c| c / n))
 }
@@ -377,7 +420,12 @@ fn check_frame(first: &FrameHeader, f: &FrameHeader) -> Result<(), VolumeError> 
         let show = |x: &FrameHeader| format!("{}x{}", x.rows, x.cols);
         return Err(incons("Rows/Columns", show(first), show(f)));
     }
-    if first.orientation.iter().zip(&f.orientation).any(|(a, b)| (a - b).abs() > ORIENTATION_TOL) {
+    if first
+        .orientation
+        .iter()
+        .zip(&f.orientation)
+        .any(|(a, b)| (a - b).abs() > ORIENTATION_TOL)
+    {
         return Err(incons(
             "ImageOrientationPatient",
             format!("{:?}", first.orientation),

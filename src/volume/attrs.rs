@@ -63,7 +63,12 @@ pub(crate) fn fixed<const N: usize>(
     match numbers(obj, tag, attr, instance)? {
         None => Ok(None),
         Some(v) => <[f64; N]>::try_from(v.as_slice()).map(Some).map_err(|_| {
-            VolumeError::invalid(attr, instance, format!("{v:?}"), format!("needs {N} values"))
+            VolumeError::invalid(
+                attr,
+                instance,
+                format!("{v:?}"),
+                format!("needs {N} values"),
+            )
         }),
     }
 }
@@ -194,7 +199,10 @@ mod tests {
 
     #[test]
     fn times_and_dates_parse() {
-        assert_eq!(parse_time("142904.00"), Some(14.0 * 3600.0 + 29.0 * 60.0 + 4.0));
+        assert_eq!(
+            parse_time("142904.00"),
+            Some(14.0 * 3600.0 + 29.0 * 60.0 + 4.0)
+        );
         assert_eq!(parse_time("1430"), Some(14.5 * 3600.0));
         assert_eq!(parse_time("14:30:00"), Some(14.5 * 3600.0));
         assert_eq!(parse_time("25"), None);

@@ -16,7 +16,10 @@ pub enum VolumeError {
     #[error("series has no instances")]
     EmptySeries,
     #[error("instance {instance}: missing attribute {attr}")]
-    MissingAttribute { attr: &'static str, instance: String },
+    MissingAttribute {
+        attr: &'static str,
+        instance: String,
+    },
     #[error("instance {instance}: attribute {attr} = {value:?} is not usable: {why}")]
     InvalidAttribute {
         attr: &'static str,

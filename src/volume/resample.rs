@@ -27,7 +27,11 @@ pub fn resample(src: &Volume, target: &Geometry, outside: f32) -> Volume {
         let p = to_src(i);
         [p[0] - c[0], p[1] - c[1], p[2] - c[2]]
     };
-    let (mz, my, mx) = (step([1.0, 0.0, 0.0]), step([0.0, 1.0, 0.0]), step([0.0, 0.0, 1.0]));
+    let (mz, my, mx) = (
+        step([1.0, 0.0, 0.0]),
+        step([0.0, 1.0, 0.0]),
+        step([0.0, 0.0, 1.0]),
+    );
     let [nz, ny, nx] = target.dims;
     let mut out = Array3::<f32>::from_elem((nz, ny, nx), outside);
     let dims = g.dims;
@@ -60,7 +64,11 @@ fn trilinear(values: &[f32], dims: [usize; 3], p: [f64; 3]) -> Option<f32> {
     let (z0, tz) = axis(p[0], nz)?;
     let (y0, ty) = axis(p[1], ny)?;
     let (x0, tx) = axis(p[2], nx)?;
-    let (z1, y1, x1) = ((z0 + 1).min(nz - 1), (y0 + 1).min(ny - 1), (x0 + 1).min(nx - 1));
+    let (z1, y1, x1) = (
+        (z0 + 1).min(nz - 1),
+        (y0 + 1).min(ny - 1),
+        (x0 + 1).min(nx - 1),
+    );
     let at = |z: usize, y: usize, x: usize| f64::from(values[(z * ny + y) * nx + x]);
     let lerp = |a: f64, b: f64, t: f64| a + (b - a) * t;
     let row = |z, y| lerp(at(z, y, x0), at(z, y, x1), tx);
@@ -85,8 +93,16 @@ pub fn check_pairing(pet: &SeriesIdentity, ct: &SeriesIdentity) -> Result<(), Vo
         }
     }
     let uids = [
-        ("StudyInstanceUID", &pet.study_instance_uid, &ct.study_instance_uid),
-        ("FrameOfReferenceUID", &pet.frame_of_reference_uid, &ct.frame_of_reference_uid),
+        (
+            "StudyInstanceUID",
+            &pet.study_instance_uid,
+            &ct.study_instance_uid,
+        ),
+        (
+            "FrameOfReferenceUID",
+            &pet.frame_of_reference_uid,
+            &ct.frame_of_reference_uid,
+        ),
     ];
     for (attr, p, c) in uids {
         if p != c {
@@ -110,7 +126,9 @@ pub fn ct_on_pet_grid(ct: &AssembledSeries, pet: &AssembledSeries) -> Result<Vol
 /// edges, to the nearest whole voxel of `mm`), centred on the same field.
 pub fn isotropic_geometry(g: &Geometry, mm: f64) -> Result<Geometry, VolumeError> {
     if !(mm.is_finite() && mm > 0.0) {
-        return Err(VolumeError::Resample(format!("isotropic voxel size {mm} mm")));
+        return Err(VolumeError::Resample(format!(
+            "isotropic voxel size {mm} mm"
+        )));
     }
     // Axis order: spacing is [x, y, z], dims [z, y, x].
     let extent = [
@@ -174,7 +192,10 @@ mod tests {
         let data = Array3::from_shape_fn((6, 7, 8), |(z, y, x)| {
             f(g.index_to_mm([z as f64, y as f64, x as f64]))
         });
-        let src = Volume { data, geometry: g.clone() };
+        let src = Volume {
+            data,
+            geometry: g.clone(),
+        };
         let mut t = grid([5, 5, 5], [1.3, 1.7, 2.1]);
         t.origin = [11.0, -18.5, 31.0];
         let out = resample(&src, &t, AIR_HU);
@@ -191,9 +212,7 @@ mod tests {
         let g = grid([30, 40, 50], [4.0, 4.0, 3.27]);
         let iso = isotropic_geometry(&g, 3.0).expect("positive size");
         assert_eq!(iso.dims, [33, 53, 67]);
-        let centre = |g: &Geometry| {
-            g.index_to_mm(g.dims.map(|n| (n as f64 - 1.0) / 2.0))
-        };
+        let centre = |g: &Geometry| g.index_to_mm(g.dims.map(|n| (n as f64 - 1.0) / 2.0));
         let (a, b) = (centre(&g), centre(&iso));
         for i in 0..3 {
             assert!((a[i] - b[i]).abs() < 1e-9);

@@ -11,7 +11,9 @@ use dicom_dictionary_std::tags;
 use dicom_object::{DefaultDicomObject, InMemDicomObject};
 
 use super::assemble::{AssembledSeries, assemble_with_headers, read_headers};
-use super::attrs::{DateTime, combine, items, number, parse_date, parse_datetime, parse_time, text};
+use super::attrs::{
+    DateTime, combine, items, number, parse_date, parse_datetime, parse_time, text,
+};
 use super::error::VolumeError;
 
 /// GE private scan date/time "GEMS_PETD_01" (0009,100D), a DT.
@@ -199,7 +201,8 @@ pub fn suv_from_header(
     earliest_acquisition: Option<DateTime>,
 ) -> Result<SuvReport, VolumeError> {
     let inst = text(obj, tags::SOP_INSTANCE_UID).unwrap_or_else(|| "?".to_owned());
-    let units = text(obj, tags::UNITS).ok_or_else(|| VolumeError::suv("Units (0054,1001)", &inst, "is missing"))?;
+    let units = text(obj, tags::UNITS)
+        .ok_or_else(|| VolumeError::suv("Units (0054,1001)", &inst, "is missing"))?;
     check_corrected(obj, &inst)?;
     let weight = weight_kg(obj, &inst);
     let mut report = SuvReport {
@@ -233,7 +236,9 @@ pub fn suv_from_header(
 }
 
 fn check_corrected(obj: &InMemDicomObject, inst: &str) -> Result<(), VolumeError> {
-    let corrected = text(obj, tags::CORRECTED_IMAGE).unwrap_or_default().to_ascii_uppercase();
+    let corrected = text(obj, tags::CORRECTED_IMAGE)
+        .unwrap_or_default()
+        .to_ascii_uppercase();
     let flags: Vec<&str> = corrected.split('\\').map(str::trim).collect();
     for need in ["ATTN", "DECY"] {
         if !flags.contains(&need) {
@@ -253,10 +258,18 @@ fn weight_kg(obj: &InMemDicomObject, inst: &str) -> Result<f64, VolumeError> {
         .map_err(|_| VolumeError::suv(ATTR, inst, "is not a number"))?
         .ok_or_else(|| VolumeError::suv(ATTR, inst, "is missing"))?;
     if w <= 0.0 {
-        return Err(VolumeError::suv(ATTR, inst, format!("is {w}: must be positive")));
+        return Err(VolumeError::suv(
+            ATTR,
+            inst,
+            format!("is {w}: must be positive"),
+        ));
     }
     if !(1.0..=500.0).contains(&w) {
-        return Err(VolumeError::suv(ATTR, inst, format!("is {w} kg: implausible")));
+        return Err(VolumeError::suv(
+            ATTR,
+            inst,
+            format!("is {w} kg: implausible"),
+        ));
     }
     Ok(w)
 }
@@ -269,14 +282,20 @@ fn cnts(
     report: &mut SuvReport,
 ) -> Result<(), VolumeError> {
     let positive = |tag, attr| -> Option<f64> {
-        number(obj, tag, attr, inst).ok().flatten().filter(|v| *v > 0.0)
+        number(obj, tag, attr, inst)
+            .ok()
+            .flatten()
+            .filter(|v| *v > 0.0)
     };
     if let Some(k) = positive(PHILIPS_SUV_FACTOR, "Philips SUV scale factor (7053,1000)") {
         report.rule = SuvRule::PhilipsSuvFactor;
         report.scale_factor = k;
         return Ok(());
     }
-    let Some(a) = positive(PHILIPS_ACTIVITY_FACTOR, "Philips activity scale (7053,1009)") else {
+    let Some(a) = positive(
+        PHILIPS_ACTIVITY_FACTOR,
+        "Philips activity scale (7053,1009)",
+    ) else {
         return Err(VolumeError::suv(
             "Philips SUV scale factor (7053,1000)",
             inst,
@@ -293,18 +312,39 @@ fn cnts(
 }
 
 /// One required, plausible number from the first RadiopharmaceuticalInformationSequence item.
-fn radiopharm(obj: &InMemDicomObject, inst: &str, tag: Tag, attr: &'static str, lo: f64, hi: f64) -> Result<f64, VolumeError> {
+fn radiopharm(
+    obj: &InMemDicomObject,
+    inst: &str,
+    tag: Tag,
+    attr: &'static str,
+    lo: f64,
+    hi: f64,
+) -> Result<f64, VolumeError> {
     let item = items(obj, tags::RADIOPHARMACEUTICAL_INFORMATION_SEQUENCE)
         .first()
-        .ok_or_else(|| VolumeError::suv("RadiopharmaceuticalInformationSequence (0054,0016)", inst, "is missing"))?;
+        .ok_or_else(|| {
+            VolumeError::suv(
+                "RadiopharmaceuticalInformationSequence (0054,0016)",
+                inst,
+                "is missing",
+            )
+        })?;
     let v = number(item, tag, attr, inst)
         .map_err(|_| VolumeError::suv(attr, inst, "is not a number"))?
         .ok_or_else(|| VolumeError::suv(attr, inst, "is missing"))?;
     if v <= 0.0 {
-        return Err(VolumeError::suv(attr, inst, format!("is {v}: must be positive")));
+        return Err(VolumeError::suv(
+            attr,
+            inst,
+            format!("is {v}: must be positive"),
+        ));
     }
     if !(lo..=hi).contains(&v) {
-        return Err(VolumeError::suv(attr, inst, format!("is {v}: implausible (expected {lo:e}..{hi:e})")));
+        return Err(VolumeError::suv(
+            attr,
+            inst,
+            format!("is {v}: implausible (expected {lo:e}..{hi:e})"),
+        ));
     }
     Ok(v)
 }
@@ -317,10 +357,25 @@ fn bqml(
     report: &mut SuvReport,
 ) -> Result<(), VolumeError> {
     const DC: &str = "DecayCorrection (0054,1102)";
-    let dc = text(obj, tags::DECAY_CORRECTION).ok_or_else(|| VolumeError::suv(DC, inst, "is missing"))?;
+    let dc = text(obj, tags::DECAY_CORRECTION)
+        .ok_or_else(|| VolumeError::suv(DC, inst, "is missing"))?;
     // Doses in Bq: 1 MBq to 50 GBq; half-lives: 1 minute to ~115 days.
-    let dose = radiopharm(obj, inst, tags::RADIONUCLIDE_TOTAL_DOSE, "RadionuclideTotalDose (0018,1074)", 1e6, 5e10)?;
-    let half_life = radiopharm(obj, inst, tags::RADIONUCLIDE_HALF_LIFE, "RadionuclideHalfLife (0018,1075)", 60.0, 1e7)?;
+    let dose = radiopharm(
+        obj,
+        inst,
+        tags::RADIONUCLIDE_TOTAL_DOSE,
+        "RadionuclideTotalDose (0018,1074)",
+        1e6,
+        5e10,
+    )?;
+    let half_life = radiopharm(
+        obj,
+        inst,
+        tags::RADIONUCLIDE_HALF_LIFE,
+        "RadionuclideHalfLife (0018,1075)",
+        60.0,
+        1e7,
+    )?;
     report.injected_dose_bq = Some(dose);
     report.half_life_s = Some(half_life);
     let decayed = match dc.to_ascii_uppercase().as_str() {
@@ -336,7 +391,11 @@ fn bqml(
             d
         }
         other => {
-            return Err(VolumeError::suv(DC, inst, format!("is {other}; SUV needs START or ADMIN")));
+            return Err(VolumeError::suv(
+                DC,
+                inst,
+                format!("is {other}; SUV needs START or ADMIN"),
+            ));
         }
     };
     report.decayed_dose_bq = Some(decayed);
@@ -358,9 +417,18 @@ fn acquisition_datetime(obj: &InMemDicomObject) -> Option<DateTime> {
 
 /// Scan start and injection times (QIBA): SeriesDate/Time unless it is later than the
 /// acquisition, then GE's private scan time, else the earliest acquisition.
-fn decay_times(obj: &InMemDicomObject, inst: &str, earliest: Option<DateTime>) -> Result<Decay, VolumeError> {
-    let series = date_time(obj, tags::SERIES_DATE, tags::SERIES_TIME)
-        .ok_or_else(|| VolumeError::suv("SeriesDate/SeriesTime (0008,0021/0031)", inst, "is missing or unreadable"))?;
+fn decay_times(
+    obj: &InMemDicomObject,
+    inst: &str,
+    earliest: Option<DateTime>,
+) -> Result<Decay, VolumeError> {
+    let series = date_time(obj, tags::SERIES_DATE, tags::SERIES_TIME).ok_or_else(|| {
+        VolumeError::suv(
+            "SeriesDate/SeriesTime (0008,0021/0031)",
+            inst,
+            "is missing or unreadable",
+        )
+    })?;
     let acq = acquisition_datetime(obj);
     let (scan, scan_source) = match acq {
         Some(a) if series.epoch_seconds() > a.epoch_seconds() => match ge_scan_time(obj, series) {
@@ -370,8 +438,12 @@ fn decay_times(obj: &InMemDicomObject, inst: &str, earliest: Option<DateTime>) -
         _ => (series, TimeSource::SeriesDateTime),
     };
     let rp = items(obj, tags::RADIOPHARMACEUTICAL_INFORMATION_SEQUENCE).first();
-    let start_dt = rp.and_then(|i| text(i, tags::RADIOPHARMACEUTICAL_START_DATE_TIME)).and_then(|s| parse_datetime(&s));
-    let start_tm = rp.and_then(|i| text(i, tags::RADIOPHARMACEUTICAL_START_TIME)).and_then(|s| parse_time(&s));
+    let start_dt = rp
+        .and_then(|i| text(i, tags::RADIOPHARMACEUTICAL_START_DATE_TIME))
+        .and_then(|s| parse_datetime(&s));
+    let start_tm = rp
+        .and_then(|i| text(i, tags::RADIOPHARMACEUTICAL_START_TIME))
+        .and_then(|s| parse_time(&s));
     let on_scan_day = |secs: f64| {
         let inj = combine((scan.year, scan.month, scan.day), secs);
         let mut d = scan.epoch_seconds() - inj.epoch_seconds();
@@ -383,9 +455,11 @@ fn decay_times(obj: &InMemDicomObject, inst: &str, earliest: Option<DateTime>) -
     let (injection, injection_source, seconds) = match (start_dt, start_tm) {
         // A de-identified date shift can leave 0018,1078 days away from the scan; then only its
         // time of day is trusted.
-        (Some(dt), _) if (0.0..DAY_S).contains(&(scan.epoch_seconds() - dt.epoch_seconds())) => {
-            (dt, TimeSource::StartDateTime, scan.epoch_seconds() - dt.epoch_seconds())
-        }
+        (Some(dt), _) if (0.0..DAY_S).contains(&(scan.epoch_seconds() - dt.epoch_seconds())) => (
+            dt,
+            TimeSource::StartDateTime,
+            scan.epoch_seconds() - dt.epoch_seconds(),
+        ),
         (Some(dt), _) => {
             let (inj, d) = on_scan_day(dt.seconds);
             (inj, TimeSource::StartTimeOnSeriesDate, d)
@@ -402,7 +476,13 @@ fn decay_times(obj: &InMemDicomObject, inst: &str, earliest: Option<DateTime>) -
             ));
         }
     };
-    Ok(Decay { injection, injection_source, scan, scan_source, seconds })
+    Ok(Decay {
+        injection,
+        injection_source,
+        scan,
+        scan_source,
+        seconds,
+    })
 }
 
 /// GE's private scan start, on the series date: de-identification often shifts its date by a
@@ -420,7 +500,9 @@ fn ge_scan_time(obj: &InMemDicomObject, series: DateTime) -> Option<DateTime> {
 /// Janmahasatian lean body mass; `None` without sex M/F or a plausible height in metres.
 fn lbm(obj: &InMemDicomObject, weight: Option<f64>, bw_factor: f64) -> Option<Lbm> {
     let w = weight?;
-    let h = number(obj, tags::PATIENT_SIZE, "PatientSize", "").ok().flatten()?;
+    let h = number(obj, tags::PATIENT_SIZE, "PatientSize", "")
+        .ok()
+        .flatten()?;
     if !(0.5..=2.5).contains(&h) {
         return None;
     }
@@ -430,7 +512,10 @@ fn lbm(obj: &InMemDicomObject, weight: Option<f64>, bw_factor: f64) -> Option<Lb
         "F" => 9270.0 * w / (8780.0 + 244.0 * bmi),
         _ => return None,
     };
-    Some(Lbm { lbm_kg, scale_factor: bw_factor * lbm_kg / w })
+    Some(Lbm {
+        lbm_kg,
+        scale_factor: bw_factor * lbm_kg / w,
+    })
 }
 
 #[cfg(test)]
@@ -442,8 +527,16 @@ mod tests {
         // 70 kg, 1.75 m male: BMI 22.857; LBM = 9270*70/(6680+216*22.857) = 648900/11617.1 = 55.86 kg.
         let mut obj = InMemDicomObject::new_empty();
         use dicom_core::{DataElement, VR, dicom_value};
-        obj.put(DataElement::new(tags::PATIENT_SIZE, VR::DS, dicom_value!(Str, "1.75")));
-        obj.put(DataElement::new(tags::PATIENT_SEX, VR::CS, dicom_value!(Str, "M")));
+        obj.put(DataElement::new(
+            tags::PATIENT_SIZE,
+            VR::DS,
+            dicom_value!(Str, "1.75"),
+        ));
+        obj.put(DataElement::new(
+            tags::PATIENT_SEX,
+            VR::CS,
+            dicom_value!(Str, "M"),
+        ));
         let l = lbm(&obj, Some(70.0), 1.0).expect("sex and height present");
         assert!((l.lbm_kg - 55.857).abs() < 0.01, "{}", l.lbm_kg);
         assert!((l.scale_factor - 55.857 / 70.0).abs() < 1e-3);

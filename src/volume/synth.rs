@@ -103,7 +103,11 @@ fn base(ids: &SeriesIds, sop_class: &str, uid: &str, rows: usize, cols: usize) -
         el(tags::SOP_INSTANCE_UID, VR::UI, uid),
         el(tags::STUDY_INSTANCE_UID, VR::UI, ids.study.as_str()),
         el(tags::SERIES_INSTANCE_UID, VR::UI, ids.series.as_str()),
-        el(tags::FRAME_OF_REFERENCE_UID, VR::UI, ids.frame_of_reference.as_str()),
+        el(
+            tags::FRAME_OF_REFERENCE_UID,
+            VR::UI,
+            ids.frame_of_reference.as_str(),
+        ),
         el(tags::MODALITY, VR::CS, ids.modality.as_str()),
         el(tags::SAMPLES_PER_PIXEL, VR::US, PrimitiveValue::from(1u16)),
         el(tags::PHOTOMETRIC_INTERPRETATION, VR::CS, "MONOCHROME2"),
@@ -112,7 +116,11 @@ fn base(ids: &SeriesIds, sop_class: &str, uid: &str, rows: usize, cols: usize) -
         el(tags::BITS_ALLOCATED, VR::US, PrimitiveValue::from(16u16)),
         el(tags::BITS_STORED, VR::US, PrimitiveValue::from(16u16)),
         el(tags::HIGH_BIT, VR::US, PrimitiveValue::from(15u16)),
-        el(tags::PIXEL_REPRESENTATION, VR::US, PrimitiveValue::from(0u16)),
+        el(
+            tags::PIXEL_REPRESENTATION,
+            VR::US,
+            PrimitiveValue::from(0u16),
+        ),
     ])
 }
 
@@ -127,12 +135,20 @@ fn finish(obj: InMemDicomObject, sop_class: &str, uid: &str) -> DefaultDicomObje
 }
 
 fn pixels(stored: Vec<u16>) -> DataElement<InMemDicomObject> {
-    el(tags::PIXEL_DATA, VR::OW, PrimitiveValue::U16(SmallVec::from_vec(stored)))
+    el(
+        tags::PIXEL_DATA,
+        VR::OW,
+        PrimitiveValue::U16(SmallVec::from_vec(stored)),
+    )
 }
 
 /// A classic single-frame PET or CT instance.
 pub fn slice_object(ids: &SeriesIds, s: &SynthSlice) -> DefaultDicomObject {
-    let class = if ids.modality == "CT" { CT_SOP_CLASS } else { PET_SOP_CLASS };
+    let class = if ids.modality == "CT" {
+        CT_SOP_CLASS
+    } else {
+        PET_SOP_CLASS
+    };
     let mut obj = base(ids, class, &s.sop_instance_uid, s.rows, s.cols);
     for e in [
         el(tags::INSTANCE_NUMBER, VR::IS, s.instance_number.to_string()),
@@ -163,35 +179,52 @@ pub fn enhanced_object(ids: &SeriesIds, uid: &str, slices: &[SynthSlice]) -> Def
     obj.put(el(tags::INSTANCE_NUMBER, VR::IS, "1"));
     obj.put(el(tags::NUMBER_OF_FRAMES, VR::IS, slices.len().to_string()));
     let shared = item(vec![
-        seq(tags::PLANE_ORIENTATION_SEQUENCE, vec![item(vec![el(
-            tags::IMAGE_ORIENTATION_PATIENT,
-            VR::DS,
-            ds(&first.orientation),
-        )])]),
-        seq(tags::PIXEL_MEASURES_SEQUENCE, vec![item(vec![el(
-            tags::PIXEL_SPACING,
-            VR::DS,
-            ds(&first.pixel_spacing),
-        )])]),
+        seq(
+            tags::PLANE_ORIENTATION_SEQUENCE,
+            vec![item(vec![el(
+                tags::IMAGE_ORIENTATION_PATIENT,
+                VR::DS,
+                ds(&first.orientation),
+            )])],
+        ),
+        seq(
+            tags::PIXEL_MEASURES_SEQUENCE,
+            vec![item(vec![el(
+                tags::PIXEL_SPACING,
+                VR::DS,
+                ds(&first.pixel_spacing),
+            )])],
+        ),
     ]);
     let per_frame = slices
         .iter()
         .map(|s| {
             item(vec![
-                seq(tags::PLANE_POSITION_SEQUENCE, vec![item(vec![el(
-                    tags::IMAGE_POSITION_PATIENT,
-                    VR::DS,
-                    ds(&s.position),
-                )])]),
-                seq(tags::PIXEL_VALUE_TRANSFORMATION_SEQUENCE, vec![item(vec![
-                    el(tags::RESCALE_SLOPE, VR::DS, ds(&[s.slope])),
-                    el(tags::RESCALE_INTERCEPT, VR::DS, ds(&[s.intercept])),
-                ])]),
+                seq(
+                    tags::PLANE_POSITION_SEQUENCE,
+                    vec![item(vec![el(
+                        tags::IMAGE_POSITION_PATIENT,
+                        VR::DS,
+                        ds(&s.position),
+                    )])],
+                ),
+                seq(
+                    tags::PIXEL_VALUE_TRANSFORMATION_SEQUENCE,
+                    vec![item(vec![
+                        el(tags::RESCALE_SLOPE, VR::DS, ds(&[s.slope])),
+                        el(tags::RESCALE_INTERCEPT, VR::DS, ds(&[s.intercept])),
+                    ])],
+                ),
             ])
         })
         .collect();
     obj.put(seq(tags::SHARED_FUNCTIONAL_GROUPS_SEQUENCE, vec![shared]));
     obj.put(seq(tags::PER_FRAME_FUNCTIONAL_GROUPS_SEQUENCE, per_frame));
-    obj.put(pixels(slices.iter().flat_map(|s| s.stored.iter().copied()).collect()));
+    obj.put(pixels(
+        slices
+            .iter()
+            .flat_map(|s| s.stored.iter().copied())
+            .collect(),
+    ));
     finish(obj, ENHANCED_PET_SOP_CLASS, uid)
 }
