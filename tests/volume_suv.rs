@@ -118,3 +118,12 @@ fn unusable_vendor_samples_name_the_attribute() {
         assert!(err.contains(attr), "{rel}: {err}");
     }
 }
+
+#[test]
+fn single_slice_takes_its_thickness_as_z_step() {
+    // The DRO slice has SliceThickness 2 mm (no neighbours to measure a step from).
+    let (series, _) = assemble_pet_suv(&[fixture("qiba/dro_female_slice_040.dcm")]).expect("DRO");
+    let g = &series.volume.geometry;
+    assert_eq!(g.dims, [1, 256, 256]);
+    assert_eq!(g.spacing, [1.953125, 1.953125, 2.0]);
+}

@@ -60,6 +60,8 @@ struct FrameHeader {
     rows: usize,
     cols: usize,
     rescale: Rescale,
+    /// SpacingBetweenSlices, else SliceThickness: the z step of a one-frame series.
+    thickness: Option<f64>,
 }
 
 /// Assembles a series from the paths the store gives for it. Headers are read first without
@@ -283,6 +285,7 @@ fn frame_headers(source: usize, obj: &InMemDicomObject) -> Result<Vec<FrameHeade
             rows,
             cols,
             rescale: rescale_of(obj, &inst)?,
+            thickness: thickness_of(obj),
         }]);
     }
     let shared = items(obj, tags::SHARED_FUNCTIONAL_GROUPS_SEQUENCE).first();
@@ -322,6 +325,7 @@ fn frame_headers(source: usize, obj: &InMemDicomObject) -> Result<Vec<FrameHeade
                 pixel_spacing: fixed_req(meas, tags::PIXEL_SPACING, "PixelSpacing", &fr)?,
                 rows,
                 cols,
+                thickness: thickness_of(meas),
                 rescale: match group(tags::PIXEL_VALUE_TRANSFORMATION_SEQUENCE) {
                     Some(pvt) => rescale_of(pvt, &fr)?,
                     None => rescale_of(obj, &fr)?,
@@ -329,6 +333,13 @@ fn frame_headers(source: usize, obj: &InMemDicomObject) -> Result<Vec<FrameHeade
             })
         })
         .collect()
+}
+
+fn thickness_of(obj: &InMemDicomObject) -> Option<f64> {
+    [tags::SPACING_BETWEEN_SLICES, tags::SLICE_THICKNESS]
+        .into_iter()
+        .find_map(|t| number(obj, t, "SliceThickness", "").ok().flatten())
+        .filter(|v| *v > 0.0)
 }
 
 fn rescale_of(obj: &InMemDicomObject, inst: &str) -> Result<Rescale, VolumeError> {
@@ -454,10 +465,10 @@ fn check_frame(first: &FrameHeader, f: &FrameHeader) -> Result<(), VolumeError> 
 }
 
 /// The common slice step: the median gap, every gap within tolerance of it. A single frame has
-/// no step; SliceThickness is not read for it, 1 mm stands in (documented on `Geometry` users).
+/// no gap: its SpacingBetweenSlices or SliceThickness stands in (1 mm when it has neither).
 fn slice_step(frames: &[FrameHeader], d: &[f64]) -> Result<f64, VolumeError> {
     if d.len() < 2 {
-        return Ok(1.0);
+        return Ok(frames.first().and_then(|f| f.thickness).unwrap_or(1.0));
     }
     let mut gaps: Vec<f64> = d.windows(2).map(|w| w[1] - w[0]).collect();
     let mut sorted = gaps.clone();

@@ -35,11 +35,15 @@ pub fn resample(src: &Volume, target: &Geometry, outside: f32) -> Volume {
     let [nz, ny, nx] = target.dims;
     let mut out = Array3::<f32>::from_elem((nz, ny, nx), outside);
     let dims = g.dims;
-    for ((z, y, x), v) in out.indexed_iter_mut() {
-        let (z, y, x) = (z as f64, y as f64, x as f64);
-        let p: [f64; 3] = std::array::from_fn(|k| c[k] + z * mz[k] + y * my[k] + x * mx[k]);
-        if let Some(s) = trilinear(values, dims, p) {
-            *v = s;
+    // Walk each output row by adding the x step: no per-voxel index arithmetic.
+    for (zy, row) in out.rows_mut().into_iter().enumerate() {
+        let (z, y) = ((zy / ny) as f64, (zy % ny) as f64);
+        let mut p: [f64; 3] = std::array::from_fn(|k| c[k] + z * mz[k] + y * my[k]);
+        for v in row {
+            if let Some(s) = trilinear(values, dims, p) {
+                *v = s;
+            }
+            p = [p[0] + mx[0], p[1] + mx[1], p[2] + mx[2]];
         }
     }
     Volume {
