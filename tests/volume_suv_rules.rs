@@ -1,6 +1,7 @@
 //! The QIBA SUV decision tree on synthetic headers, one branch per test, with expected factors
 //! computed by hand from the formula SUVbw = weight(g) / (dose · 2^(−Δt / T½)).
 
+use dicom_core::header::Header;
 use dicom_core::value::DataSetSequence;
 use dicom_core::{DataElement, PrimitiveValue, Tag, VR};
 use dicom_dictionary_std::tags;
@@ -244,4 +245,93 @@ fn missing_or_implausible_values_name_the_attribute() {
         let err = suv_from_header(&h, None).expect_err(attr).to_string();
         assert!(err.contains(attr), "expected {attr}: {err}");
     }
+}
+
+/// A 3-slice synthetic PET series (1000 Bq/mL everywhere) carrying `header()`'s SUV attributes,
+/// with per-slice acquisition times as a multi-bed scan writes them.
+fn pet_series(acq_times: [&str; 3]) -> Vec<dicom_object::DefaultDicomObject> {
+    use petground::volume::geometry::Geometry;
+    use petground::volume::synth::{SeriesIds, regular_slices, slice_object};
+    let g = Geometry {
+        dims: [3, 4, 4],
+        origin: [0.0; 3],
+        spacing: [4.0, 4.0, 3.0],
+        row_dir: [1.0, 0.0, 0.0],
+        col_dir: [0.0, 1.0, 0.0],
+        slice_dir: [0.0, 0.0, 1.0],
+    };
+    let ids = SeriesIds {
+        study: "1.2.3.40".into(),
+        series: "1.2.3.41".into(),
+        frame_of_reference: "1.2.3.42".into(),
+        modality: "PT".into(),
+    };
+    let slices = regular_slices(&g, "1.2.3.43", |_| 1000.0, |_| (0.5, 0.0));
+    slices
+        .iter()
+        .zip(acq_times)
+        .map(|(s, t)| {
+            let mut obj = slice_object(&ids, s);
+            for e in header() {
+                if e.tag() != tags::SOP_INSTANCE_UID {
+                    obj.put(e);
+                }
+            }
+            obj.put(el(tags::ACQUISITION_TIME, VR::TM, t));
+            obj
+        })
+        .collect()
+}
+
+#[test]
+fn series_suv_uses_earliest_acquisition_when_series_time_is_late() {
+    use petground::volume::suv::series_suv;
+    let mut objs = pet_series(["101000", "100000", "102000"]);
+    for o in &mut objs {
+        o.put(el(tags::SERIES_TIME, VR::TM, "113000"));
+    }
+    let r = series_suv(&objs).expect("consistent series");
+    let d = r.decay.expect("START");
+    assert_eq!(
+        (d.seconds, d.scan_source),
+        (3600.0, TimeSource::AcquisitionDateTime)
+    );
+    assert!((r.scale_factor / factor(3600.0) - 1.0).abs() < 1e-9);
+}
+
+#[test]
+fn series_suv_refuses_disagreeing_instances() {
+    use petground::volume::suv::series_suv;
+    let mut objs = pet_series(["100000"; 3]);
+    objs[2].put(el(tags::PATIENT_WEIGHT, VR::DS, "80"));
+    let err = series_suv(&objs).expect_err("weights differ").to_string();
+    assert!(
+        err.contains("SUV scale factor") && err.contains("1.2.3.43.3"),
+        "{err}"
+    );
+}
+
+#[test]
+fn assembled_pet_is_converted_to_suv() {
+    use petground::volume::suv::assemble_pet_suv;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let paths: Vec<_> = pet_series(["100000"; 3])
+        .into_iter()
+        .enumerate()
+        .map(|(i, o)| {
+            let p = dir.path().join(format!("{i}.dcm"));
+            o.write_to_file(&p).expect("write");
+            p
+        })
+        .collect();
+    let (series, report) = assemble_pet_suv(&paths).expect("SUV series");
+    let want = (1000.0 * factor(3600.0)) as f32;
+    assert!(
+        series
+            .volume
+            .data
+            .iter()
+            .all(|v| (v - want).abs() < 1e-4 * want)
+    );
+    assert_eq!(report.rule, SuvRule::BqmlStart);
 }
