@@ -204,3 +204,58 @@ fn instances_of_another_series_are_refused() {
     let err = assemble_files(&paths).expect_err("two series").to_string();
     assert!(err.contains("SeriesInstanceUID"), "{err}");
 }
+
+#[test]
+fn jpeg_ls_transcoded_in_process_decodes_to_the_same_volume() {
+    use dicom_pixeldata::Transcode;
+    use dicom_transfer_syntax_registry::entries::JPEG_LS_LOSSLESS_IMAGE_COMPRESSION as JPEG_LS;
+    let g = axial([0.0, 0.0, 1.0]);
+    let slices = regular_slices(&g, "1.2.3.14", field, |z| (0.5 + 0.1 * z as f64, 0.0));
+    let native: Vec<_> = slices
+        .iter()
+        .map(|s| petground::volume::synth::slice_object(&ids(), s))
+        .collect();
+    let want = assemble_objects(&native).expect("native").volume.data;
+    let mut objs = native.clone();
+    for o in &mut objs {
+        o.transcode(&JPEG_LS.erased()).expect("charls encoder");
+        assert_eq!(o.meta().transfer_syntax(), JPEG_LS.uid());
+    }
+    let got = assemble_objects(&objs).expect("JPEG-LS series").volume.data;
+    assert_eq!(got, want);
+}
+
+#[test]
+fn jpeg_lossless_and_rle_from_dcmtk_decode_to_the_same_volume() {
+    // dcmtk's encoders (Debian package dcmtk) write the files, as a scanner or PACS would.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let slices = regular_slices(&axial([0.0, 0.0, 1.0]), "1.2.3.15", field, |_| (1.0, 0.0));
+    let native = write_scrambled(&dir, &slices);
+    let want = assemble_files(&native).expect("native").volume.data;
+    for (tool, uid) in [
+        ("dcmcjpeg", "1.2.840.10008.1.2.4.70"),
+        ("dcmcrle", "1.2.840.10008.1.2.5"),
+    ] {
+        let out: Vec<PathBuf> = native
+            .iter()
+            .map(|p| {
+                let q = p.with_extension(format!("{tool}.dcm"));
+                let status = std::process::Command::new(tool)
+                    .arg(p)
+                    .arg(&q)
+                    .status()
+                    .unwrap_or_else(|e| panic!("{tool} (dcmtk) is needed for this test: {e}"));
+                assert!(status.success(), "{tool} failed on {}", p.display());
+                q
+            })
+            .collect();
+        let obj = dicom_object::open_file(&out[0]).expect("encoded file");
+        assert_eq!(
+            obj.meta().transfer_syntax().trim_end_matches('\0'),
+            uid,
+            "{tool}"
+        );
+        let got = assemble_files(&out).expect("compressed series").volume.data;
+        assert_eq!(got, want, "{tool}");
+    }
+}
