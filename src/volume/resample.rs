@@ -35,6 +35,13 @@ pub fn resample(src: &Volume, target: &Geometry, outside: f32) -> Volume {
     let [nz, ny, nx] = target.dims;
     let mut out = Array3::<f32>::from_elem((nz, ny, nx), outside);
     let dims = g.dims;
+    if dims.contains(&0) || values.len() != dims.iter().product::<usize>() {
+        // An empty (or inconsistent) source covers nothing.
+        return Volume {
+            data: out,
+            geometry: target.clone(),
+        };
+    }
     // Walk each output row by adding the x step: no per-voxel index arithmetic.
     for (zy, row) in out.rows_mut().into_iter().enumerate() {
         let (z, y) = ((zy / ny) as f64, (zy % ny) as f64);

@@ -173,6 +173,9 @@ pub fn write_slice(path: &Path, ids: &SeriesIds, s: &SynthSlice) -> std::io::Res
 
 /// One Enhanced PET instance holding `slices` as frames in the given order: orientation and
 /// pixel measures shared, position and rescale per frame.
+///
+/// # Panics
+/// When `slices` is empty (a test-data builder: an empty Enhanced image is a caller bug).
 pub fn enhanced_object(ids: &SeriesIds, uid: &str, slices: &[SynthSlice]) -> DefaultDicomObject {
     let first = &slices[0];
     let mut obj = base(ids, ENHANCED_PET_SOP_CLASS, uid, first.rows, first.cols);
