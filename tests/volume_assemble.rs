@@ -259,3 +259,53 @@ fn jpeg_lossless_and_rle_from_dcmtk_decode_to_the_same_volume() {
         assert_eq!(got, want, "{tool}");
     }
 }
+
+#[test]
+fn signed_ct_pixels_keep_their_sign() {
+    use dicom_core::value::PrimitiveValue;
+    use dicom_core::{DataElement, VR, smallvec::SmallVec};
+    use dicom_dictionary_std::tags;
+    // CT stored as signed 16-bit HU with intercept 0, as many scanners write it.
+    let hu = |p: [f64; 3]| -1000.0 + 10.0 * (p[0] + 20.0);
+    let ct = SeriesIds {
+        modality: "CT".into(),
+        ..ids()
+    };
+    let g = axial([0.0, 0.0, 1.0]);
+    let slices = regular_slices(&g, "1.2.3.16", |_| 0.0, |_| (1.0, 0.0));
+    let objs: Vec<_> = slices
+        .iter()
+        .enumerate()
+        .map(|(z, s)| {
+            let mut o = petground::volume::synth::slice_object(&ct, s);
+            let stored: SmallVec<[u16; 2]> = (0..s.rows * s.cols)
+                .map(|i| {
+                    let p = g.index_to_mm([z as f64, (i / s.cols) as f64, (i % s.cols) as f64]);
+                    (hu(p).round() as i16) as u16
+                })
+                .collect();
+            o.put(DataElement::new(
+                tags::PIXEL_REPRESENTATION,
+                VR::US,
+                PrimitiveValue::from(1u16),
+            ));
+            o.put(DataElement::new(
+                tags::PIXEL_DATA,
+                VR::OW,
+                PrimitiveValue::U16(stored),
+            ));
+            o
+        })
+        .collect();
+    let s = assemble_objects(&objs).expect("signed CT");
+    assert_eq!(s.identity.modality, "CT");
+    for ((z, y, x), v) in s.volume.data.indexed_iter() {
+        let want = hu(s
+            .volume
+            .geometry
+            .index_to_mm([z as f64, y as f64, x as f64]))
+        .round();
+        assert_eq!(f64::from(*v), want);
+    }
+    assert!(s.volume.data.iter().any(|v| *v < -500.0));
+}
