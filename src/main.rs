@@ -40,6 +40,12 @@ enum Command {
         json: bool,
         file: PathBuf,
     },
+    /// Print, per PET file, the SUVbw scale factor, decay-corrected dose, times and rule used;
+    /// exit 1 naming the missing attribute when SUV cannot be computed.
+    Suv {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
     /// Print the studies, series and events the node knows, with their state.
     Status {
         #[arg(long, default_value = "conf/petground.toml")]
@@ -71,6 +77,7 @@ fn main() -> ExitCode {
         Command::CheckConfig { config } => check_config(&config),
         Command::Status { config } => status(&config),
         Command::Findings { json: _, file } => findings(&file),
+        Command::Suv { files } => suv(&files),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -163,6 +170,26 @@ async fn on_signal(shutdown: tokio_util::sync::CancellationToken) {
         _ = int.recv() => tracing::info!("SIGINT: draining"),
     }
     shutdown.cancel();
+}
+
+fn suv(files: &[PathBuf]) -> Result<(), Failure> {
+    let mut failed = 0;
+    for f in files {
+        match petground::volume::suv::suv_report(f) {
+            Ok(r) => println!("{r}"),
+            Err(e) => {
+                eprintln!("petground: {}: {e}", f.display());
+                failed += 1;
+            }
+        }
+    }
+    if failed > 0 {
+        return Err(runtime(anyhow::anyhow!(
+            "SUV could not be computed for {failed} of {} file(s)",
+            files.len()
+        )));
+    }
+    Ok(())
 }
 
 fn findings(path: &Path) -> Result<(), Failure> {

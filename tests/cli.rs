@@ -99,3 +99,25 @@ fn findings_reads_text_and_hl7_and_prints_contract_json() {
     let out = petground(&["findings", "/nonexistent/report.txt"]);
     assert_eq!(out.status.code(), Some(1));
 }
+
+#[test]
+fn suv_prints_the_factor_or_names_the_missing_attribute() {
+    let fx = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/pet");
+    let dro = format!("{fx}/qiba/dro_female_slice_040.dcm");
+    let out = petground(&["suv", &dro]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("SUVbw factor") && text.contains("BQML/START"),
+        "{text}"
+    );
+    let no_attn = format!("{fx}/siemens/acrin_flt_breast_ACRIN-FLT-Breast_062_005.dcm");
+    let out = petground(&["suv", &dro, &no_attn]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("CorrectedImage (0028,0051) lacks ATTN"));
+}
