@@ -41,7 +41,11 @@ impl Geometry {
     /// Continuous index `[z, y, x]` of a patient position (mm). Exact inverse of
     /// [`Geometry::index_to_mm`] when the three directions are orthonormal.
     pub fn mm_to_index(&self, p: [f64; 3]) -> [f64; 3] {
-        let d = [p[0] - self.origin[0], p[1] - self.origin[1], p[2] - self.origin[2]];
+        let d = [
+            p[0] - self.origin[0],
+            p[1] - self.origin[1],
+            p[2] - self.origin[2],
+        ];
         let [sx, sy, sz] = self.spacing;
         [
             dot(d, self.slice_dir) / sz,
