@@ -178,3 +178,47 @@ fn background(data: &[f32], grid: Grid, region: &Region) -> f64 {
     // The shell of a non-empty dilation is never empty.
     if n == 0 { 0.0 } else { sum / n as f64 }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn voxel_volume_floor_is_the_papers() {
+        assert_eq!(itm_voxel_ml(0.027), 0.04346);
+        assert_eq!(itm_voxel_ml(0.048), 0.048);
+    }
+
+    /// A 3x3x3 cube of SUV 10 in a 15³ background of 1: the seed threshold
+    /// (0.617·1 + 0.316·10 ≈ 3.8) keeps the cube's N18 part, one shell completes it, and the
+    /// background never enters (T stays near 4).
+    #[test]
+    fn recovers_a_sharp_cube() {
+        let n = 15;
+        let grid = Grid::new([n, n, n]);
+        let mut data = vec![1.0f32; grid.len()];
+        for z in 6..9 {
+            for y in 6..9 {
+                for x in 6..9 {
+                    data[grid.flat([z, y, x])] = 10.0;
+                }
+            }
+        }
+        let r = iterative_threshold(&data, grid, 0.048, [7, 7, 7], 10.0, 100).expect("converges");
+        let mut v = r.voxels.clone();
+        v.sort_unstable();
+        assert_eq!(v.len(), 27, "{r:?}");
+        assert!(v.iter().all(|p| p.iter().all(|&i| (6..9).contains(&i))));
+        assert!((r.background - 1.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn too_small_a_region_fails() {
+        // A single hot voxel: V is one voxel, 0.078/V alone pushes T/S above 0.9.
+        let grid = Grid::new([9, 9, 9]);
+        let mut data = vec![0.5f32; grid.len()];
+        data[grid.flat([4, 4, 4])] = 10.0;
+        let r = iterative_threshold(&data, grid, 0.048, [4, 4, 4], 10.0, 100);
+        assert!(matches!(r, Err(ItmError::ThresholdTooHigh { .. })), "{r:?}");
+    }
+}

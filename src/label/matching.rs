@@ -314,3 +314,49 @@ impl<'a> Finder<'a> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn geometry(slice_dir_z: f64) -> Geometry {
+        Geometry {
+            dims: [10, 4, 4],
+            origin: [0.0, 0.0, 0.0],
+            spacing: [4.0, 4.0, 3.0],
+            row_dir: [1.0, 0.0, 0.0],
+            col_dir: [0.0, 1.0, 0.0],
+            slice_dir: [0.0, 0.0, slice_dir_z],
+        }
+    }
+
+    fn refs(first: i32) -> Vec<SliceRef> {
+        (0..10)
+            .map(|z| SliceRef {
+                sop_class_uid: String::new(),
+                sop_instance_uid: format!("1.{z}"),
+                instance_number: Some(first + z),
+                frame: None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn head_and_feet_follow_patient_z() {
+        // slice_dir −z: z = 0 is the most superior slice.
+        let g = geometry(-1.0);
+        assert_eq!(resolve(SliceRule::IndexFromHead, 1, &[], &g), vec![0]);
+        assert_eq!(resolve(SliceRule::IndexFromFeet, 1, &[], &g), vec![9]);
+        // slice_dir +z: z = 9 is the most superior slice (the paper's z = Nz − n).
+        let g = geometry(1.0);
+        assert_eq!(resolve(SliceRule::IndexFromHead, 3, &[], &g), vec![7]);
+        assert_eq!(resolve(SliceRule::IndexFromFeet, 3, &[], &g), vec![2]);
+        assert!(resolve(SliceRule::IndexFromHead, 0, &[], &g).is_empty());
+        assert!(resolve(SliceRule::IndexFromHead, 11, &[], &g).is_empty());
+        assert_eq!(
+            resolve(SliceRule::InstanceNumber, 105, &refs(100), &g),
+            vec![5]
+        );
+        assert!(resolve(SliceRule::InstanceNumber, 5, &refs(100), &g).is_empty());
+    }
+}

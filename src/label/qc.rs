@@ -5,6 +5,7 @@
 //! body, not at the middle of the array.
 
 use super::itm::ItmError;
+use super::measure::MeasureError;
 use crate::volume::Volume;
 
 /// Why a label was dropped after matching.
@@ -12,6 +13,8 @@ use crate::volume::Volume;
 pub enum QcFailure {
     #[error(transparent)]
     Itm(#[from] ItmError),
+    #[error(transparent)]
+    Measure(#[from] MeasureError),
     #[error(
         "QC: label SUVmax {label_max:.2} differs from the reported {reported:.2} by more than {tolerance}"
     )]
