@@ -39,6 +39,12 @@ fn body_lesions() -> Vec<Blob> {
     ]
 }
 
+/// The body phantom shared by several tests (built once: the debug build is slow at it).
+fn body() -> &'static Phantom {
+    static BODY: std::sync::OnceLock<Phantom> = std::sync::OnceLock::new();
+    BODY.get_or_init(|| phantom::build(&spec(body_lesions(), Numbering::FromHead)))
+}
+
 fn run(p: &Phantom, s: f64, n: Option<u32>, sentence: &str) -> LabelOutcome {
     weak_label(
         &p.volume,
@@ -151,7 +157,7 @@ fn same_rounded_suv_on_one_slice_is_ambiguous() {
 
 #[test]
 fn bladder_and_brain_never_match_a_lesion() {
-    let p = phantom::build(&spec(body_lesions(), Numbering::FromHead));
+    let p = body();
     let organ = |name: &str| {
         p.organs
             .iter()
@@ -234,7 +240,7 @@ fn number_resolved_as_instance_number_then_index_from_head_then_feet() {
 
 #[test]
 fn suv_without_image_number_needs_a_unique_component() {
-    let p = phantom::build(&spec(body_lesions(), Numbering::FromHead));
+    let p = body();
     let l = &p.lesions[2]; // SUV 12 lung lesion: no other structure that hot near 12.2
     let out = run(&p, l.reported_suv, None, "");
     assert!(
@@ -252,7 +258,7 @@ fn suv_without_image_number_needs_a_unique_component() {
 
 #[test]
 fn laterality_checked_in_patient_coordinates() {
-    let p = phantom::build(&spec(body_lesions(), Numbering::FromHead));
+    let p = body();
     let l = &p.lesions[0]; // x = +100 mm: patient left
     let ok = run(
         &p,
