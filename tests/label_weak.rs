@@ -167,7 +167,7 @@ fn bladder_and_brain_never_match_a_lesion() {
     };
     let g = &p.volume.geometry;
     for l in &p.lesions {
-        let out = run(&p, l.reported_suv, Some(l.image_number), "");
+        let out = run(p, l.reported_suv, Some(l.image_number), "");
         let LabelOutcome::Labelled { mask, .. } = &out else {
             panic!("not labelled: {out}");
         };
@@ -187,7 +187,7 @@ fn bladder_and_brain_never_match_a_lesion() {
     for name in ["bladder", "brain"] {
         let o = organ(name);
         let zc = g.mm_to_index(o.centre_mm)[0].round() as u32;
-        let out = run(&p, 6.0, Some(zc + 1), "");
+        let out = run(p, 6.0, Some(zc + 1), "");
         assert!(
             matches!(out, LabelOutcome::NotFound { .. }),
             "{name}: {out}"
@@ -242,7 +242,7 @@ fn number_resolved_as_instance_number_then_index_from_head_then_feet() {
 fn suv_without_image_number_needs_a_unique_component() {
     let p = body();
     let l = &p.lesions[2]; // SUV 12 lung lesion: no other structure that hot near 12.2
-    let out = run(&p, l.reported_suv, None, "");
+    let out = run(p, l.reported_suv, None, "");
     assert!(
         matches!(
             out,
@@ -261,14 +261,14 @@ fn laterality_checked_in_patient_coordinates() {
     let p = body();
     let l = &p.lesions[0]; // x = +100 mm: patient left
     let ok = run(
-        &p,
+        p,
         l.reported_suv,
         Some(l.image_number),
         "Left axillary node, SUV 4.9",
     );
     assert!(matches!(ok, LabelOutcome::Labelled { .. }), "{ok}");
     let bad = run(
-        &p,
+        p,
         l.reported_suv,
         Some(l.image_number),
         "Right axillary node, SUV 4.9",
