@@ -1,1 +1,207 @@
-//! placeholder: see the module's issue.
+//! Weak labels: segment the lesion a report sentence describes from its (SUVmax, image number) and
+//! the PET SUV volume, with the paper's pipeline (PAPER.md §3): candidate matching at
+//! `T0 = 0.617 + 0.316·S`, iterative thresholding, QC, then measurements. Pure synchronous code;
+//! every outcome, failures included, is a typed value ([`LabelOutcome`]), never a panic.
+//! Parsing sentences (report), building volumes (volume) and writing SEG (seg) live elsewhere.
+
+pub mod components;
+pub mod itm;
+pub mod matching;
+pub mod measure;
+mod outcome;
+pub mod phantom;
+pub mod qc;
+
+pub use matching::{Candidate, SliceRule};
+pub use measure::Measurements;
+pub use outcome::{LabelMask, LabelOutcome, NotFoundReason, SkipReason};
+pub use qc::QcFailure;
+
+use crate::volume::{SliceRef, Volume};
+use components::Grid;
+use matching::Match;
+
+/// Slack on SUV comparisons so that a reported "5.3" matches an f32 maximum of 5.2 (stored as
+/// 5.19999981): 0.1 in decimal must stay 0.1 after single-precision rounding.
+pub const SUV_EPS: f64 = 1e-6;
+
+/// Tunables of the weak-label pipeline; [`Default`] gives the paper's values.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LabelParams {
+    /// Findings with a lower SUVmax are skipped (2.5).
+    pub min_suv: f64,
+    /// `T0 = t0_intercept + t0_slope·S` (0.617, 0.316).
+    pub t0_intercept: f64,
+    pub t0_slope: f64,
+    /// Component max vs reported SUVmax (0.1).
+    pub suv_tolerance: f64,
+    /// Extra slices either side of the reported one a component may touch (ours; 0 = paper).
+    pub slice_tolerance: u32,
+    /// Components longer than this many slices are rejected when S < `span_suv_limit` (50, 5).
+    pub max_span_slices: usize,
+    pub span_suv_limit: f64,
+    /// ITM gives up after this many iterations (ours; the paper has no cap).
+    pub itm_max_iterations: u32,
+    /// QC: label max vs reported SUVmax (0.2).
+    pub qc_suv_tolerance: f64,
+    /// QC laterality: voxels above this SUV form the body whose centroid is the midline (ours).
+    pub body_threshold: f64,
+    /// QC laterality margin in voxels along x (10).
+    pub midline_margin_voxels: f64,
+}
+
+impl Default for LabelParams {
+    fn default() -> Self {
+        LabelParams {
+            min_suv: 2.5,
+            t0_intercept: 0.617,
+            t0_slope: 0.316,
+            suv_tolerance: 0.1,
+            slice_tolerance: 0,
+            max_span_slices: 50,
+            span_suv_limit: 5.0,
+            itm_max_iterations: 100,
+            qc_suv_tolerance: 0.2,
+            body_threshold: 0.3,
+            midline_margin_voxels: 10.0,
+        }
+    }
+}
+
+impl LabelParams {
+    /// The candidate threshold for SUVmax `s`.
+    pub fn t0(&self, s: f64) -> f64 {
+        self.t0_intercept + self.t0_slope * s
+    }
+
+    /// Whether a component maximum matches the reported SUVmax.
+    pub fn suv_matches(&self, max: f64, s: f64) -> bool {
+        (max - s).abs() <= self.suv_tolerance + SUV_EPS
+    }
+}
+
+/// Weak label for one finding: SUVmax `suv_max`, image number `slice` (if reported) and the
+/// finding's sentence (for laterality), on the PET SUV volume with its per-z slice references.
+pub fn weak_label(
+    suv: &Volume,
+    slices: &[SliceRef],
+    suv_max: f64,
+    slice: Option<u32>,
+    sentence: &str,
+    params: &LabelParams,
+) -> LabelOutcome {
+    if !suv_max.is_finite() || suv_max < params.min_suv {
+        return LabelOutcome::Skipped {
+            reason: SkipReason::LowSuv {
+                suv_max,
+                min: params.min_suv,
+            },
+        };
+    }
+    let geometry = &suv.geometry;
+    let (nz, ny, nx) = suv.data.dim();
+    if [nz, ny, nx] != geometry.dims || suv.data.is_empty() {
+        return LabelOutcome::Skipped {
+            reason: SkipReason::BadVolume {
+                data: [nz, ny, nx],
+                geometry: geometry.dims,
+            },
+        };
+    }
+    let standard = suv.data.as_standard_layout();
+    let Some(data) = standard.as_slice() else {
+        return LabelOutcome::Skipped {
+            reason: SkipReason::BadVolume {
+                data: [nz, ny, nx],
+                geometry: geometry.dims,
+            },
+        };
+    };
+    let found = match matching::find_candidates(data, geometry, slices, suv_max, slice, params) {
+        Ok(m) => m,
+        Err(e) => {
+            return LabelOutcome::Skipped {
+                reason: SkipReason::Input(e.to_string()),
+            };
+        }
+    };
+    let (candidate, rule, seed_slices) = match found {
+        Match::Unique {
+            candidate,
+            rule,
+            slices,
+        } => (candidate, rule, slices),
+        Match::Ambiguous { candidates, rule } => {
+            return LabelOutcome::Ambiguous { candidates, rule };
+        }
+        Match::None { tried, closest } => {
+            return LabelOutcome::NotFound {
+                reason: NotFoundReason::NoMatch {
+                    suv_max,
+                    slice,
+                    tried,
+                    closest,
+                },
+            };
+        }
+    };
+    match refine(
+        suv,
+        data,
+        suv_max,
+        sentence,
+        params,
+        &candidate,
+        &seed_slices,
+    ) {
+        Ok((mask, measurements)) => LabelOutcome::Labelled {
+            mask,
+            slice_rule: rule,
+            candidate,
+            measurements,
+        },
+        Err(reason) => LabelOutcome::QcFailed {
+            reason,
+            candidate,
+            slice_rule: rule,
+        },
+    }
+}
+
+/// ITM from the candidate's maximum, QC, then measurements.
+fn refine(
+    suv: &Volume,
+    data: &[f32],
+    s: f64,
+    sentence: &str,
+    params: &LabelParams,
+    candidate: &Candidate,
+    seed_slices: &[usize],
+) -> Result<(LabelMask, Measurements), QcFailure> {
+    let geometry = &suv.geometry;
+    let grid = Grid::new(geometry.dims);
+    let region = itm::iterative_threshold(
+        data,
+        grid,
+        geometry.voxel_ml(),
+        candidate.max_voxel,
+        s,
+        params.itm_max_iterations,
+    )?;
+    // ITM only adds voxels with in-bounds indices, so measuring cannot fail on a non-empty label.
+    let measurements = measure::measure(suv, &region.voxels).map_err(|_| {
+        QcFailure::Itm(itm::ItmError::EmptySeed {
+            threshold: region.threshold,
+        })
+    })?;
+    qc::check_max(measurements.suv_max, s, params.qc_suv_tolerance)?;
+    qc::check_seed_slice(&region.voxels, seed_slices, params.slice_tolerance as usize)?;
+    if let Some(side) = qc::sentence_side(sentence) {
+        let midline = qc::body_midline_x(suv, params.body_threshold).ok_or(QcFailure::NoBody {
+            threshold: params.body_threshold,
+        })?;
+        let margin_mm = params.midline_margin_voxels * geometry.spacing[0];
+        qc::check_side(side, measurements.centroid_mm[0], midline, margin_mm)?;
+    }
+    Ok((LabelMask::new(geometry.dims, region.voxels), measurements))
+}
