@@ -230,44 +230,8 @@ async fn run(
     let mut results = Vec::with_capacity(metas.len());
     let mut message_id: u16 = 0;
     for meta in &metas {
-        let Some(pc) = files::choose_context(&contexts, meta) else {
-            warn!(sop = %meta.sop_instance, class = %meta.sop_class, "no accepted presentation context");
-            results.push(not_sent(
-                meta,
-                status::SOP_CLASS_NOT_SUPPORTED,
-                "not sent: no presentation context accepted for the SOP class",
-            ));
-            continue;
-        };
-        let data = match dataset_in(meta, &pc.transfer_syntax).await {
-            Ok(data) => data,
-            Err(why) => {
-                warn!(sop = %meta.sop_instance, error = %why, "data set not encodable");
-                results.push(not_sent(meta, status::PROCESSING_FAILURE, &why));
-                continue;
-            }
-        };
-        // MessageID 0 is legal but some peers treat it as unset; wrap past it.
-        message_id = message_id.checked_add(1).unwrap_or(1);
-        let sent = wire::Exchange {
-            dest: &dest.name,
-            pc: pc.id,
-            message_id,
-            opts,
-        };
-        match sent.store(&mut assoc, meta, &data).await {
-            Ok(rsp) => {
-                let class = Outcome::of_status(rsp.status);
-                info!(sop = %meta.sop_instance, status = rsp.status, ?class, "C-STORE answered");
-                results.push(StoreResult {
-                    path: meta.path.clone(),
-                    sop_instance_uid: meta.sop_instance.clone(),
-                    status: rsp.status,
-                    class,
-                    comment: rsp.error_comment.filter(|c| !c.is_empty()),
-                    sent: true,
-                });
-            }
+        match store_one(&mut assoc, &contexts, meta, &mut message_id, dest, opts).await {
+            Ok(result) => results.push(result),
             Err(e) => {
                 warn!(error = %e, answered = results.len(), "association failed; aborting");
                 let _ = tokio::time::timeout(Duration::from_secs(1), assoc.abort()).await;
@@ -288,6 +252,51 @@ async fn run(
         Err(_) => warn!("association release timed out"),
     }
     Ok(results)
+}
+
+/// One file: its result, or the error that ends the association.
+async fn store_one(
+    assoc: &mut Assoc,
+    contexts: &[dicom_ul::pdu::PresentationContextNegotiated],
+    meta: &FileMeta,
+    message_id: &mut u16,
+    dest: &Destination,
+    opts: &ScuOptions,
+) -> Result<StoreResult, ScuError> {
+    let Some(pc) = files::choose_context(contexts, meta) else {
+        warn!(sop = %meta.sop_instance, class = %meta.sop_class, "no accepted presentation context");
+        return Ok(not_sent(
+            meta,
+            status::SOP_CLASS_NOT_SUPPORTED,
+            "not sent: no presentation context accepted for the SOP class",
+        ));
+    };
+    let data = match dataset_in(meta, &pc.transfer_syntax).await {
+        Ok(data) => data,
+        Err(why) => {
+            warn!(sop = %meta.sop_instance, error = %why, "data set not encodable");
+            return Ok(not_sent(meta, status::PROCESSING_FAILURE, &why));
+        }
+    };
+    // MessageID 0 is legal but some peers treat it as unset; wrap past it.
+    *message_id = message_id.checked_add(1).unwrap_or(1);
+    let exchange = wire::Exchange {
+        dest: &dest.name,
+        pc: pc.id,
+        message_id: *message_id,
+        opts,
+    };
+    let rsp = exchange.store(assoc, meta, &data).await?;
+    let class = Outcome::of_status(rsp.status);
+    info!(sop = %meta.sop_instance, status = rsp.status, ?class, "C-STORE answered");
+    Ok(StoreResult {
+        path: meta.path.clone(),
+        sop_instance_uid: meta.sop_instance.clone(),
+        status: rsp.status,
+        class,
+        comment: rsp.error_comment.filter(|c| !c.is_empty()),
+        sent: true,
+    })
 }
 
 fn not_sent(meta: &FileMeta, code: u16, why: &str) -> StoreResult {
@@ -323,15 +332,17 @@ async fn associate(
         .calling_ae_title(calling.as_str())
         .called_ae_title(dest.ae_title.as_str())
         .max_pdu_length(opts.max_pdu_bytes)
-        .connection_timeout(opts.connect_timeout);
+        .connection_timeout(opts.connect_timeout)
+        // Bounds the A-ASSOCIATE (and A-RELEASE) answers. It stays on the association and so
+        // also bounds each later read; the DIMSE wait tolerates that (see `wire`).
+        .read_timeout(opts.acse_timeout);
     for p in proposals {
         o = o.with_presentation_context(
             p.abstract_syntax.as_str(),
             p.transfer_syntaxes.iter().map(String::as_str).collect(),
         );
     }
-    // The client's own read timeout would also cut every later DIMSE wait short, so the
-    // negotiation is bounded from outside instead.
+    // A backstop for a peer that trickles bytes and so never trips the read timeout.
     let limit = opts.connect_timeout + opts.acse_timeout;
     match tokio::time::timeout(limit, o.establish_async(dest.address)).await {
         Ok(Ok(assoc)) => Ok(assoc),
@@ -358,10 +369,11 @@ fn establish_error(
             addr: dest.address,
             source,
         },
+        // dicom-ul reports a connect timeout and an unanswered A-ASSOCIATE-RQ alike.
         E::Timeout { .. } => ScuError::Timeout {
             dest: name,
-            stage: "connect",
-            after: opts.connect_timeout,
+            stage: "connect or association negotiation",
+            after: opts.connect_timeout.max(opts.acse_timeout),
         },
         E::Rejected { association_rj, .. } => ScuError::Rejected {
             dest: name,

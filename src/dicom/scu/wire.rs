@@ -2,13 +2,13 @@
 //! P-DATA fragments no larger than the peer allows, then the C-STORE-RSP, which must answer the
 //! MessageID just sent. Command sets go through `dimse`'s codec; every wait is bounded.
 
-use std::time::Duration;
-
+use dicom_ul::association::Error as UlError;
 use dicom_ul::pdu::{PDataValue, PDataValueType, Pdu};
 
 use super::files::FileMeta;
 use super::{Assoc, ScuError, ScuOptions, error_chain};
 use crate::dicom::dimse::{C_STORE_RSP, Request, Response};
+use tokio::time::Instant;
 
 /// PDV item overhead inside a P-DATA-TF PDU: item length (4), context ID (1), control header (1).
 const PDV_OVERHEAD: u32 = 6;
@@ -88,11 +88,18 @@ impl Exchange<'_> {
 
     /// Reads PDUs until a complete command set arrives and decodes it.
     async fn response(&self, assoc: &mut Assoc) -> Result<Response, ScuError> {
+        const STAGE: &str = "waiting for the C-STORE-RSP";
+        let deadline = Instant::now() + self.opts.dimse_timeout;
         let mut command = Vec::new();
         loop {
-            let pdu = self
-                .bounded("waiting for the C-STORE-RSP", assoc.receive())
-                .await?;
+            let pdu = match tokio::time::timeout_at(deadline, assoc.receive()).await {
+                Ok(Ok(pdu)) => pdu,
+                // The association's own read timeout is the (shorter) ACSE one. receive() is
+                // cancel-safe (bytes read stay in its buffer), so keep waiting to our deadline.
+                Ok(Err(UlError::Timeout { .. })) if Instant::now() < deadline => continue,
+                Ok(Err(e)) => return Err(self.failed(STAGE, e)),
+                Err(_) => return Err(self.timed_out(STAGE)),
+            };
             match pdu {
                 Pdu::PData { data } => {
                     for pdv in data {
@@ -121,28 +128,36 @@ impl Exchange<'_> {
         }
     }
 
-    /// Runs one PDU read or write under the DIMSE timeout, mapping failures.
-    async fn bounded<T>(
+    /// Runs one PDU write under the DIMSE timeout.
+    async fn bounded(
         &self,
         stage: &'static str,
-        io: impl Future<Output = Result<T, dicom_ul::association::Error>>,
-    ) -> Result<T, ScuError> {
-        let after: Duration = self.opts.dimse_timeout;
-        match tokio::time::timeout(after, io).await {
-            Ok(Ok(v)) => Ok(v),
-            Ok(Err(dicom_ul::association::Error::Aborted { .. })) => Err(ScuError::Aborted {
-                dest: self.dest.to_owned(),
-            }),
-            Ok(Err(e)) => Err(ScuError::Network {
-                dest: self.dest.to_owned(),
+        io: impl Future<Output = Result<(), UlError>>,
+    ) -> Result<(), ScuError> {
+        match tokio::time::timeout(self.opts.dimse_timeout, io).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(self.failed(stage, e)),
+            Err(_) => Err(self.timed_out(stage)),
+        }
+    }
+
+    fn failed(&self, stage: &'static str, e: UlError) -> ScuError {
+        let dest = self.dest.to_owned();
+        match e {
+            UlError::Aborted { .. } => ScuError::Aborted { dest },
+            e => ScuError::Network {
+                dest,
                 stage,
                 detail: error_chain(&e),
-            }),
-            Err(_) => Err(ScuError::Timeout {
-                dest: self.dest.to_owned(),
-                stage,
-                after,
-            }),
+            },
+        }
+    }
+
+    fn timed_out(&self, stage: &'static str) -> ScuError {
+        ScuError::Timeout {
+            dest: self.dest.to_owned(),
+            stage,
+            after: self.opts.dimse_timeout,
         }
     }
 
