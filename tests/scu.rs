@@ -15,7 +15,7 @@ use common::{Node, dataset_bytes, files_below, tool};
 use dicom_dictionary_std::{tags, uids};
 use petground::config::Destination;
 use petground::dicom::AeTitle;
-use petground::dicom::scu::{Outcome, ScuError, ScuOptions, StoreResult, store_files};
+use petground::dicom::scu::{Outcome, ScuError, ScuOptions, StoreResult, echo, store_files};
 
 /// A dcmtk peer process, killed on drop.
 struct Peer {
@@ -485,7 +485,7 @@ fn a_response_to_another_message_ends_the_association() {
     assert!(
         source
             .to_string()
-            .contains("answers message 3 but 2 was sent"),
+            .contains("response answers message 3 but 2 was sent"),
         "{source}"
     );
     assert_eq!(completed.len(), 1);
@@ -516,4 +516,23 @@ fn a_slow_store_is_waited_for_up_to_the_dimse_timeout_only() {
     let err = send(&dest(peer.addr, "PACS"), &files, &impatient).expect_err("too slow");
     assert!(matches!(err, ScuError::Timeout { .. }), "{err}");
     assert!(err.is_transient());
+}
+
+#[test]
+fn echo_tells_a_reachable_destination_from_a_down_one() {
+    let dir = tempdir();
+    let peer = storescp(&dir.path().join("in"), &[]);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let status = rt
+        .block_on(echo(&dest(peer.addr, "PACS"), &calling(), &quick()))
+        .expect("echo answered");
+    assert_eq!(status, 0);
+    let down = dest(SocketAddr::from(([127, 0, 0, 1], free_port())), "PACS");
+    let err = rt
+        .block_on(echo(&down, &calling(), &quick()))
+        .expect_err("nobody listens");
+    assert!(err.is_transient(), "{err}");
 }

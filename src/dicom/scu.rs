@@ -254,6 +254,45 @@ async fn run(
     Ok(results)
 }
 
+/// C-ECHO to `dest` (Verification SOP Class, implicit VR LE): whether the destination is
+/// reachable and accepts us, for a configuration check before anything is queued. Returns the
+/// C-ECHO-RSP status (0x0000 when all is well).
+pub async fn echo(
+    dest: &Destination,
+    calling: &AeTitle,
+    opts: &ScuOptions,
+) -> Result<u16, ScuError> {
+    let span =
+        info_span!("scu-echo", dest = %dest.name, called = %dest.ae_title, addr = %dest.address);
+    async {
+        let proposal = files::Proposal {
+            abstract_syntax: VERIFICATION.to_owned(),
+            transfer_syntaxes: vec![dicom_dictionary_std::uids::IMPLICIT_VR_LITTLE_ENDIAN.into()],
+        };
+        let mut assoc = associate(dest, calling, std::slice::from_ref(&proposal), opts).await?;
+        let pc = assoc.presentation_contexts().first().map(|pc| pc.id);
+        let pc = pc.ok_or_else(|| ScuError::NoPresentationContext {
+            dest: dest.name.clone(),
+            sop_classes: vec![VERIFICATION.to_owned()],
+        })?;
+        let exchange = wire::Exchange {
+            dest: &dest.name,
+            pc,
+            message_id: 1,
+            opts,
+        };
+        let answer = exchange.echo(&mut assoc, VERIFICATION).await;
+        let _ = tokio::time::timeout(opts.acse_timeout, assoc.release()).await;
+        let status = answer?.status;
+        info!(status, "C-ECHO answered");
+        Ok(status)
+    }
+    .instrument(span)
+    .await
+}
+
+const VERIFICATION: &str = dicom_dictionary_std::uids::VERIFICATION;
+
 /// One file: its result, or the error that ends the association.
 async fn store_one(
     assoc: &mut Assoc,

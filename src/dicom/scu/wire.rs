@@ -1,13 +1,14 @@
-//! One C-STORE exchange on an established association: the command set and the data set as
-//! P-DATA fragments no larger than the peer allows, then the C-STORE-RSP, which must answer the
-//! MessageID just sent. Command sets go through `dimse`'s codec; every wait is bounded.
+//! One DIMSE exchange (C-STORE or C-ECHO) on an established association: the command set and
+//! any data set as P-DATA fragments no larger than the peer allows, then the response, which
+//! must be of the right kind and answer the MessageID just sent. Command sets go through `dimse`'s
+//! codec; every wait is bounded.
 
 use dicom_ul::association::Error as UlError;
 use dicom_ul::pdu::{PDataValue, PDataValueType, Pdu};
 
 use super::files::FileMeta;
 use super::{Assoc, ScuError, ScuOptions, error_chain};
-use crate::dicom::dimse::{C_STORE_RSP, Request, Response};
+use crate::dicom::dimse::{C_ECHO_RSP, C_STORE_RSP, Request, Response};
 use tokio::time::Instant;
 
 /// PDV item overhead inside a P-DATA-TF PDU: item length (4), context ID (1), control header (1).
@@ -36,20 +37,43 @@ impl Exchange<'_> {
             sop_class_uid: meta.sop_class.clone(),
             sop_instance_uid: meta.sop_instance.clone(),
             has_dataset: true,
+        };
+        self.request(assoc, &cmd, Some(data), C_STORE_RSP).await
+    }
+
+    /// Sends C-ECHO-RQ and returns the peer's answer.
+    pub async fn echo(&self, assoc: &mut Assoc, sop_class: &str) -> Result<Response, ScuError> {
+        let cmd = Request::Echo {
+            message_id: self.message_id,
+            sop_class_uid: sop_class.to_owned(),
+        };
+        self.request(assoc, &cmd, None, C_ECHO_RSP).await
+    }
+
+    /// Sends `cmd` (and its data set) and reads the response, which must be `expect` and answer
+    /// this exchange's MessageID.
+    async fn request(
+        &self,
+        assoc: &mut Assoc,
+        cmd: &Request,
+        data: Option<&[u8]>,
+        expect: u16,
+    ) -> Result<Response, ScuError> {
+        self.send(assoc, PDataValueType::Command, &cmd.encode())
+            .await?;
+        if let Some(data) = data {
+            self.send(assoc, PDataValueType::Data, data).await?;
         }
-        .encode();
-        self.send(assoc, PDataValueType::Command, &cmd).await?;
-        self.send(assoc, PDataValueType::Data, data).await?;
         let rsp = self.response(assoc).await?;
-        if rsp.command_field != C_STORE_RSP {
+        if rsp.command_field != expect {
             return Err(self.protocol(format!(
-                "expected C-STORE-RSP, got command 0x{:04X}",
+                "expected response command 0x{expect:04X}, got 0x{:04X}",
                 rsp.command_field
             )));
         }
         if rsp.message_id_responded != self.message_id {
             return Err(self.protocol(format!(
-                "C-STORE-RSP answers message {} but {} was sent",
+                "response answers message {} but {} was sent",
                 rsp.message_id_responded, self.message_id
             )));
         }
@@ -80,15 +104,14 @@ impl Exchange<'_> {
                     data: chunk.to_vec(),
                 }],
             };
-            self.bounded("sending a C-STORE-RQ", assoc.send(&pdu))
-                .await?;
+            self.bounded("sending a request", assoc.send(&pdu)).await?;
         }
         Ok(())
     }
 
     /// Reads PDUs until a complete command set arrives and decodes it.
     async fn response(&self, assoc: &mut Assoc) -> Result<Response, ScuError> {
-        const STAGE: &str = "waiting for the C-STORE-RSP";
+        const STAGE: &str = "waiting for the response";
         let deadline = Instant::now() + self.opts.dimse_timeout;
         let mut command = Vec::new();
         loop {
@@ -104,12 +127,12 @@ impl Exchange<'_> {
                 Pdu::PData { data } => {
                     for pdv in data {
                         if pdv.value_type != PDataValueType::Command {
-                            return Err(self.protocol("C-STORE-RSP with a data set".into()));
+                            return Err(self.protocol("response with a data set".into()));
                         }
                         command.extend_from_slice(&pdv.data);
                         if pdv.is_last {
                             return Response::decode(&command)
-                                .map_err(|e| self.protocol(format!("C-STORE-RSP: {e}")));
+                                .map_err(|e| self.protocol(format!("response command set: {e}")));
                         }
                     }
                 }
@@ -120,7 +143,7 @@ impl Exchange<'_> {
                 }
                 other => {
                     return Err(self.protocol(format!(
-                        "unexpected {} while waiting for the C-STORE-RSP",
+                        "unexpected {} while waiting for the response",
                         other.short_description()
                     )));
                 }
