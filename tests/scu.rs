@@ -536,3 +536,45 @@ fn echo_tells_a_reachable_destination_from_a_down_one() {
         .expect_err("nobody listens");
     assert!(err.is_transient(), "{err}");
 }
+
+/// Throughput against storescp (`--ignore`: received, not written), ours vs dcmtk's storescu on
+/// the same files. Run: `cargo test --release --test scu -- --ignored --nocapture throughput`.
+#[test]
+#[ignore = "benchmark"]
+fn throughput_against_storescp() {
+    let dir = tempdir();
+    let files = SeriesSpec::pet(300, 128).write(&dir.path().join("pet"));
+    let bytes: u64 = files
+        .iter()
+        .map(|f| std::fs::metadata(f).expect("size").len())
+        .sum();
+    let mb = bytes as f64 / 1e6;
+    for pdu in ["16384", "131072"] {
+        let peer = storescp(&dir.path().join("in"), &["--ignore", "-pdu", pdu]);
+        let t = Instant::now();
+        let results = send(&dest(peer.addr, "PACS"), &files, &quick()).expect("delivered");
+        let ours = t.elapsed();
+        assert!(results.iter().all(|r| r.class == Outcome::Success));
+        let t = Instant::now();
+        let out = tool("storescu")
+            .args(["-aec", "PACS", "127.0.0.1", &peer.addr.port().to_string()])
+            .args(&files)
+            .output()
+            .expect("run storescu");
+        let theirs = t.elapsed();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        println!(
+            "{} files, {mb:.1} MB, peer max PDU {pdu}: petground SCU {:.0} ms ({:.0} MB/s), \
+             dcmtk storescu {:.0} ms ({:.0} MB/s)",
+            files.len(),
+            ours.as_secs_f64() * 1e3,
+            mb / ours.as_secs_f64(),
+            theirs.as_secs_f64() * 1e3,
+            mb / theirs.as_secs_f64()
+        );
+    }
+}
