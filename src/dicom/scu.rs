@@ -28,14 +28,14 @@ use files::FileMeta;
 /// Limits of one SCU association. `Default` gives values suited to a LAN PACS.
 #[derive(Debug, Clone)]
 pub struct ScuOptions {
-    /// Largest P-DATA PDU we accept from the peer (our receive limit; what we send is bounded by
-    /// the peer's own maximum).
+    /// Largest PDU we accept from the peer (our receive limit; what we send is bounded by the
+    /// peer's own maximum, and by 1 MiB per fragment).
     pub max_pdu_bytes: u32,
     /// TCP connect.
     pub connect_timeout: Duration,
     /// A-ASSOCIATE request → answer, and A-RELEASE request → answer.
     pub acse_timeout: Duration,
-    /// Each PDU written and each C-STORE-RSP awaited.
+    /// Each PDU written and each response (C-STORE-RSP, C-ECHO-RSP) awaited.
     pub dimse_timeout: Duration,
 }
 
@@ -56,7 +56,8 @@ impl Default for ScuOptions {
 /// then explicit and implicit VR little endian (when the file's is not encapsulated, since only
 /// native pixel data can be re-encoded). A data set goes out byte for byte when the file's own
 /// transfer syntax is accepted, otherwise re-encoded by dicom-object. Every C-STORE-RSP must
-/// answer the MessageID just sent. The association is released at the end.
+/// answer the MessageID just sent. The association is released at the end; dropping the future
+/// closes the connection without A-ABORT, which peers treat as an abort.
 pub async fn store_files(
     dest: &Destination,
     calling: &AeTitle,
@@ -88,7 +89,8 @@ async fn run(
     let proposals = files::proposals(&metas)?;
     let mut assoc = associate(dest, calling, &proposals, opts).await?;
     // Command and data PDUs are small writes followed by a wait for the answer: Nagle would
-    // hold each last fragment back for a delayed ACK.
+    // hold each last fragment back for a delayed ACK. (dicom-ul connects the socket itself; the
+    // A-ASSOCIATE-RQ before this point is one write, which Nagle does not delay.)
     if let Err(e) = assoc.inner_stream().set_nodelay(true) {
         debug!(error = %e, "TCP_NODELAY not set");
     }
