@@ -15,7 +15,7 @@ use common::{Node, dataset_bytes, files_below, tool};
 use dicom_dictionary_std::{tags, uids};
 use petground::config::Destination;
 use petground::dicom::AeTitle;
-use petground::dicom::scu::{Outcome, ScuError, ScuOptions, StoreResult, store_files};
+use petground::dicom::scu::{Outcome, ScuError, ScuOptions, StoreResult, echo, store_files};
 
 /// A dcmtk peer process, killed on drop.
 struct Peer {
@@ -415,4 +415,166 @@ fn out_of_resources_is_transient_per_file_and_per_association() {
         "{err}"
     );
     assert!(err.is_transient());
+}
+
+/// A hand-driven SCP (dicom-ul's sync server) that answers each C-STORE-RQ with
+/// MessageIDBeingRespondedTo = `answer(MessageID)`, to check that the SCU verifies it.
+fn misnumbering_peer(answer: fn(u16) -> u16) -> SocketAddr {
+    use dicom_ul::association::server::ServerAssociationOptions;
+    use dicom_ul::pdu::{PDataValue, PDataValueType, Pdu};
+    use petground::dicom::dimse::{Request, Response};
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    std::thread::spawn(move || {
+        let (socket, _) = listener.accept().expect("accept");
+        let mut assoc = ServerAssociationOptions::new()
+            .accept_any()
+            .ae_title("PACS")
+            .with_abstract_syntax(dicomgen::PET)
+            .establish(socket)
+            .expect("association");
+        let (mut command, mut pending) = (Vec::new(), None);
+        while let Ok(Pdu::PData { data }) = assoc.receive() {
+            for pdv in data {
+                if pdv.value_type == PDataValueType::Command {
+                    command.extend_from_slice(&pdv.data);
+                    if pdv.is_last {
+                        pending = Request::decode(&std::mem::take(&mut command)).ok();
+                    }
+                } else if let (
+                    true,
+                    Some(Request::Store {
+                        message_id,
+                        sop_class_uid,
+                        sop_instance_uid,
+                        ..
+                    }),
+                ) = (pdv.is_last, pending.take())
+                {
+                    let rsp =
+                        Response::store(answer(message_id), &sop_class_uid, &sop_instance_uid, 0);
+                    let pdu = Pdu::PData {
+                        data: vec![PDataValue {
+                            presentation_context_id: pdv.presentation_context_id,
+                            value_type: PDataValueType::Command,
+                            is_last: true,
+                            data: rsp.encode(),
+                        }],
+                    };
+                    if assoc.send(&pdu).is_err() {
+                        return;
+                    }
+                }
+            }
+        }
+    });
+    addr
+}
+
+#[test]
+fn a_response_to_another_message_ends_the_association() {
+    let dir = tempdir();
+    let files = SeriesSpec::pet(3, 16).write(dir.path());
+    // Message 1 is answered correctly, message 2 as if it were 3.
+    let addr = misnumbering_peer(|id| if id == 1 { 1 } else { id + 1 });
+    let err = send(&dest(addr, "PACS"), &files, &quick()).expect_err("misnumbered answer");
+    let ScuError::Interrupted { completed, source } = &err else {
+        panic!("expected an interrupted batch, got {err}");
+    };
+    assert!(matches!(**source, ScuError::Protocol { .. }), "{source}");
+    assert!(
+        source
+            .to_string()
+            .contains("response answers message 3 but 2 was sent"),
+        "{source}"
+    );
+    assert_eq!(completed.len(), 1);
+    assert_eq!(completed[0].class, Outcome::Success);
+    assert!(err.is_transient());
+}
+
+#[test]
+fn a_slow_store_is_waited_for_up_to_the_dimse_timeout_only() {
+    let dir = tempdir();
+    let files = SeriesSpec::pet(1, 16).write(&dir.path().join("pet"));
+    // storescp sleeps 1 s inside its store callback, before answering.
+    let peer = storescp(&dir.path().join("in"), &["--sleep-during", "1"]);
+    // The ACSE timeout (also the association's read timeout) is shorter than the sleep: the
+    // DIMSE wait must outlast it.
+    let patient = ScuOptions {
+        acse_timeout: Duration::from_millis(300),
+        dimse_timeout: Duration::from_secs(10),
+        ..quick()
+    };
+    let results = send(&dest(peer.addr, "PACS"), &files, &patient).expect("slow but answered");
+    assert_eq!(results[0].class, Outcome::Success);
+
+    let impatient = ScuOptions {
+        dimse_timeout: Duration::from_millis(300),
+        ..quick()
+    };
+    let err = send(&dest(peer.addr, "PACS"), &files, &impatient).expect_err("too slow");
+    assert!(matches!(err, ScuError::Timeout { .. }), "{err}");
+    assert!(err.is_transient());
+}
+
+#[test]
+fn echo_tells_a_reachable_destination_from_a_down_one() {
+    let dir = tempdir();
+    let peer = storescp(&dir.path().join("in"), &[]);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let status = rt
+        .block_on(echo(&dest(peer.addr, "PACS"), &calling(), &quick()))
+        .expect("echo answered");
+    assert_eq!(status, 0);
+    let down = dest(SocketAddr::from(([127, 0, 0, 1], free_port())), "PACS");
+    let err = rt
+        .block_on(echo(&down, &calling(), &quick()))
+        .expect_err("nobody listens");
+    assert!(err.is_transient(), "{err}");
+}
+
+/// Throughput against storescp (`--ignore`: received, not written), ours vs dcmtk's storescu on
+/// the same files. Run: `cargo test --release --test scu -- --ignored --nocapture throughput`.
+#[test]
+#[ignore = "benchmark"]
+fn throughput_against_storescp() {
+    let dir = tempdir();
+    let files = SeriesSpec::pet(300, 128).write(&dir.path().join("pet"));
+    let bytes: u64 = files
+        .iter()
+        .map(|f| std::fs::metadata(f).expect("size").len())
+        .sum();
+    let mb = bytes as f64 / 1e6;
+    for pdu in ["16384", "131072"] {
+        let peer = storescp(&dir.path().join("in"), &["--ignore", "-pdu", pdu]);
+        let t = Instant::now();
+        let results = send(&dest(peer.addr, "PACS"), &files, &quick()).expect("delivered");
+        let ours = t.elapsed();
+        assert!(results.iter().all(|r| r.class == Outcome::Success));
+        let t = Instant::now();
+        let out = tool("storescu")
+            .args(["-aec", "PACS", "127.0.0.1", &peer.addr.port().to_string()])
+            .args(&files)
+            .output()
+            .expect("run storescu");
+        let theirs = t.elapsed();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        println!(
+            "{} files, {mb:.1} MB, peer max PDU {pdu}: petground SCU {:.0} ms ({:.0} MB/s), \
+             dcmtk storescu {:.0} ms ({:.0} MB/s)",
+            files.len(),
+            ours.as_secs_f64() * 1e3,
+            mb / ours.as_secs_f64(),
+            theirs.as_secs_f64() * 1e3,
+            mb / theirs.as_secs_f64()
+        );
+    }
 }

@@ -1,14 +1,15 @@
-//! One C-STORE exchange on an established association: the command set and the data set as
-//! P-DATA fragments no larger than the peer allows, then the C-STORE-RSP, which must answer the
-//! MessageID just sent. Command sets go through `dimse`'s codec; every wait is bounded.
+//! One DIMSE exchange (C-STORE or C-ECHO) on an established association: the command set and
+//! any data set as P-DATA fragments no larger than the peer allows, then the response, which
+//! must be of the right kind and answer the MessageID just sent. Command sets go through `dimse`'s
+//! codec; every wait is bounded.
 
-use std::time::Duration;
-
+use dicom_ul::association::Error as UlError;
 use dicom_ul::pdu::{PDataValue, PDataValueType, Pdu};
 
 use super::files::FileMeta;
 use super::{Assoc, ScuError, ScuOptions, error_chain};
-use crate::dicom::dimse::{C_STORE_RSP, Request, Response};
+use crate::dicom::dimse::{C_ECHO_RSP, C_STORE_RSP, Request, Response};
+use tokio::time::Instant;
 
 /// PDV item overhead inside a P-DATA-TF PDU: item length (4), context ID (1), control header (1).
 const PDV_OVERHEAD: u32 = 6;
@@ -36,20 +37,43 @@ impl Exchange<'_> {
             sop_class_uid: meta.sop_class.clone(),
             sop_instance_uid: meta.sop_instance.clone(),
             has_dataset: true,
+        };
+        self.request(assoc, &cmd, Some(data), C_STORE_RSP).await
+    }
+
+    /// Sends C-ECHO-RQ and returns the peer's answer.
+    pub async fn echo(&self, assoc: &mut Assoc, sop_class: &str) -> Result<Response, ScuError> {
+        let cmd = Request::Echo {
+            message_id: self.message_id,
+            sop_class_uid: sop_class.to_owned(),
+        };
+        self.request(assoc, &cmd, None, C_ECHO_RSP).await
+    }
+
+    /// Sends `cmd` (and its data set) and reads the response, which must be `expect` and answer
+    /// this exchange's MessageID.
+    async fn request(
+        &self,
+        assoc: &mut Assoc,
+        cmd: &Request,
+        data: Option<&[u8]>,
+        expect: u16,
+    ) -> Result<Response, ScuError> {
+        self.send(assoc, PDataValueType::Command, &cmd.encode())
+            .await?;
+        if let Some(data) = data {
+            self.send(assoc, PDataValueType::Data, data).await?;
         }
-        .encode();
-        self.send(assoc, PDataValueType::Command, &cmd).await?;
-        self.send(assoc, PDataValueType::Data, data).await?;
         let rsp = self.response(assoc).await?;
-        if rsp.command_field != C_STORE_RSP {
+        if rsp.command_field != expect {
             return Err(self.protocol(format!(
-                "expected C-STORE-RSP, got command 0x{:04X}",
+                "expected response command 0x{expect:04X}, got 0x{:04X}",
                 rsp.command_field
             )));
         }
         if rsp.message_id_responded != self.message_id {
             return Err(self.protocol(format!(
-                "C-STORE-RSP answers message {} but {} was sent",
+                "response answers message {} but {} was sent",
                 rsp.message_id_responded, self.message_id
             )));
         }
@@ -80,29 +104,35 @@ impl Exchange<'_> {
                     data: chunk.to_vec(),
                 }],
             };
-            self.bounded("sending a C-STORE-RQ", assoc.send(&pdu))
-                .await?;
+            self.bounded("sending a request", assoc.send(&pdu)).await?;
         }
         Ok(())
     }
 
     /// Reads PDUs until a complete command set arrives and decodes it.
     async fn response(&self, assoc: &mut Assoc) -> Result<Response, ScuError> {
+        const STAGE: &str = "waiting for the response";
+        let deadline = Instant::now() + self.opts.dimse_timeout;
         let mut command = Vec::new();
         loop {
-            let pdu = self
-                .bounded("waiting for the C-STORE-RSP", assoc.receive())
-                .await?;
+            let pdu = match tokio::time::timeout_at(deadline, assoc.receive()).await {
+                Ok(Ok(pdu)) => pdu,
+                // The association's own read timeout is the (shorter) ACSE one. receive() is
+                // cancel-safe (bytes read stay in its buffer), so keep waiting to our deadline.
+                Ok(Err(UlError::Timeout { .. })) if Instant::now() < deadline => continue,
+                Ok(Err(e)) => return Err(self.failed(STAGE, e)),
+                Err(_) => return Err(self.timed_out(STAGE)),
+            };
             match pdu {
                 Pdu::PData { data } => {
                     for pdv in data {
                         if pdv.value_type != PDataValueType::Command {
-                            return Err(self.protocol("C-STORE-RSP with a data set".into()));
+                            return Err(self.protocol("response with a data set".into()));
                         }
                         command.extend_from_slice(&pdv.data);
                         if pdv.is_last {
                             return Response::decode(&command)
-                                .map_err(|e| self.protocol(format!("C-STORE-RSP: {e}")));
+                                .map_err(|e| self.protocol(format!("response command set: {e}")));
                         }
                     }
                 }
@@ -113,7 +143,7 @@ impl Exchange<'_> {
                 }
                 other => {
                     return Err(self.protocol(format!(
-                        "unexpected {} while waiting for the C-STORE-RSP",
+                        "unexpected {} while waiting for the response",
                         other.short_description()
                     )));
                 }
@@ -121,28 +151,36 @@ impl Exchange<'_> {
         }
     }
 
-    /// Runs one PDU read or write under the DIMSE timeout, mapping failures.
-    async fn bounded<T>(
+    /// Runs one PDU write under the DIMSE timeout.
+    async fn bounded(
         &self,
         stage: &'static str,
-        io: impl Future<Output = Result<T, dicom_ul::association::Error>>,
-    ) -> Result<T, ScuError> {
-        let after: Duration = self.opts.dimse_timeout;
-        match tokio::time::timeout(after, io).await {
-            Ok(Ok(v)) => Ok(v),
-            Ok(Err(dicom_ul::association::Error::Aborted { .. })) => Err(ScuError::Aborted {
-                dest: self.dest.to_owned(),
-            }),
-            Ok(Err(e)) => Err(ScuError::Network {
-                dest: self.dest.to_owned(),
+        io: impl Future<Output = Result<(), UlError>>,
+    ) -> Result<(), ScuError> {
+        match tokio::time::timeout(self.opts.dimse_timeout, io).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(self.failed(stage, e)),
+            Err(_) => Err(self.timed_out(stage)),
+        }
+    }
+
+    fn failed(&self, stage: &'static str, e: UlError) -> ScuError {
+        let dest = self.dest.to_owned();
+        match e {
+            UlError::Aborted { .. } => ScuError::Aborted { dest },
+            e => ScuError::Network {
+                dest,
                 stage,
                 detail: error_chain(&e),
-            }),
-            Err(_) => Err(ScuError::Timeout {
-                dest: self.dest.to_owned(),
-                stage,
-                after,
-            }),
+            },
+        }
+    }
+
+    fn timed_out(&self, stage: &'static str) -> ScuError {
+        ScuError::Timeout {
+            dest: self.dest.to_owned(),
+            stage,
+            after: self.opts.dimse_timeout,
         }
     }
 
