@@ -48,6 +48,34 @@ struct RawConfig {
     dicom: RawDicom,
     #[serde(default)]
     hl7: RawHl7,
+    #[serde(default)]
+    delivery: RawDelivery,
+    #[serde(default)]
+    weak_label: RawWeakLabel,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawDelivery {
+    max_attempts: u32,
+    retry_initial_seconds: u64,
+    retry_max_seconds: u64,
+}
+
+impl Default for RawDelivery {
+    fn default() -> Self {
+        Self {
+            max_attempts: 10,
+            retry_initial_seconds: 5,
+            retry_max_seconds: 600,
+        }
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawWeakLabel {
+    slice_tolerance: u32,
 }
 
 #[derive(Debug, Deserialize)]
@@ -167,6 +195,16 @@ pub struct Config {
     /// Destinations (resolved from `routing.send_seg_to`) that receive every SEG.
     pub send_seg_to: Vec<String>,
     pub hl7: Hl7Settings,
+    pub delivery: DeliverySettings,
+    /// Extra slices either side of the reported image number a lesion may touch (PAPER §3: 0).
+    pub slice_tolerance: u32,
+}
+
+#[derive(Debug, Clone)]
+pub struct DeliverySettings {
+    pub max_attempts: u32,
+    pub retry_initial: Duration,
+    pub retry_max: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -347,6 +385,23 @@ impl RawConfig {
         positive("hl7.read_timeout_seconds", h.read_timeout_seconds)?;
         positive("hl7.idle_timeout_seconds", h.idle_timeout_seconds)?;
         positive("hl7.max_connections", h.max_connections as u64)?;
+        positive("delivery.max_attempts", self.delivery.max_attempts as u64)?;
+        positive(
+            "delivery.retry_initial_seconds",
+            self.delivery.retry_initial_seconds,
+        )?;
+        if self.delivery.retry_max_seconds < self.delivery.retry_initial_seconds {
+            return Err(invalid(
+                "delivery.retry_max_seconds",
+                "must be at least delivery.retry_initial_seconds",
+            ));
+        }
+        if self.weak_label.slice_tolerance > 10 {
+            return Err(invalid(
+                "weak_label.slice_tolerance",
+                "must be 0 to 10 slices",
+            ));
+        }
         Ok(Config {
             scp: ScpConfig {
                 ae_title: ae_title.clone(),
@@ -378,6 +433,12 @@ impl RawConfig {
                 unmatched_retention: Duration::from_secs(h.unmatched_retention_days * 86_400),
                 match_patient_and_date: h.match_patient_and_date,
             },
+            delivery: DeliverySettings {
+                max_attempts: self.delivery.max_attempts,
+                retry_initial: Duration::from_secs(self.delivery.retry_initial_seconds),
+                retry_max: Duration::from_secs(self.delivery.retry_max_seconds),
+            },
+            slice_tolerance: self.weak_label.slice_tolerance,
         })
     }
 }

@@ -6,6 +6,7 @@ pub mod dicom;
 pub mod hl7;
 pub mod label;
 pub mod node;
+pub mod pipeline;
 pub mod report;
 pub mod seg;
 pub mod store;

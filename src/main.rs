@@ -46,6 +46,16 @@ enum Command {
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
+    /// Offline: run the whole pipeline on a folder of DICOM files and one report (text or HL7);
+    /// write the SEG into --out and print one line per finding with its outcome.
+    Ground {
+        #[arg(long)]
+        study: PathBuf,
+        #[arg(long)]
+        report: PathBuf,
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Print the studies, series and events the node knows, with their state.
     Status {
         #[arg(long, default_value = "conf/petground.toml")]
@@ -78,6 +88,7 @@ fn main() -> ExitCode {
         Command::Status { config } => status(&config),
         Command::Findings { json: _, file } => findings(&file),
         Command::Suv { files } => suv(&files),
+        Command::Ground { study, report, out } => ground(&study, &report, &out),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -170,6 +181,49 @@ async fn on_signal(shutdown: tokio_util::sync::CancellationToken) {
         _ = int.recv() => tracing::info!("SIGINT: draining"),
     }
     shutdown.cancel();
+}
+
+fn ground(study: &Path, report: &Path, out: &Path) -> Result<(), Failure> {
+    use petground::pipeline::ground;
+    let bytes = std::fs::read(report)
+        .with_context(|| format!("reading report {}", report.display()))
+        .map_err(runtime)?;
+    let findings = petground::report::findings_from_input(&bytes)
+        .with_context(|| format!("report {}", report.display()))
+        .map_err(runtime)?;
+    let (files, _skipped) = ground::pet_series_in(study)
+        .with_context(|| format!("looking for a PET series in {}", study.display()))
+        .map_err(runtime)?;
+    let params = petground::label::LabelParams::default();
+    let grounded = ground::ground_study(&files, &findings, &params, 9901)
+        .with_context(|| format!("grounding {}", study.display()))
+        .map_err(runtime)?;
+    for f in &grounded.findings {
+        match (&f.method, f.segment) {
+            (Some(m), Some(n)) => println!(
+                "segment {n}\t{m}\tSUVmax {:.2}\tMTV {:.2} mL\t{}\t{}",
+                f.label_suv_max.unwrap_or(f64::NAN),
+                f.mtv_ml.unwrap_or(f64::NAN),
+                f.detail,
+                f.sentence
+            ),
+            _ => println!("not grounded\t{}\t{}", f.detail, f.sentence),
+        }
+    }
+    match &grounded.seg {
+        Some(seg) => {
+            std::fs::create_dir_all(out)
+                .with_context(|| format!("creating {}", out.display()))
+                .map_err(runtime)?;
+            let path = out.join(format!("{}.dcm", petground::seg::sop_instance_uid(seg)));
+            petground::seg::write_seg(seg, &path)
+                .with_context(|| format!("writing {}", path.display()))
+                .map_err(runtime)?;
+            println!("SEG written: {}", path.display());
+        }
+        None => println!("no finding was grounded: no SEG written"),
+    }
+    Ok(())
 }
 
 fn suv(files: &[PathBuf]) -> Result<(), Failure> {

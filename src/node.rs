@@ -12,8 +12,12 @@ use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 use crate::config::Config;
+use crate::delivery::DeliveryConfig;
 use crate::dicom::scp::{self, ScpContext};
+use crate::dicom::scu::ScuOptions;
 use crate::hl7::Hl7Config;
+use crate::label::LabelParams;
+use crate::pipeline::PipelineConfig;
 use crate::store::{Event, ReportIntake, Store, unix_now};
 
 /// Sockets bound by `main`.
@@ -65,8 +69,38 @@ pub async fn run(
         events.clone(),
         shutdown.clone(),
     ));
+    let wake_delivery = Arc::new(tokio::sync::Notify::new());
+    let pipeline_cfg = PipelineConfig {
+        send_seg_to: cfg.send_seg_to.clone(),
+        label: LabelParams {
+            slice_tolerance: cfg.slice_tolerance,
+            ..LabelParams::default()
+        },
+        seg_series_number: 9901,
+    };
+    let pipeline = tokio::spawn(crate::pipeline::run(
+        store.clone(),
+        pipeline_cfg,
+        events.subscribe(),
+        wake_delivery.clone(),
+        shutdown.clone(),
+    ));
+    let delivery_cfg = DeliveryConfig {
+        calling: cfg.node.ae_title.clone(),
+        destinations: cfg.destinations.clone(),
+        max_attempts: cfg.delivery.max_attempts,
+        retry_initial: cfg.delivery.retry_initial,
+        retry_max: cfg.delivery.retry_max,
+        scu: ScuOptions::default(),
+    };
+    let delivery = tokio::spawn(crate::delivery::run(
+        store.clone(),
+        delivery_cfg,
+        wake_delivery,
+        shutdown.clone(),
+    ));
     let control = tokio::spawn(serve_status(listeners.control, store, shutdown.clone()));
-    let _ = tokio::join!(scp, hl7, watcher, control);
+    let _ = tokio::join!(scp, hl7, watcher, pipeline, delivery, control);
     info!("node stopped");
 }
 
