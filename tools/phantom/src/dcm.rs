@@ -61,7 +61,12 @@ impl Header {
 }
 
 fn seconds(hhmmss: &str) -> f64 {
-    let n = |r: std::ops::Range<usize>| hhmmss.get(r).and_then(|s| s.parse::<f64>().ok()).unwrap_or(0.0);
+    let n = |r: std::ops::Range<usize>| {
+        hhmmss
+            .get(r)
+            .and_then(|s| s.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
     n(0..2) * 3600.0 + n(2..4) * 60.0 + n(4..6)
 }
 
@@ -123,7 +128,12 @@ fn common(h: &Header, o: &mut InMemDicomObject, modality: &str) {
     put(o, tags::STUDY_ID, VR::SH, "1");
     put(o, tags::ACCESSION_NUMBER, VR::SH, h.accession.as_str());
     put(o, tags::REFERRING_PHYSICIAN_NAME, VR::PN, "");
-    put(o, tags::STUDY_DESCRIPTION, VR::LO, format!("PET/CT {} whole body (phantom)", h.tracer.short()));
+    put(
+        o,
+        tags::STUDY_DESCRIPTION,
+        VR::LO,
+        format!("PET/CT {} whole body (phantom)", h.tracer.short()),
+    );
     put(o, tags::MODALITY, VR::CS, modality);
     put(o, tags::SERIES_DATE, VR::DA, h.study_date.as_str());
     put(o, tags::SERIES_TIME, VR::TM, h.series_time.as_str());
@@ -131,27 +141,58 @@ fn common(h: &Header, o: &mut InMemDicomObject, modality: &str) {
     put(o, tags::ACQUISITION_TIME, VR::TM, h.series_time.as_str());
     put(o, tags::CONTENT_DATE, VR::DA, h.study_date.as_str());
     put(o, tags::CONTENT_TIME, VR::TM, h.series_time.as_str());
-    put(o, tags::MANUFACTURER, VR::LO, match h.vendor {
-        Vendor::Plain => "petground phantom",
-        Vendor::Ge => "GE MEDICAL SYSTEMS",
-        Vendor::Philips => "Philips Medical Systems",
-    });
+    put(
+        o,
+        tags::MANUFACTURER,
+        VR::LO,
+        match h.vendor {
+            Vendor::Plain => "petground phantom",
+            Vendor::Ge => "GE MEDICAL SYSTEMS",
+            Vendor::Philips => "Philips Medical Systems",
+        },
+    );
     // Type 2C in General Series; whole-body images have no laterality.
-    o.put(DataElement::new(tags::LATERALITY, VR::CS, PrimitiveValue::Empty));
-    put(o, tags::FRAME_OF_REFERENCE_UID, VR::UI, h.frame_of_reference_uid.as_str());
+    o.put(DataElement::new(
+        tags::LATERALITY,
+        VR::CS,
+        PrimitiveValue::Empty,
+    ));
+    put(
+        o,
+        tags::FRAME_OF_REFERENCE_UID,
+        VR::UI,
+        h.frame_of_reference_uid.as_str(),
+    );
     put(o, tags::POSITION_REFERENCE_INDICATOR, VR::LO, "");
     put(o, tags::PATIENT_ORIENTATION, VR::CS, "L\\P");
     put(o, tags::BURNED_IN_ANNOTATION, VR::CS, "NO");
 }
 
-fn plane(o: &mut InMemDicomObject, position: [f64; 3], pixel: [f64; 2], thickness: f64, rows: usize, cols: usize) {
+fn plane(
+    o: &mut InMemDicomObject,
+    position: [f64; 3],
+    pixel: [f64; 2],
+    thickness: f64,
+    rows: usize,
+    cols: usize,
+) {
     put(o, tags::IMAGE_POSITION_PATIENT, VR::DS, multi(&position));
-    put(o, tags::IMAGE_ORIENTATION_PATIENT, VR::DS, "1\\0\\0\\0\\1\\0");
+    put(
+        o,
+        tags::IMAGE_ORIENTATION_PATIENT,
+        VR::DS,
+        "1\\0\\0\\0\\1\\0",
+    );
     // PixelSpacing is row spacing (y) then column spacing (x).
     put(o, tags::PIXEL_SPACING, VR::DS, multi(&[pixel[1], pixel[0]]));
     put(o, tags::SLICE_THICKNESS, VR::DS, ds(thickness));
     put(o, tags::SLICE_LOCATION, VR::DS, ds(position[2]));
-    put(o, tags::SAMPLES_PER_PIXEL, VR::US, PrimitiveValue::from(1u16));
+    put(
+        o,
+        tags::SAMPLES_PER_PIXEL,
+        VR::US,
+        PrimitiveValue::from(1u16),
+    );
     put(o, tags::PHOTOMETRIC_INTERPRETATION, VR::CS, "MONOCHROME2");
     put(o, tags::ROWS, VR::US, PrimitiveValue::from(rows as u16));
     put(o, tags::COLUMNS, VR::US, PrimitiveValue::from(cols as u16));
@@ -176,14 +217,42 @@ fn seq(o: &mut InMemDicomObject, tag: Tag, items: Vec<InMemDicomObject>) {
 fn radiopharmaceutical(h: &Header) -> InMemDicomObject {
     let mut r = InMemDicomObject::new_empty();
     put(&mut r, tags::RADIOPHARMACEUTICAL, VR::LO, h.tracer.name());
-    put(&mut r, tags::RADIOPHARMACEUTICAL_START_TIME, VR::TM, h.injection_time.as_str());
-    put(&mut r, tags::RADIOPHARMACEUTICAL_START_DATE_TIME, VR::DT, format!("{}{}", h.study_date, h.injection_time));
+    put(
+        &mut r,
+        tags::RADIOPHARMACEUTICAL_START_TIME,
+        VR::TM,
+        h.injection_time.as_str(),
+    );
+    put(
+        &mut r,
+        tags::RADIOPHARMACEUTICAL_START_DATE_TIME,
+        VR::DT,
+        format!("{}{}", h.study_date, h.injection_time),
+    );
     put(&mut r, tags::RADIONUCLIDE_TOTAL_DOSE, VR::DS, ds(h.dose_bq));
-    put(&mut r, tags::RADIONUCLIDE_HALF_LIFE, VR::DS, ds(h.tracer.half_life_s()));
-    let frac = if h.tracer == Tracer::Dotatate { 0.8911 } else { 0.9673 };
-    put(&mut r, tags::RADIONUCLIDE_POSITRON_FRACTION, VR::DS, ds(frac));
+    put(
+        &mut r,
+        tags::RADIONUCLIDE_HALF_LIFE,
+        VR::DS,
+        ds(h.tracer.half_life_s()),
+    );
+    let frac = if h.tracer == Tracer::Dotatate {
+        0.8911
+    } else {
+        0.9673
+    };
+    put(
+        &mut r,
+        tags::RADIONUCLIDE_POSITRON_FRACTION,
+        VR::DS,
+        ds(frac),
+    );
     let (cv, cm) = h.tracer.nuclide_code();
-    seq(&mut r, tags::RADIONUCLIDE_CODE_SEQUENCE, vec![code(cv, "SRT", cm)]);
+    seq(
+        &mut r,
+        tags::RADIONUCLIDE_CODE_SEQUENCE,
+        vec![code(cv, "SRT", cm)],
+    );
     r
 }
 
@@ -191,26 +260,65 @@ fn radiopharmaceutical(h: &Header) -> InMemDicomObject {
 pub fn pet_object(h: &Header, s: &PetSlice) -> InMemDicomObject {
     let mut o = InMemDicomObject::new_empty();
     common(h, &mut o, "PT");
-    put(&mut o, tags::SOP_CLASS_UID, VR::UI, uids::POSITRON_EMISSION_TOMOGRAPHY_IMAGE_STORAGE);
+    put(
+        &mut o,
+        tags::SOP_CLASS_UID,
+        VR::UI,
+        uids::POSITRON_EMISSION_TOMOGRAPHY_IMAGE_STORAGE,
+    );
     put(&mut o, tags::SOP_INSTANCE_UID, VR::UI, s.sop_uid);
     put(&mut o, tags::IMAGE_TYPE, VR::CS, "ORIGINAL\\PRIMARY");
-    put(&mut o, tags::SERIES_INSTANCE_UID, VR::UI, h.pet_series_uid.as_str());
+    put(
+        &mut o,
+        tags::SERIES_INSTANCE_UID,
+        VR::UI,
+        h.pet_series_uid.as_str(),
+    );
     put(&mut o, tags::SERIES_NUMBER, VR::IS, "4");
     put(&mut o, tags::SERIES_DESCRIPTION, VR::LO, "PET WB AC");
     // InstanceNumber 1 is the most superior slice (the head); numbers increase toward the feet.
-    put(&mut o, tags::INSTANCE_NUMBER, VR::IS, (s.index + 1).to_string());
-    put(&mut o, tags::IMAGE_INDEX, VR::US, PrimitiveValue::from((s.index + 1) as u16));
+    put(
+        &mut o,
+        tags::INSTANCE_NUMBER,
+        VR::IS,
+        (s.index + 1).to_string(),
+    );
+    put(
+        &mut o,
+        tags::IMAGE_INDEX,
+        VR::US,
+        PrimitiveValue::from((s.index + 1) as u16),
+    );
     plane(&mut o, s.position, s.pixel, s.thickness, s.rows, s.cols);
-    put(&mut o, tags::PIXEL_REPRESENTATION, VR::US, PrimitiveValue::from(1u16));
+    put(
+        &mut o,
+        tags::PIXEL_REPRESENTATION,
+        VR::US,
+        PrimitiveValue::from(1u16),
+    );
     put(&mut o, tags::RESCALE_INTERCEPT, VR::DS, "0");
     put(&mut o, tags::RESCALE_SLOPE, VR::DS, s.slope_text);
     put(&mut o, tags::LOSSY_IMAGE_COMPRESSION, VR::CS, "00");
     put(&mut o, tags::SERIES_TYPE, VR::CS, "WHOLE BODY\\IMAGE");
-    let units = if h.vendor == Vendor::Philips { "CNTS" } else { "BQML" };
+    let units = if h.vendor == Vendor::Philips {
+        "CNTS"
+    } else {
+        "BQML"
+    };
     put(&mut o, tags::UNITS, VR::CS, units);
     put(&mut o, tags::COUNTS_SOURCE, VR::CS, "EMISSION");
-    put(&mut o, tags::NUMBER_OF_SLICES, VR::US, PrimitiveValue::from(s.count as u16));
-    put(&mut o, tags::CORRECTED_IMAGE, VR::CS, "ATTN\\DECY\\SCAT\\DTIM\\RAN\\NORM");
+    put(
+        &mut o,
+        tags::NUMBER_OF_SLICES,
+        VR::US,
+        PrimitiveValue::from(s.count as u16),
+    );
+    put(
+        &mut o,
+        tags::CORRECTED_IMAGE,
+        VR::CS,
+        "ATTN\\DECY\\SCAT\\DTIM\\RAN\\NORM",
+    );
     put(&mut o, tags::DECAY_CORRECTION, VR::CS, "START");
     put(&mut o, tags::DECAY_FACTOR, VR::DS, "1");
     put(&mut o, tags::RANDOMS_CORRECTION_METHOD, VR::CS, "DLYD");
@@ -219,19 +327,46 @@ pub fn pet_object(h: &Header, s: &PetSlice) -> InMemDicomObject {
     put(&mut o, tags::COLLIMATOR_TYPE, VR::CS, "NONE");
     put(&mut o, tags::FRAME_REFERENCE_TIME, VR::DS, "0");
     put(&mut o, tags::ACTUAL_FRAME_DURATION, VR::IS, "120000");
-    seq(&mut o, tags::RADIOPHARMACEUTICAL_INFORMATION_SEQUENCE, vec![radiopharmaceutical(h)]);
-    seq(&mut o, tags::PATIENT_ORIENTATION_CODE_SEQUENCE, vec![code("102538003", "SCT", "recumbent")]);
-    seq(&mut o, tags::PATIENT_GANTRY_RELATIONSHIP_CODE_SEQUENCE, vec![code("102540008", "SCT", "headfirst")]);
+    seq(
+        &mut o,
+        tags::RADIOPHARMACEUTICAL_INFORMATION_SEQUENCE,
+        vec![radiopharmaceutical(h)],
+    );
+    seq(
+        &mut o,
+        tags::PATIENT_ORIENTATION_CODE_SEQUENCE,
+        vec![code("102538003", "SCT", "recumbent")],
+    );
+    seq(
+        &mut o,
+        tags::PATIENT_GANTRY_RELATIONSHIP_CODE_SEQUENCE,
+        vec![code("102540008", "SCT", "headfirst")],
+    );
     match h.vendor {
         Vendor::Plain => {}
         Vendor::Ge => {
             put(&mut o, Tag(0x0009, 0x0010), VR::LO, "GEMS_PETD_01");
-            put(&mut o, Tag(0x0009, 0x100D), VR::DT, format!("{}{}.00", h.study_date, h.series_time));
+            put(
+                &mut o,
+                Tag(0x0009, 0x100D),
+                VR::DT,
+                format!("{}{}.00", h.study_date, h.series_time),
+            );
         }
         Vendor::Philips => {
             let counts = s.counts_factor.unwrap_or(1.0);
-            put(&mut o, Tag(0x7053, 0x0010), VR::LO, "Philips PET Private Group");
-            put(&mut o, Tag(0x7053, 0x1000), VR::DS, format!("{:.8e}", counts / h.bqml_per_suv()));
+            put(
+                &mut o,
+                Tag(0x7053, 0x0010),
+                VR::LO,
+                "Philips PET Private Group",
+            );
+            put(
+                &mut o,
+                Tag(0x7053, 0x1000),
+                VR::DS,
+                format!("{:.8e}", counts / h.bqml_per_suv()),
+            );
             put(&mut o, Tag(0x7053, 0x1009), VR::DS, format!("{counts:.8e}"));
         }
     }
@@ -247,16 +382,31 @@ pub fn ct_object(h: &Header, s: &CtSlice) -> InMemDicomObject {
     put(&mut o, tags::SOP_CLASS_UID, VR::UI, uids::CT_IMAGE_STORAGE);
     put(&mut o, tags::SOP_INSTANCE_UID, VR::UI, s.sop_uid);
     put(&mut o, tags::IMAGE_TYPE, VR::CS, "ORIGINAL\\PRIMARY\\AXIAL");
-    put(&mut o, tags::SERIES_INSTANCE_UID, VR::UI, h.ct_series_uid.as_str());
+    put(
+        &mut o,
+        tags::SERIES_INSTANCE_UID,
+        VR::UI,
+        h.ct_series_uid.as_str(),
+    );
     put(&mut o, tags::SERIES_NUMBER, VR::IS, "2");
     put(&mut o, tags::SERIES_DESCRIPTION, VR::LO, "CT WB for AC");
-    put(&mut o, tags::INSTANCE_NUMBER, VR::IS, (s.index + 1).to_string());
+    put(
+        &mut o,
+        tags::INSTANCE_NUMBER,
+        VR::IS,
+        (s.index + 1).to_string(),
+    );
     // PET carries PatientOrientationCodeSequence instead, which excludes PatientPosition.
     put(&mut o, tags::PATIENT_POSITION, VR::CS, "HFS");
     put(&mut o, tags::KVP, VR::DS, "120");
     put(&mut o, tags::ACQUISITION_NUMBER, VR::IS, "1");
     plane(&mut o, s.position, s.pixel, s.thickness, s.rows, s.cols);
-    put(&mut o, tags::PIXEL_REPRESENTATION, VR::US, PrimitiveValue::from(0u16));
+    put(
+        &mut o,
+        tags::PIXEL_REPRESENTATION,
+        VR::US,
+        PrimitiveValue::from(0u16),
+    );
     put(&mut o, tags::RESCALE_INTERCEPT, VR::DS, "-1024");
     put(&mut o, tags::RESCALE_SLOPE, VR::DS, "1");
     put(&mut o, tags::RESCALE_TYPE, VR::LO, "HU");

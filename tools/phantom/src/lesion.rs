@@ -25,8 +25,18 @@ pub struct Site {
     pub kind: Kind,
 }
 
-const fn site(key: &'static str, text: &'static str, side: Option<&'static str>, kind: Kind) -> Site {
-    Site { key, text, side, kind }
+const fn site(
+    key: &'static str,
+    text: &'static str,
+    side: Option<&'static str>,
+    kind: Kind,
+) -> Site {
+    Site {
+        key,
+        text,
+        side,
+        kind,
+    }
 }
 
 const R: Option<&str> = Some("right");
@@ -36,14 +46,44 @@ pub const SITES: [Site; 26] = [
     site("right_hilar", "right hilar lymph node", R, Kind::Node),
     site("left_hilar", "left hilar lymph node", L, Kind::Node),
     site("subcarinal", "subcarinal lymph node", None, Kind::Node),
-    site("right_paratracheal", "right lower paratracheal (station 4R) lymph node", R, Kind::Node),
+    site(
+        "right_paratracheal",
+        "right lower paratracheal (station 4R) lymph node",
+        R,
+        Kind::Node,
+    ),
     site("right_axillary", "right axillary lymph node", R, Kind::Node),
     site("left_axillary", "left axillary lymph node", L, Kind::Node),
-    site("right_supraclavicular", "right supraclavicular lymph node", R, Kind::Node),
-    site("left_supraclavicular", "left supraclavicular lymph node", L, Kind::Node),
-    site("left_para_aortic", "left para-aortic lymph node", L, Kind::Node),
-    site("right_external_iliac", "right external iliac lymph node", R, Kind::Node),
-    site("left_external_iliac", "left external iliac lymph node", L, Kind::Node),
+    site(
+        "right_supraclavicular",
+        "right supraclavicular lymph node",
+        R,
+        Kind::Node,
+    ),
+    site(
+        "left_supraclavicular",
+        "left supraclavicular lymph node",
+        L,
+        Kind::Node,
+    ),
+    site(
+        "left_para_aortic",
+        "left para-aortic lymph node",
+        L,
+        Kind::Node,
+    ),
+    site(
+        "right_external_iliac",
+        "right external iliac lymph node",
+        R,
+        Kind::Node,
+    ),
+    site(
+        "left_external_iliac",
+        "left external iliac lymph node",
+        L,
+        Kind::Node,
+    ),
     site("rul", "right upper lobe pulmonary nodule", R, Kind::Lung),
     site("rml", "right middle lobe pulmonary nodule", R, Kind::Lung),
     site("rll", "right lower lobe pulmonary nodule", R, Kind::Lung),
@@ -83,7 +123,9 @@ pub fn anchor(p: &Patient, key: &str) -> Option<[f64; 3]> {
     let [a, b] = p.torso;
     let liver = p.organ(Tissue::Liver).next().copied();
     let seg = |fx: f64, fy: f64, fz: f64| match liver {
-        Some(Solid::Ellipsoid { c, r }) => Some([c[0] + fx * r[0], c[1] + fy * r[1], c[2] + fz * r[2]]),
+        Some(Solid::Ellipsoid { c, r }) => {
+            Some([c[0] + fx * r[0], c[1] + fy * r[1], c[2] + fz * r[2]])
+        }
         _ => None,
     };
     let lung_mid = (p.z_lung_apex + p.z_diaphragm) / 2.0;
@@ -99,10 +141,18 @@ pub fn anchor(p: &Patient, key: &str) -> Option<[f64; 3]> {
         "left_para_aortic" => [cx + 32.0, p.spine_y() - 30.0, p.z_kidney - 85.0],
         "right_external_iliac" => [cx - 0.4 * a, cy + 0.05 * b, p.z_iliac_crest - 70.0],
         "left_external_iliac" => [cx + 0.4 * a, cy + 0.05 * b, p.z_iliac_crest - 70.0],
-        "rul" => [cx - 0.45 * a, cy, p.z_lung_apex - 0.3 * (p.z_lung_apex - lung_mid)],
+        "rul" => [
+            cx - 0.45 * a,
+            cy,
+            p.z_lung_apex - 0.3 * (p.z_lung_apex - lung_mid),
+        ],
         "rml" => [cx - 0.5 * a, cy - 0.35 * b, lung_mid - 15.0],
         "rll" => [cx - 0.48 * a, cy + 0.35 * b, p.z_diaphragm + 45.0],
-        "lul" => [cx + 0.45 * a, cy, p.z_lung_apex - 0.3 * (p.z_lung_apex - lung_mid)],
+        "lul" => [
+            cx + 0.45 * a,
+            cy,
+            p.z_lung_apex - 0.3 * (p.z_lung_apex - lung_mid),
+        ],
         "lll" => [cx + 0.5 * a, cy + 0.35 * b, p.z_diaphragm + 45.0],
         "liver_s4" => seg(0.5, -0.3, 0.0)?,
         "liver_s5" => seg(-0.15, -0.4, -0.45)?,
@@ -177,7 +227,9 @@ pub fn draw(p: &Patient, uptake: &[f32], plan: &LesionPlan, rng: &mut Rng) -> Ve
         if s.kind == Kind::Liver && organs_used.contains(&Kind::Liver) {
             continue;
         }
-        let Some(base) = anchor(p, s.key) else { continue };
+        let Some(base) = anchor(p, s.key) else {
+            continue;
+        };
         let max_d = match s.kind {
             Kind::Bone => 25.0,
             Kind::Lung => 30.0,
@@ -187,7 +239,11 @@ pub fn draw(p: &Patient, uptake: &[f32], plan: &LesionPlan, rng: &mut Rng) -> Ve
         let mut centre = None;
         for _ in 0..20 {
             let j = 8.0;
-            let c = [base[0] + rng.range(-j, j), base[1] + rng.range(-j, j), base[2] + rng.range(-j, j)];
+            let c = [
+                base[0] + rng.range(-j, j),
+                base[1] + rng.range(-j, j),
+                base[2] + rng.range(-j, j),
+            ];
             if plausible(p, s.kind, c) {
                 centre = Some(c);
                 break;
@@ -195,7 +251,10 @@ pub fn draw(p: &Patient, uptake: &[f32], plan: &LesionPlan, rng: &mut Rng) -> Ve
         }
         let Some(c) = centre else { continue };
         let too_close = out.iter().any(|o| {
-            let dist = (0..3).map(|i| (o.centre_mm[i] - c[i]).powi(2)).sum::<f64>().sqrt();
+            let dist = (0..3)
+                .map(|i| (o.centre_mm[i] - c[i]).powi(2))
+                .sum::<f64>()
+                .sqrt();
             dist < (o.diameter_mm + d) / 2.0 + 30.0
         });
         if too_close {
@@ -258,7 +317,12 @@ mod tests {
         let mut rng = Rng::new(2);
         let p = Patient::sample(&mut rng);
         let up = Tracer::Fdg.uptake_table(&mut rng);
-        let plan = LesionPlan { count: 6, min_suv: 2.0, max_suv: 25.0, groundable: true };
+        let plan = LesionPlan {
+            count: 6,
+            min_suv: 2.0,
+            max_suv: 25.0,
+            groundable: true,
+        };
         let ls = draw(&p, &up, &plan, &mut rng);
         assert!(ls.len() >= 4, "{}", ls.len());
         for l in &ls {

@@ -7,7 +7,11 @@ use petground_phantom::{Options, Tracer, Vendor, send};
 use std::path::PathBuf;
 
 #[derive(Parser)]
-#[command(name = "petground-phantom", version, about = "Synthetic whole-body PET/CT studies with reports and truth")]
+#[command(
+    name = "petground-phantom",
+    version,
+    about = "Synthetic whole-body PET/CT studies with reports and truth"
+)]
 struct Cli {
     #[command(subcommand)]
     cmd: Cmd,
@@ -65,8 +69,23 @@ enum Cmd {
 
 fn main() -> Result<()> {
     match Cli::parse().cmd {
-        Cmd::Generate { out, seed, small, tracer, lesions, vendor, hard } => {
-            let opts = Options { small, tracer, lesions, vendor, groundable: !hard, ..Options::new(seed) };
+        Cmd::Generate {
+            out,
+            seed,
+            small,
+            tracer,
+            lesions,
+            vendor,
+            hard,
+        } => {
+            let opts = Options {
+                small,
+                tracer,
+                lesions,
+                vendor,
+                groundable: !hard,
+                ..Options::new(seed)
+            };
             let t = petground_phantom::generate(&opts, &out)?;
             println!(
                 "{}: {} {} slices, {} lesions, study {}",
@@ -77,12 +96,23 @@ fn main() -> Result<()> {
                 t.study_instance_uid
             );
         }
-        Cmd::Archive { out, count, seed, small } => {
+        Cmd::Archive {
+            out,
+            count,
+            seed,
+            small,
+        } => {
             for dir in petground_phantom::archive(&out, count, seed, small)? {
                 println!("{}", dir.display());
             }
         }
-        Cmd::Send { dicom, aec, aet, hl7, dir } => {
+        Cmd::Send {
+            dicom,
+            aec,
+            aet,
+            hl7,
+            dir,
+        } => {
             let n = send::store_study(&dir, &dicom, &aet, &aec)?;
             println!("stored {n} instances to {aec}@{dicom}");
             if let Some(addr) = hl7 {

@@ -45,7 +45,8 @@ impl Grid {
         let j = ((p[1] - self.origin[1]) / self.pixel[1]).round();
         let i = ((p[0] - self.origin[0]) / self.pixel[0]).round();
         let ok = |v: f64, n: usize| v >= 0.0 && v < n as f64;
-        (ok(k, self.nz) && ok(j, self.ny) && ok(i, self.nx)).then_some([k as usize, j as usize, i as usize])
+        (ok(k, self.nz) && ok(j, self.ny) && ok(i, self.nx))
+            .then_some([k as usize, j as usize, i as usize])
     }
 }
 
@@ -53,7 +54,13 @@ impl Grid {
 pub fn uptake_volume(p: &Patient, uptake: &[f32], g: &Grid) -> Vec<f32> {
     let mut v = Vec::with_capacity(g.len());
     for k in 0..g.nz {
-        let t = rasterize(&p.parts, g.z(k), [g.origin[0], g.origin[1]], g.pixel, [g.nx, g.ny]);
+        let t = rasterize(
+            &p.parts,
+            g.z(k),
+            [g.origin[0], g.origin[1]],
+            g.pixel,
+            [g.nx, g.ny],
+        );
         v.extend(t.iter().map(|t| uptake[*t as usize]));
     }
     v
@@ -63,7 +70,8 @@ pub fn uptake_volume(p: &Patient, uptake: &[f32], g: &Grid) -> Vec<f32> {
 /// (the recovery coefficient), used to pick the activity that shows the target SUV after blur.
 pub fn sphere_recovery(r: f64, sigma: f64) -> f64 {
     let u = r / sigma;
-    erf(u / std::f64::consts::SQRT_2) - (2.0 / std::f64::consts::PI).sqrt() * u * (-u * u / 2.0).exp()
+    erf(u / std::f64::consts::SQRT_2)
+        - (2.0 / std::f64::consts::PI).sqrt() * u * (-u * u / 2.0).exp()
 }
 
 /// Abramowitz–Stegun 7.1.26 (|error| < 1.5e-7), enough for a recovery estimate.
@@ -87,7 +95,9 @@ pub fn add_lesions(v: &mut [f32], g: &Grid, lesions: &[Lesion], sigma_mm: f64) {
         let s2 = sigma_mm.powi(2) + (g.pixel[0].powi(2) + g.pixel[1].powi(2) + g.dz.powi(2)) / 36.0;
         let rc = sphere_recovery(r, s2.sqrt()).max(0.05);
         let c = l.centre_mm;
-        let bg = g.nearest(c).map_or(0.0, |[k, j, i]| f64::from(v[g.idx(k, j, i)]));
+        let bg = g
+            .nearest(c)
+            .map_or(0.0, |[k, j, i]| f64::from(v[g.idx(k, j, i)]));
         let act = (bg + (l.peak_suv - bg).max(0.5) / rc) as f32;
         for_each_voxel_near(g, c, r + g.pixel[0].max(g.dz), |k, j, i| {
             let f = sphere_fraction(g, [k, j, i], c, r);
@@ -100,15 +110,34 @@ pub fn add_lesions(v: &mut [f32], g: &Grid, lesions: &[Lesion], sigma_mm: f64) {
 }
 
 /// Calls `f(k, j, i)` for every grid voxel within the axis-aligned box of half-size `half` mm.
-pub fn for_each_voxel_near(g: &Grid, c: [f64; 3], half: f64, mut f: impl FnMut(usize, usize, usize)) {
+pub fn for_each_voxel_near(
+    g: &Grid,
+    c: [f64; 3],
+    half: f64,
+    mut f: impl FnMut(usize, usize, usize),
+) {
     let range = |lo: f64, hi: f64, n: usize| {
         let (a, b) = (lo.floor().max(0.0), hi.ceil().min(n as f64 - 1.0));
         (a <= b).then_some((a as usize, b as usize))
     };
-    let ks = range((g.origin[2] - c[2] - half) / g.dz, (g.origin[2] - c[2] + half) / g.dz, g.nz);
-    let js = range((c[1] - half - g.origin[1]) / g.pixel[1], (c[1] + half - g.origin[1]) / g.pixel[1], g.ny);
-    let is = range((c[0] - half - g.origin[0]) / g.pixel[0], (c[0] + half - g.origin[0]) / g.pixel[0], g.nx);
-    let (Some((k0, k1)), Some((j0, j1)), Some((i0, i1))) = (ks, js, is) else { return };
+    let ks = range(
+        (g.origin[2] - c[2] - half) / g.dz,
+        (g.origin[2] - c[2] + half) / g.dz,
+        g.nz,
+    );
+    let js = range(
+        (c[1] - half - g.origin[1]) / g.pixel[1],
+        (c[1] + half - g.origin[1]) / g.pixel[1],
+        g.ny,
+    );
+    let is = range(
+        (c[0] - half - g.origin[0]) / g.pixel[0],
+        (c[0] + half - g.origin[0]) / g.pixel[0],
+        g.nx,
+    );
+    let (Some((k0, k1)), Some((j0, j1)), Some((i0, i1))) = (ks, js, is) else {
+        return;
+    };
     for k in k0..=k1 {
         for j in j0..=j1 {
             for i in i0..=i1 {
@@ -141,7 +170,13 @@ pub fn blur(v: &mut [f32], g: &Grid, fwhm_mm: f64) {
     let sigma = fwhm_mm / (8.0 * 2f64.ln()).sqrt();
     let (nx, ny, nz) = (g.nx, g.ny, g.nz);
     // Rows (x): contiguous lines; columns (y): stride nx within each slice; z: stride nx·ny.
-    blur_axis(v, nx, 1, (0..ny * nz).map(|l| l * nx), &kernel(sigma / g.pixel[0]));
+    blur_axis(
+        v,
+        nx,
+        1,
+        (0..ny * nz).map(|l| l * nx),
+        &kernel(sigma / g.pixel[0]),
+    );
     let starts_y = (0..nz).flat_map(|k| (0..nx).map(move |i| k * nx * ny + i));
     blur_axis(v, ny, nx, starts_y, &kernel(sigma / g.pixel[1]));
     blur_axis(v, nz, nx * ny, 0..nx * ny, &kernel(sigma / g.dz));
@@ -149,13 +184,21 @@ pub fn blur(v: &mut [f32], g: &Grid, fwhm_mm: f64) {
 
 fn kernel(sigma_vox: f64) -> Vec<f32> {
     let r = (3.0 * sigma_vox).ceil().max(1.0) as i64;
-    let w: Vec<f64> = (-r..=r).map(|d| (-(d * d) as f64 / (2.0 * sigma_vox * sigma_vox)).exp()).collect();
+    let w: Vec<f64> = (-r..=r)
+        .map(|d| (-(d * d) as f64 / (2.0 * sigma_vox * sigma_vox)).exp())
+        .collect();
     let s: f64 = w.iter().sum();
     w.iter().map(|x| (x / s) as f32).collect()
 }
 
 /// Blurs the lines of `len` samples spaced `stride` apart that begin at each of `starts`.
-fn blur_axis(v: &mut [f32], len: usize, stride: usize, starts: impl Iterator<Item = usize>, k: &[f32]) {
+fn blur_axis(
+    v: &mut [f32],
+    len: usize,
+    stride: usize,
+    starts: impl Iterator<Item = usize>,
+    k: &[f32],
+) {
     let r = k.len() / 2;
     let mut line = vec![0f32; len];
     for start in starts {
@@ -195,11 +238,21 @@ pub struct StoredSlice {
 /// Quantises one slice of Bq/mL (or counts) so that its maximum uses the 16-bit range.
 pub fn quantize_slice(values: impl Iterator<Item = f64> + Clone) -> StoredSlice {
     let max = values.clone().fold(0.0f64, f64::max);
-    let raw = if max > 0.0 { max / 32767.0 * (1.0 + 1e-7) } else { 1.0 };
+    let raw = if max > 0.0 {
+        max / 32767.0 * (1.0 + 1e-7)
+    } else {
+        1.0
+    };
     let slope_text = format!("{raw:.8e}");
     let slope: f64 = slope_text.parse().unwrap_or(raw);
-    let values = values.map(|x| (x / slope).round().clamp(0.0, 32767.0) as i16).collect();
-    StoredSlice { values, slope_text, slope }
+    let values = values
+        .map(|x| (x / slope).round().clamp(0.0, 32767.0) as i16)
+        .collect();
+    StoredSlice {
+        values,
+        slope_text,
+        slope,
+    }
 }
 
 #[cfg(test)]
@@ -215,7 +268,14 @@ mod tests {
 
     #[test]
     fn blur_preserves_mass_inside() {
-        let g = Grid { nx: 21, ny: 21, nz: 21, pixel: [4.0, 4.0], dz: 3.0, origin: [0.0, 0.0, 0.0] };
+        let g = Grid {
+            nx: 21,
+            ny: 21,
+            nz: 21,
+            pixel: [4.0, 4.0],
+            dz: 3.0,
+            origin: [0.0, 0.0, 0.0],
+        };
         let mut v = vec![0f32; g.len()];
         v[g.idx(10, 10, 10)] = 1000.0;
         blur(&mut v, &g, 7.0);

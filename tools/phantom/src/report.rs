@@ -10,7 +10,9 @@ use crate::truth::LesionTruth;
 
 fn cap(s: &str) -> String {
     let mut c = s.chars();
-    c.next().map_or_else(String::new, |f| f.to_uppercase().collect::<String>() + c.as_str())
+    c.next().map_or_else(String::new, |f| {
+        f.to_uppercase().collect::<String>() + c.as_str()
+    })
 }
 
 fn avid(t: Tracer) -> &'static str {
@@ -42,7 +44,12 @@ fn image_phrase(n: usize, rng: &mut Rng) -> String {
 }
 
 /// One sentence for one lesion; `prior` adds a previous-exam value as a distractor.
-pub fn lesion_sentence(l: &LesionTruth, tracer: Tracer, prior: Option<f64>, rng: &mut Rng) -> String {
+pub fn lesion_sentence(
+    l: &LesionTruth,
+    tracer: Tracer,
+    prior: Option<f64>,
+    rng: &mut Rng,
+) -> String {
     let d_cm = l.diameter_mm / 10.0;
     let d2_cm = (d_cm * rng.range(0.6, 0.95) * 10.0).round() / 10.0;
     let site = l.site_text.as_str();
@@ -53,19 +60,34 @@ pub fn lesion_sentence(l: &LesionTruth, tracer: Tracer, prior: Option<f64>, rng:
         _ => format!(", previously SUVmax {p:.1}"),
     });
     match rng.below(5) {
-        0 => format!("{} measuring {d_cm:.1} cm with {suv}{prior}, {img}.", cap(site)),
+        0 => format!(
+            "{} measuring {d_cm:.1} cm with {suv}{prior}, {img}.",
+            cap(site)
+        ),
         1 => format!("Hypermetabolic {site} ({d_cm:.1} cm), {suv}{prior}, {img}."),
-        2 => format!("There is a {d_cm:.1} x {d2_cm:.1} cm {site} with intense uptake, {suv}, on {img}{prior}."),
-        3 => format!("{} on {img} demonstrates uptake with {suv}{prior}.", cap(site)),
-        _ => format!("{} {site} measures {d_cm:.1} cm, {suv} {img}{prior}.", avid(tracer)),
+        2 => format!(
+            "There is a {d_cm:.1} x {d2_cm:.1} cm {site} with intense uptake, {suv}, on {img}{prior}."
+        ),
+        3 => format!(
+            "{} on {img} demonstrates uptake with {suv}{prior}.",
+            cap(site)
+        ),
+        _ => format!(
+            "{} {site} measures {d_cm:.1} cm, {suv} {img}{prior}.",
+            avid(tracer)
+        ),
     }
 }
 
 fn physiologic(t: Tracer) -> &'static str {
     match t {
         Tracer::Fdg => "Physiologic uptake in the brain, myocardium, kidneys and urinary bladder.",
-        Tracer::Psma => "Physiologic tracer distribution in the salivary glands, liver, kidneys and bladder.",
-        Tracer::Dotatate => "Physiologic uptake in the pituitary, spleen, liver, kidneys and bladder.",
+        Tracer::Psma => {
+            "Physiologic tracer distribution in the salivary glands, liver, kidneys and bladder."
+        }
+        Tracer::Dotatate => {
+            "Physiologic uptake in the pituitary, spleen, liver, kidneys and bladder."
+        }
     }
 }
 
@@ -81,7 +103,11 @@ pub fn write_report(
     let mut sentences = Vec::new();
     for l in lesions {
         let prior = (comparison && rng.chance(0.5)).then(|| {
-            let f = if rng.chance(0.5) { rng.range(0.4, 0.85) } else { rng.range(1.2, 1.6) };
+            let f = if rng.chance(0.5) {
+                rng.range(0.4, 0.85)
+            } else {
+                rng.range(1.2, 1.6)
+            };
             ((l.reported_suv_max * f).max(1.0) * 10.0).round() / 10.0
         });
         sentences.push(lesion_sentence(l, h.tracer, prior, rng));
@@ -107,9 +133,13 @@ pub fn write_report(
     t += "FINDINGS:\n";
     t += &format!("{}\n", physiologic(h.tracer));
     if rng.chance(0.5) {
-        t += &format!("Liver reference SUVmax {liver_ref:.1}; mediastinal blood pool SUVmax {blood_ref:.1}.\n");
+        t += &format!(
+            "Liver reference SUVmax {liver_ref:.1}; mediastinal blood pool SUVmax {blood_ref:.1}.\n"
+        );
     } else {
-        t += &format!("Mediastinal blood pool SUV max of {blood_ref:.1} and liver SUVmax {liver_ref:.1} for reference.\n");
+        t += &format!(
+            "Mediastinal blood pool SUV max of {blood_ref:.1} and liver SUVmax {liver_ref:.1} for reference.\n"
+        );
     }
     // Findings in cranio-caudal order, one sentence per line, with a negative sentence mixed in.
     let mut order: Vec<usize> = (0..lesions.len()).collect();
@@ -127,7 +157,11 @@ pub fn write_report(
         t += "1. No evidence of tracer-avid malignancy.\n";
     } else {
         let sites: Vec<&str> = lesions.iter().map(|l| l.site_text.as_str()).collect();
-        t += &format!("1. {} {}, compatible with metastatic disease.\n", cap(avid(h.tracer)), join_and(&sites));
+        t += &format!(
+            "1. {} {}, compatible with metastatic disease.\n",
+            cap(avid(h.tracer)),
+            join_and(&sites)
+        );
         if comparison {
             t += "2. Overall findings are progressive compared with the prior exam.\n";
         }
@@ -160,7 +194,10 @@ pub fn hl7_oru(h: &Header, text: &str, message_id: &str, report_time: &str) -> S
             "MSH|^~\\&|PHANTOM_RIS|PHANTOM|PETGROUND|PETGROUND|{}{report_time}||ORU^R01^ORU_R01|{message_id}|P|2.5.1",
             h.study_date
         ),
-        format!("PID|1||{}^^^PHANTOM^MR||{name}||{}|{}", h.patient_id, h.birth_date, h.sex),
+        format!(
+            "PID|1||{}^^^PHANTOM^MR||{name}||{}|{}",
+            h.patient_id, h.birth_date, h.sex
+        ),
         format!("ORC|RE|{0}|{0}", h.accession),
     ];
     let mut obr = vec![String::new(); 26];
@@ -178,8 +215,15 @@ pub fn hl7_oru(h: &Header, text: &str, message_id: &str, report_time: &str) -> S
     let mut n = 0;
     for line in text.lines().filter(|l| !l.trim().is_empty()) {
         n += 1;
-        segs.push(format!("OBX|{n}|TX|REPORT^Report text^L|1|{}||||||F", esc(line)));
+        segs.push(format!(
+            "OBX|{n}|TX|REPORT^Report text^L|1|{}||||||F",
+            esc(line)
+        ));
     }
-    segs.push(format!("OBX|{}|ST|113014^DICOM Study^DCM||{}||||||F", n + 1, h.study_uid));
+    segs.push(format!(
+        "OBX|{}|ST|113014^DICOM Study^DCM||{}||||||F",
+        n + 1,
+        h.study_uid
+    ));
     segs.join("\r") + "\r"
 }

@@ -65,7 +65,12 @@ fn header(p: &Patient, tracer: Tracer, vendor: Vendor, rng: &mut Rng) -> Header 
     Header {
         patient_name: format!("PHANTOM^{}", rng.pick(&GIVEN)),
         patient_id: format!("PH{:07}", rng.below(10_000_000)),
-        birth_date: format!("19{:02}{:02}{:02}", 35 + rng.below(55), rng.below(12) + 1, rng.below(28) + 1),
+        birth_date: format!(
+            "19{:02}{:02}{:02}",
+            35 + rng.below(55),
+            rng.below(12) + 1,
+            rng.below(28) + 1
+        ),
         sex: p.sex,
         weight_kg: p.weight_kg,
         height_m: (p.height_m * 100.0).round() / 100.0,
@@ -98,11 +103,33 @@ fn grids(p: &Patient, small: bool, rng: &mut Rng) -> (Grid, Grid, f64) {
     };
     let bottom_needed = p.z_groin - rng.range(10.0, 60.0);
     let min_slices = ((top - bottom_needed) / dz).ceil() as usize + 1;
-    let nz = if small { min_slices } else { min_slices.max(250 + rng.below(51)) };
+    let nz = if small {
+        min_slices
+    } else {
+        min_slices.max(250 + rng.below(51))
+    };
     let half = |n: usize, px: f64| -(n as f64 - 1.0) / 2.0 * px;
-    let pet = Grid { nx: n, ny: n, nz, pixel: [pixel, pixel], dz, origin: [half(n, pixel), half(n, pixel), top] };
-    let (cn, cpx) = if small { (128, 4.0) } else { (512, 500.0 / 512.0) };
-    let ct = Grid { nx: cn, ny: cn, nz, pixel: [cpx, cpx], dz, origin: [half(cn, cpx), half(cn, cpx), top] };
+    let pet = Grid {
+        nx: n,
+        ny: n,
+        nz,
+        pixel: [pixel, pixel],
+        dz,
+        origin: [half(n, pixel), half(n, pixel), top],
+    };
+    let (cn, cpx) = if small {
+        (128, 4.0)
+    } else {
+        (512, 500.0 / 512.0)
+    };
+    let ct = Grid {
+        nx: cn,
+        ny: cn,
+        nz,
+        pixel: [cpx, cpx],
+        dz,
+        origin: [half(cn, cpx), half(cn, cpx), top],
+    };
     (pet, ct, fwhm)
 }
 
@@ -120,15 +147,26 @@ fn grid_truth(g: &Grid) -> GridTruth {
 /// Generates one study into `out` (created if missing) and returns its truth.
 pub fn generate(opts: &Options, out: &Path) -> Result<Truth> {
     let mut root = Rng::new(opts.seed);
-    let (mut r_anat, mut r_acq, mut r_les, mut r_noise, mut r_ct, mut r_rep) =
-        (root.fork(1), root.fork(2), root.fork(3), root.fork(4), root.fork(5), root.fork(6));
+    let (mut r_anat, mut r_acq, mut r_les, mut r_noise, mut r_ct, mut r_rep) = (
+        root.fork(1),
+        root.fork(2),
+        root.fork(3),
+        root.fork(4),
+        root.fork(5),
+        root.fork(6),
+    );
     let patient = Patient::sample(&mut r_anat);
     let tracer = opts.tracer.unwrap_or_else(|| *r_acq.pick(&Tracer::ALL));
     let h = header(&patient, tracer, opts.vendor, &mut r_acq);
     let uptake = tracer.uptake_table(&mut r_acq);
     let (pg, cg, fwhm) = grids(&patient, opts.small, &mut r_acq);
     let count = opts.lesions.unwrap_or_else(|| 3 + r_les.below(6));
-    let plan = LesionPlan { count, min_suv: opts.min_suv, max_suv: opts.max_suv, groundable: opts.groundable };
+    let plan = LesionPlan {
+        count,
+        min_suv: opts.min_suv,
+        max_suv: opts.max_suv,
+        groundable: opts.groundable,
+    };
     let mut lesions = lesion::draw(&patient, &uptake, &plan, &mut r_les);
     if opts.small {
         // 8 × 8 × 16 mm voxels cannot show a 5 mm lesion; keep small-mode lesions ≥ 12 mm.
@@ -146,7 +184,11 @@ pub fn generate(opts: &Options, out: &Path) -> Result<Truth> {
     let mut suv = pet::uptake_volume(&patient, &uptake, &pg);
     pet::add_lesions(&mut suv, &pg, &lesions, sigma);
     pet::blur(&mut suv, &pg, fwhm);
-    let cov = if opts.small { 0.04 } else { r_noise.range(0.06, 0.12) };
+    let cov = if opts.small {
+        0.04
+    } else {
+        r_noise.range(0.06, 0.12)
+    };
     pet::add_noise(&mut suv, cov, &mut r_noise);
 
     let k = h.bqml_per_suv();
@@ -154,7 +196,13 @@ pub fn generate(opts: &Options, out: &Path) -> Result<Truth> {
     let per_stored = counts_factor.unwrap_or(1.0);
     let plane = pg.nx * pg.ny;
     let slices: Vec<StoredSlice> = (0..pg.nz)
-        .map(|z| pet::quantize_slice(suv[z * plane..(z + 1) * plane].iter().map(|v| f64::from(*v) * k / per_stored)))
+        .map(|z| {
+            pet::quantize_slice(
+                suv[z * plane..(z + 1) * plane]
+                    .iter()
+                    .map(|v| f64::from(*v) * k / per_stored),
+            )
+        })
         .collect();
     drop(suv);
     // SUV as any reader computes it from the file: stored × slope (× counts factor) / k.
@@ -166,19 +214,30 @@ pub fn generate(opts: &Options, out: &Path) -> Result<Truth> {
     let liver_ref = reference_max(&patient, &pg, Tissue::Liver, &stored_suv);
     let blood_ref = reference_max(&patient, &pg, Tissue::BloodPool, &stored_suv);
 
-    let mut lt: Vec<LesionTruth> = lesions.iter().zip(&measured).map(|(l, m)| lesion_truth(l, m, &pg)).collect();
+    let mut lt: Vec<LesionTruth> = lesions
+        .iter()
+        .zip(&measured)
+        .map(|(l, m)| lesion_truth(l, m, &pg))
+        .collect();
     let (text, sentences) = report::write_report(&h, &lt, liver_ref, blood_ref, &mut r_rep);
     for (l, s) in lt.iter_mut().zip(sentences) {
         l.sentence = s;
     }
 
-    std::fs::create_dir_all(out.join("pet")).with_context(|| format!("creating {}", out.display()))?;
-    std::fs::create_dir_all(out.join("ct")).with_context(|| format!("creating {}", out.display()))?;
+    std::fs::create_dir_all(out.join("pet"))
+        .with_context(|| format!("creating {}", out.display()))?;
+    std::fs::create_dir_all(out.join("ct"))
+        .with_context(|| format!("creating {}", out.display()))?;
     write_pet(&h, &pg, &slices, counts_factor, &mut root, out)?;
     write_ct(&h, &patient, &cg, &lesions, &mut r_ct, &mut root, out)?;
     std::fs::write(out.join("report.txt"), &text).context("writing report.txt")?;
     let msg_id = format!("PH{}", opts.seed);
-    let hl7 = report::hl7_oru(&h, &text, &msg_id, &hhmmss(16 * 3600 + (opts.seed % 3600) as u32));
+    let hl7 = report::hl7_oru(
+        &h,
+        &text,
+        &msg_id,
+        &hhmmss(16 * 3600 + (opts.seed % 3600) as u32),
+    );
     std::fs::write(out.join("report.hl7"), hl7).context("writing report.hl7")?;
     std::fs::write(out.join("truth_labels.u8"), &labels).context("writing truth_labels.u8")?;
     let truth = Truth {
@@ -224,7 +283,11 @@ struct Measured {
     voxels: usize,
 }
 
-fn measure(g: &Grid, lesions: &[Lesion], suv: &dyn Fn([usize; 3]) -> f64) -> (Vec<u8>, Vec<Measured>) {
+fn measure(
+    g: &Grid,
+    lesions: &[Lesion],
+    suv: &dyn Fn([usize; 3]) -> f64,
+) -> (Vec<u8>, Vec<Measured>) {
     let mut labels = vec![0u8; g.len()];
     let mut out = Vec::new();
     for l in lesions {
@@ -255,7 +318,11 @@ fn measure(g: &Grid, lesions: &[Lesion], suv: &dyn Fn([usize; 3]) -> f64) -> (Ve
                 voxels += 1;
             }
         }
-        out.push(Measured { max: best.0, at: best.1, voxels });
+        out.push(Measured {
+            max: best.0,
+            at: best.1,
+            voxels,
+        });
     }
     (labels, out)
 }
@@ -263,9 +330,13 @@ fn measure(g: &Grid, lesions: &[Lesion], suv: &dyn Fn([usize; 3]) -> f64) -> (Ve
 /// The max stored SUV at the centre of an organ's ellipsoid (a 3-voxel cube), the reference
 /// value a reader would quote.
 fn reference_max(p: &Patient, g: &Grid, t: Tissue, suv: &dyn Fn([usize; 3]) -> f64) -> f64 {
-    let Some(crate::anatomy::Solid::Ellipsoid { c, .. }) = p.organ(t).next().copied() else { return 0.0 };
+    let Some(crate::anatomy::Solid::Ellipsoid { c, .. }) = p.organ(t).next().copied() else {
+        return 0.0;
+    };
     let mut best = 0.0f64;
-    pet::for_each_voxel_near(g, c, g.pixel[0].max(g.dz) * 1.5, |k, j, i| best = best.max(suv([k, j, i])));
+    pet::for_each_voxel_near(g, c, g.pixel[0].max(g.dz) * 1.5, |k, j, i| {
+        best = best.max(suv([k, j, i]))
+    });
     best
 }
 
@@ -296,7 +367,14 @@ fn lesion_truth(l: &Lesion, m: &Measured, g: &Grid) -> LesionTruth {
     }
 }
 
-fn write_pet(h: &Header, g: &Grid, slices: &[StoredSlice], cf: Option<f64>, rng: &mut Rng, out: &Path) -> Result<()> {
+fn write_pet(
+    h: &Header,
+    g: &Grid,
+    slices: &[StoredSlice],
+    cf: Option<f64>,
+    rng: &mut Rng,
+    out: &Path,
+) -> Result<()> {
     for (z, s) in slices.iter().enumerate() {
         let uid = rng.uid();
         let slice = PetSlice {
@@ -313,7 +391,12 @@ fn write_pet(h: &Header, g: &Grid, slices: &[StoredSlice], cf: Option<f64>, rng:
             counts_factor: cf,
         };
         let path = out.join("pet").join(format!("PT{:04}.dcm", z + 1));
-        dcm::write_file(dcm::pet_object(h, &slice), uids::POSITRON_EMISSION_TOMOGRAPHY_IMAGE_STORAGE, &uid, &path)?;
+        dcm::write_file(
+            dcm::pet_object(h, &slice),
+            uids::POSITRON_EMISSION_TOMOGRAPHY_IMAGE_STORAGE,
+            &uid,
+            &path,
+        )?;
     }
     Ok(())
 }
@@ -327,7 +410,15 @@ fn lesion_hu(k: Kind) -> f32 {
     }
 }
 
-fn write_ct(h: &Header, p: &Patient, g: &Grid, lesions: &[Lesion], noise: &mut Rng, rng: &mut Rng, out: &Path) -> Result<()> {
+fn write_ct(
+    h: &Header,
+    p: &Patient,
+    g: &Grid,
+    lesions: &[Lesion],
+    noise: &mut Rng,
+    rng: &mut Rng,
+    out: &Path,
+) -> Result<()> {
     let mut hu_table = [0f32; Tissue::COUNT];
     for t in crate::tracer::ALL_TISSUES {
         hu_table[t as usize] = hounsfield(t);
@@ -335,12 +426,21 @@ fn write_ct(h: &Header, p: &Patient, g: &Grid, lesions: &[Lesion], noise: &mut R
     let mut values = vec![0u16; g.nx * g.ny];
     for z in 0..g.nz {
         let zz = g.z(z);
-        let tissues = rasterize(&p.parts, zz, [g.origin[0], g.origin[1]], g.pixel, [g.nx, g.ny]);
+        let tissues = rasterize(
+            &p.parts,
+            zz,
+            [g.origin[0], g.origin[1]],
+            g.pixel,
+            [g.nx, g.ny],
+        );
         for (v, t) in values.iter_mut().zip(&tissues) {
             let hu = hu_table[*t as usize];
             // Irwin–Hall: four 16-bit uniforms from one draw, σ ≈ 12 HU, cheap enough for 78 M voxels.
             let r = noise.next_u64();
-            let u = (0..4).map(|s| ((r >> (16 * s)) & 0xFFFF) as f32 / 65535.0).sum::<f32>() - 2.0;
+            let u = (0..4)
+                .map(|s| ((r >> (16 * s)) & 0xFFFF) as f32 / 65535.0)
+                .sum::<f32>()
+                - 2.0;
             let n = if *t == Tissue::Air { 0.0 } else { u * 20.8 };
             *v = (hu + n + 1024.0).round().clamp(0.0, 4095.0) as u16;
         }
@@ -352,7 +452,11 @@ fn write_ct(h: &Header, p: &Patient, g: &Grid, lesions: &[Lesion], noise: &mut R
             }
             let rr = (r * r - dzl * dzl).sqrt();
             let c3 = [l.centre_mm[0], l.centre_mm[1], zz];
-            let flat = Grid { nz: 1, origin: [g.origin[0], g.origin[1], zz], ..*g };
+            let flat = Grid {
+                nz: 1,
+                origin: [g.origin[0], g.origin[1], zz],
+                ..*g
+            };
             pet::for_each_voxel_near(&flat, c3, rr, |_, j, i| {
                 if (g.x(i) - c3[0]).powi(2) + (g.y(j) - c3[1]).powi(2) <= rr * rr {
                     values[j * g.nx + i] = (lesion_hu(l.kind) + 1024.0) as u16;
@@ -371,7 +475,12 @@ fn write_ct(h: &Header, p: &Patient, g: &Grid, lesions: &[Lesion], noise: &mut R
             values: &values,
         };
         let path = out.join("ct").join(format!("CT{:04}.dcm", z + 1));
-        dcm::write_file(dcm::ct_object(h, &slice), uids::CT_IMAGE_STORAGE, &uid, &path)?;
+        dcm::write_file(
+            dcm::ct_object(h, &slice),
+            uids::CT_IMAGE_STORAGE,
+            &uid,
+            &path,
+        )?;
     }
     Ok(())
 }

@@ -159,6 +159,8 @@ mod tests {
     fn fdg_brain_hot_psma_brain_cold() {
         assert!(Tracer::Fdg.base_suv(Tissue::Brain) > 5.0);
         assert!(Tracer::Psma.base_suv(Tissue::Brain) < 0.5);
-        assert!(Tracer::Dotatate.base_suv(Tissue::Spleen) > Tracer::Dotatate.base_suv(Tissue::Liver));
+        assert!(
+            Tracer::Dotatate.base_suv(Tissue::Spleen) > Tracer::Dotatate.base_suv(Tissue::Liver)
+        );
     }
 }
