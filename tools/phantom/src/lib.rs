@@ -1,1 +1,45 @@
-//! Synthetic PET/CT studies (issue: end to end). Empty until that issue lands.
+//! petground-phantom: deterministic synthetic whole-body PET/CT studies (DICOM), their radiology
+//! reports (plain text and HL7 ORU^R01) and the truth (lesion sites, masks, measured SUVmax) for
+//! tests, demos and training; plus `send`, which pushes a study to a running node.
+//!
+//! Conventions: patient LPS millimetres (x: patient left +, y: posterior +, z: head +). PET
+//! InstanceNumber 1 is the most superior slice (head) and numbers increase toward the feet; the
+//! label volume's z index 0 is that slice. The same seed always gives the same bytes.
+//!
+//! ```no_run
+//! let truth = petground_phantom::generate(&petground_phantom::Options::new(7), std::path::Path::new("out"))?;
+//! # Ok::<(), anyhow::Error>(())
+//! ```
+
+pub mod anatomy;
+pub mod dcm;
+pub mod lesion;
+pub mod pet;
+pub mod report;
+pub mod rng;
+pub mod send;
+pub mod study;
+pub mod tracer;
+pub mod truth;
+
+pub use dcm::Vendor;
+pub use study::{Options, generate};
+pub use tracer::Tracer;
+pub use truth::{LesionTruth, Truth};
+
+use anyhow::Result;
+use std::path::{Path, PathBuf};
+
+/// Writes `count` studies into `out/study-0000`, `out/study-0001`, …; study `i` uses seed
+/// `seed + i`, so tracers, patients and lesions all differ. Returns the study folders.
+pub fn archive(out: &Path, count: usize, seed: u64, small: bool) -> Result<Vec<PathBuf>> {
+    let mut dirs = Vec::with_capacity(count);
+    for i in 0..count {
+        let dir = out.join(format!("study-{i:04}"));
+        let mut opts = Options::new(seed.wrapping_add(i as u64));
+        opts.small = small;
+        generate(&opts, &dir)?;
+        dirs.push(dir);
+    }
+    Ok(dirs)
+}

@@ -1,0 +1,125 @@
+//! The `petground-phantom` command line: generate one study, an archive of studies, or send a
+//! study and its report to a running node. All work is in the library.
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+use petground_phantom::{Options, Tracer, Vendor, send};
+use std::path::PathBuf;
+
+#[derive(Parser)]
+#[command(
+    name = "petground-phantom",
+    version,
+    about = "Synthetic whole-body PET/CT studies with reports and truth"
+)]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Write one study: DIR/pet/*.dcm, DIR/ct/*.dcm, report.txt, report.hl7, truth.json, truth_labels.u8.
+    Generate {
+        #[arg(long)]
+        out: PathBuf,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// 64×64 PET at 8 mm with 16 mm slices and a 128×128 CT (< 5 MB).
+        #[arg(long)]
+        small: bool,
+        #[arg(long, value_enum)]
+        tracer: Option<Tracer>,
+        /// Number of lesions (default: 3–8 from the seed).
+        #[arg(long)]
+        lesions: Option<usize>,
+        #[arg(long, value_enum, default_value = "plain")]
+        vendor: Vendor,
+        /// Allow lesions that a threshold cannot separate from hot neighbours.
+        #[arg(long)]
+        hard: bool,
+    },
+    /// Write COUNT studies (seeds SEED, SEED+1, …) into OUT/study-XXXX/.
+    Archive {
+        #[arg(long)]
+        out: PathBuf,
+        #[arg(long)]
+        count: usize,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        #[arg(long)]
+        small: bool,
+    },
+    /// C-STORE a study's pet/ and ct/ files to a node, then send report.hl7 over MLLP.
+    Send {
+        /// DICOM peer as HOST:PORT.
+        #[arg(long)]
+        dicom: String,
+        #[arg(long, default_value = "PETGROUND")]
+        aec: String,
+        #[arg(long, default_value = "PHANTOM")]
+        aet: String,
+        /// HL7 MLLP peer as HOST:PORT; the report is not sent without it.
+        #[arg(long)]
+        hl7: Option<String>,
+        /// Study folder written by `generate`.
+        dir: PathBuf,
+    },
+}
+
+fn main() -> Result<()> {
+    match Cli::parse().cmd {
+        Cmd::Generate {
+            out,
+            seed,
+            small,
+            tracer,
+            lesions,
+            vendor,
+            hard,
+        } => {
+            let opts = Options {
+                small,
+                tracer,
+                lesions,
+                vendor,
+                groundable: !hard,
+                ..Options::new(seed)
+            };
+            let t = petground_phantom::generate(&opts, &out)?;
+            println!(
+                "{}: {} {} slices, {} lesions, study {}",
+                out.display(),
+                t.tracer,
+                t.pet_grid.dims[0],
+                t.lesions.len(),
+                t.study_instance_uid
+            );
+        }
+        Cmd::Archive {
+            out,
+            count,
+            seed,
+            small,
+        } => {
+            for dir in petground_phantom::archive(&out, count, seed, small)? {
+                println!("{}", dir.display());
+            }
+        }
+        Cmd::Send {
+            dicom,
+            aec,
+            aet,
+            hl7,
+            dir,
+        } => {
+            let n = send::store_study(&dir, &dicom, &aet, &aec)?;
+            println!("stored {n} instances to {aec}@{dicom}");
+            if let Some(addr) = hl7 {
+                let ack = send::send_report(&dir.join("report.hl7"), &addr)?;
+                println!("{}", ack.replace('\r', "\n").trim_end());
+            }
+        }
+    }
+    Ok(())
+}

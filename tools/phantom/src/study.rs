@@ -1,0 +1,486 @@
+//! One phantom study end to end: draw patient, tracer, acquisition and lesions from the seed,
+//! render PET and CT, measure each lesion on the stored PET values, and write the DICOM files,
+//! report.txt, report.hl7, truth.json and truth_labels.u8. The pieces live in sibling modules.
+
+use crate::anatomy::{Patient, Tissue, rasterize};
+use crate::dcm::{self, CtSlice, Header, PetSlice, Vendor};
+use crate::lesion::{self, Kind, Lesion, LesionPlan};
+use crate::pet::{self, Grid, StoredSlice};
+use crate::report;
+use crate::rng::Rng;
+use crate::tracer::{Tracer, hounsfield};
+use crate::truth::{GridTruth, LesionTruth, Truth};
+use anyhow::{Context, Result};
+use dicom_dictionary_std::uids;
+use std::path::Path;
+
+/// What to generate. `Options::new(seed)` gives the defaults the CLI uses.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub seed: u64,
+    /// 64×64 PET at 8 mm, 16 mm slices, 128×128 CT: a whole study well under 5 MB.
+    pub small: bool,
+    /// Tracer; drawn from the seed when `None`.
+    pub tracer: Option<Tracer>,
+    /// Number of lesions; 3–8 drawn from the seed when `None`. Fewer may be placed when sites
+    /// run out (each site at most once, lesions kept ≥ 30 mm apart).
+    pub lesions: Option<usize>,
+    pub vendor: Vendor,
+    /// Keep each lesion separable from hot physiological neighbours by the paper's threshold
+    /// (see `lesion::LesionPlan::groundable`); off gives harder, more realistic cases.
+    pub groundable: bool,
+    /// Range of the target SUV of lesions.
+    pub min_suv: f64,
+    pub max_suv: f64,
+}
+
+impl Options {
+    pub fn new(seed: u64) -> Self {
+        Self {
+            seed,
+            small: false,
+            tracer: None,
+            lesions: None,
+            vendor: Vendor::Plain,
+            groundable: true,
+            min_suv: 2.0,
+            max_suv: 25.0,
+        }
+    }
+}
+
+const GIVEN: [&str; 8] = ["ALEX", "SAM", "ROBIN", "KIM", "JO", "LEE", "PAT", "CHRIS"];
+
+fn hhmmss(s: u32) -> String {
+    format!("{:02}{:02}{:02}", s / 3600, (s / 60) % 60, s % 60)
+}
+
+/// Draws identity and acquisition; everything is a function of the seed.
+fn header(p: &Patient, tracer: Tracer, vendor: Vendor, rng: &mut Rng) -> Header {
+    let day = rng.below(28) + 1;
+    let month = rng.below(12) + 1;
+    let inj = 7 * 3600 + rng.below(6 * 3600) as u32;
+    let uptake = 55 * 60 + rng.below(20 * 60) as u32;
+    let dose_bq = tracer.dose_bq(p.weight_kg, rng);
+    Header {
+        patient_name: format!("PHANTOM^{}", rng.pick(&GIVEN)),
+        patient_id: format!("PH{:07}", rng.below(10_000_000)),
+        birth_date: format!(
+            "19{:02}{:02}{:02}",
+            35 + rng.below(55),
+            rng.below(12) + 1,
+            rng.below(28) + 1
+        ),
+        sex: p.sex,
+        weight_kg: p.weight_kg,
+        height_m: (p.height_m * 100.0).round() / 100.0,
+        accession: format!("ACC{:08}", rng.below(100_000_000)),
+        study_uid: rng.uid(),
+        pet_series_uid: rng.uid(),
+        ct_series_uid: rng.uid(),
+        frame_of_reference_uid: rng.uid(),
+        study_date: format!("2025{month:02}{day:02}"),
+        injection_time: hhmmss(inj),
+        series_time: hhmmss(inj + uptake),
+        tracer,
+        dose_bq,
+        vendor,
+    }
+}
+
+/// PET and CT grids sharing the z positions; slice 0 is the most superior.
+fn grids(p: &Patient, small: bool, rng: &mut Rng) -> (Grid, Grid, f64) {
+    let (n, pixel, dz, fwhm) = if small {
+        (64, 8.0, 16.0, 12.0)
+    } else {
+        let n = *rng.pick(&[168usize, 176, 192, 200]);
+        (n, rng.range(3.6, 4.2), 3.27, rng.range(6.0, 7.0))
+    };
+    let top = if rng.chance(0.8) {
+        p.vertex_z + rng.range(5.0, 25.0)
+    } else {
+        p.head_centre()[2] - rng.range(20.0, 40.0)
+    };
+    let bottom_needed = p.z_groin - rng.range(10.0, 60.0);
+    let min_slices = ((top - bottom_needed) / dz).ceil() as usize + 1;
+    let nz = if small {
+        min_slices
+    } else {
+        min_slices.max(250 + rng.below(51))
+    };
+    let half = |n: usize, px: f64| -(n as f64 - 1.0) / 2.0 * px;
+    let pet = Grid {
+        nx: n,
+        ny: n,
+        nz,
+        pixel: [pixel, pixel],
+        dz,
+        origin: [half(n, pixel), half(n, pixel), top],
+    };
+    let (cn, cpx) = if small {
+        (128, 4.0)
+    } else {
+        (512, 500.0 / 512.0)
+    };
+    let ct = Grid {
+        nx: cn,
+        ny: cn,
+        nz,
+        pixel: [cpx, cpx],
+        dz,
+        origin: [half(cn, cpx), half(cn, cpx), top],
+    };
+    (pet, ct, fwhm)
+}
+
+fn grid_truth(g: &Grid) -> GridTruth {
+    GridTruth {
+        dims: [g.nz, g.ny, g.nx],
+        origin: g.origin,
+        spacing: [g.pixel[0], g.pixel[1], g.dz],
+        row_dir: [1.0, 0.0, 0.0],
+        col_dir: [0.0, 1.0, 0.0],
+        slice_dir: [0.0, 0.0, -1.0],
+    }
+}
+
+/// Generates one study into `out` (created if missing) and returns its truth.
+pub fn generate(opts: &Options, out: &Path) -> Result<Truth> {
+    let mut root = Rng::new(opts.seed);
+    let (mut r_anat, mut r_acq, mut r_les, mut r_noise, mut r_ct, mut r_rep) = (
+        root.fork(1),
+        root.fork(2),
+        root.fork(3),
+        root.fork(4),
+        root.fork(5),
+        root.fork(6),
+    );
+    let patient = Patient::sample(&mut r_anat);
+    let tracer = opts.tracer.unwrap_or_else(|| *r_acq.pick(&Tracer::ALL));
+    let h = header(&patient, tracer, opts.vendor, &mut r_acq);
+    let uptake = tracer.uptake_table(&mut r_acq);
+    let (pg, cg, fwhm) = grids(&patient, opts.small, &mut r_acq);
+    let count = opts.lesions.unwrap_or_else(|| 3 + r_les.below(6));
+    let plan = LesionPlan {
+        count,
+        min_suv: opts.min_suv,
+        max_suv: opts.max_suv,
+        groundable: opts.groundable,
+    };
+    let mut lesions = lesion::draw(&patient, &uptake, &plan, &mut r_les);
+    if opts.small {
+        // 8 × 8 × 16 mm voxels cannot show a 5 mm lesion; keep small-mode lesions ≥ 12 mm.
+        for l in &mut lesions {
+            l.diameter_mm = l.diameter_mm.max(12.0);
+        }
+    }
+    // Keep only lesions whose centre lies inside the scanned range.
+    lesions.retain(|l| pg.nearest(l.centre_mm).is_some());
+    for (i, l) in lesions.iter_mut().enumerate() {
+        l.id = (i + 1) as u8;
+    }
+
+    let sigma = fwhm / (8.0 * 2f64.ln()).sqrt();
+    let mut suv = pet::uptake_volume(&patient, &uptake, &pg);
+    pet::add_lesions(&mut suv, &pg, &lesions, sigma);
+    pet::blur(&mut suv, &pg, fwhm);
+    let cov = if opts.small {
+        0.04
+    } else {
+        r_noise.range(0.06, 0.12)
+    };
+    pet::add_noise(&mut suv, cov, &mut r_noise);
+
+    let k = h.bqml_per_suv();
+    let counts_factor = (opts.vendor == Vendor::Philips).then(|| r_acq.range(0.5, 3.0));
+    let per_stored = counts_factor.unwrap_or(1.0);
+    let plane = pg.nx * pg.ny;
+    let slices: Vec<StoredSlice> = (0..pg.nz)
+        .map(|z| {
+            pet::quantize_slice(
+                suv[z * plane..(z + 1) * plane]
+                    .iter()
+                    .map(|v| f64::from(*v) * k / per_stored),
+            )
+        })
+        .collect();
+    drop(suv);
+    // SUV as any reader computes it from the file: stored × slope (× counts factor) / k.
+    let stored_suv = |[z, y, x]: [usize; 3]| {
+        let s = &slices[z];
+        f64::from(s.values[y * pg.nx + x]) * s.slope * per_stored / k
+    };
+    let (labels, measured) = measure(&pg, &lesions, &stored_suv);
+    let liver_ref = reference_max(&patient, &pg, Tissue::Liver, &stored_suv);
+    let blood_ref = reference_max(&patient, &pg, Tissue::BloodPool, &stored_suv);
+
+    let mut lt: Vec<LesionTruth> = lesions
+        .iter()
+        .zip(&measured)
+        .map(|(l, m)| lesion_truth(l, m, &pg))
+        .collect();
+    let (text, sentences) = report::write_report(&h, &lt, liver_ref, blood_ref, &mut r_rep);
+    for (l, s) in lt.iter_mut().zip(sentences) {
+        l.sentence = s;
+    }
+
+    std::fs::create_dir_all(out.join("pet"))
+        .with_context(|| format!("creating {}", out.display()))?;
+    std::fs::create_dir_all(out.join("ct"))
+        .with_context(|| format!("creating {}", out.display()))?;
+    write_pet(&h, &pg, &slices, counts_factor, &mut root, out)?;
+    write_ct(&h, &patient, &cg, &lesions, &mut r_ct, &mut root, out)?;
+    std::fs::write(out.join("report.txt"), &text).context("writing report.txt")?;
+    let msg_id = format!("PH{}", opts.seed);
+    let hl7 = report::hl7_oru(
+        &h,
+        &text,
+        &msg_id,
+        &hhmmss(16 * 3600 + (opts.seed % 3600) as u32),
+    );
+    std::fs::write(out.join("report.hl7"), hl7).context("writing report.hl7")?;
+    std::fs::write(out.join("truth_labels.u8"), &labels).context("writing truth_labels.u8")?;
+    let truth = Truth {
+        seed: opts.seed,
+        small: opts.small,
+        tracer: format!("{tracer:?}").to_lowercase(),
+        vendor: format!("{:?}", opts.vendor).to_lowercase(),
+        patient_id: h.patient_id.clone(),
+        patient_name: h.patient_name.clone(),
+        patient_sex: h.sex.to_string(),
+        patient_weight_kg: h.weight_kg,
+        patient_height_m: h.height_m,
+        body_centre_mm: patient.centre,
+        accession_number: h.accession.clone(),
+        study_instance_uid: h.study_uid.clone(),
+        pet_series_instance_uid: h.pet_series_uid.clone(),
+        ct_series_instance_uid: h.ct_series_uid.clone(),
+        frame_of_reference_uid: h.frame_of_reference_uid.clone(),
+        study_date: h.study_date.clone(),
+        injection_time: h.injection_time.clone(),
+        series_time: h.series_time.clone(),
+        injected_dose_bq: h.dose_bq,
+        half_life_s: tracer.half_life_s(),
+        delta_t_s: h.delta_t_s(),
+        bqml_per_suv: k,
+        pet_fwhm_mm: fwhm,
+        pet_grid: grid_truth(&pg),
+        ct_grid: grid_truth(&cg),
+        labels_file: "truth_labels.u8".into(),
+        lesions: lt,
+    };
+    truth.save(&out.join("truth.json"))?;
+    Ok(truth)
+}
+
+/// Per lesion: the max stored SUV and its voxel. The search region is the sphere grown by one
+/// voxel, because blur and noise can put the hottest voxel just outside the nominal edge; the
+/// label is the voxels whose centre lies in the sphere, plus the centre voxel and the max voxel,
+/// so every label holds its own max.
+struct Measured {
+    max: f64,
+    at: [usize; 3],
+    voxels: usize,
+}
+
+fn measure(
+    g: &Grid,
+    lesions: &[Lesion],
+    suv: &dyn Fn([usize; 3]) -> f64,
+) -> (Vec<u8>, Vec<Measured>) {
+    let mut labels = vec![0u8; g.len()];
+    let mut out = Vec::new();
+    for l in lesions {
+        let c = l.centre_mm;
+        let r = l.diameter_mm / 2.0;
+        let grow = r + g.pixel[0].max(g.dz);
+        let mut best = (f64::MIN, [0usize; 3]);
+        let mut inside = Vec::new();
+        pet::for_each_voxel_near(g, c, grow, |k, j, i| {
+            let d2 = (g.x(i) - c[0]).powi(2) + (g.y(j) - c[1]).powi(2) + (g.z(k) - c[2]).powi(2);
+            if d2 <= grow * grow {
+                let v = suv([k, j, i]);
+                if v > best.0 {
+                    best = (v, [k, j, i]);
+                }
+            }
+            if d2 <= r * r {
+                inside.push([k, j, i]);
+            }
+        });
+        inside.extend(g.nearest(c));
+        inside.push(best.1);
+        let mut voxels = 0;
+        for [k, j, i] in inside {
+            let n = g.idx(k, j, i);
+            if labels[n] == 0 {
+                labels[n] = l.id;
+                voxels += 1;
+            }
+        }
+        out.push(Measured {
+            max: best.0,
+            at: best.1,
+            voxels,
+        });
+    }
+    (labels, out)
+}
+
+/// The max stored SUV at the centre of an organ's ellipsoid (a 3-voxel cube), the reference
+/// value a reader would quote.
+fn reference_max(p: &Patient, g: &Grid, t: Tissue, suv: &dyn Fn([usize; 3]) -> f64) -> f64 {
+    let Some(crate::anatomy::Solid::Ellipsoid { c, .. }) = p.organ(t).next().copied() else {
+        return 0.0;
+    };
+    let mut best = 0.0f64;
+    pet::for_each_voxel_near(g, c, g.pixel[0].max(g.dz) * 1.5, |k, j, i| {
+        best = best.max(suv([k, j, i]))
+    });
+    best
+}
+
+fn lesion_truth(l: &Lesion, m: &Measured, g: &Grid) -> LesionTruth {
+    let [k, j, i] = m.at;
+    LesionTruth {
+        id: l.id,
+        site: l.site.to_owned(),
+        site_text: l.site_text.to_owned(),
+        side: l.side.map(str::to_owned),
+        kind: match l.kind {
+            Kind::Node => "node",
+            Kind::Lung => "lung",
+            Kind::Liver => "liver",
+            Kind::Bone => "bone",
+        }
+        .to_owned(),
+        centre_mm: l.centre_mm,
+        diameter_mm: l.diameter_mm,
+        peak_suv: l.peak_suv,
+        measured_suv_max: m.max,
+        reported_suv_max: (m.max * 10.0).round() / 10.0,
+        max_voxel: m.at,
+        max_mm: [g.x(i), g.y(j), g.z(k)],
+        instance_number: k + 1,
+        voxels: m.voxels,
+        sentence: String::new(),
+    }
+}
+
+fn write_pet(
+    h: &Header,
+    g: &Grid,
+    slices: &[StoredSlice],
+    cf: Option<f64>,
+    rng: &mut Rng,
+    out: &Path,
+) -> Result<()> {
+    for (z, s) in slices.iter().enumerate() {
+        let uid = rng.uid();
+        let slice = PetSlice {
+            index: z,
+            count: g.nz,
+            position: [g.origin[0], g.origin[1], g.z(z)],
+            pixel: g.pixel,
+            thickness: g.dz,
+            rows: g.ny,
+            cols: g.nx,
+            sop_uid: &uid,
+            values: &s.values,
+            slope_text: &s.slope_text,
+            counts_factor: cf,
+        };
+        let path = out.join("pet").join(format!("PT{:04}.dcm", z + 1));
+        dcm::write_file(
+            dcm::pet_object(h, &slice),
+            uids::POSITRON_EMISSION_TOMOGRAPHY_IMAGE_STORAGE,
+            &uid,
+            &path,
+        )?;
+    }
+    Ok(())
+}
+
+/// CT numbers for lesions: soft-tissue nodules, hypodense liver lesions, sclerotic bone lesions.
+fn lesion_hu(k: Kind) -> f32 {
+    match k {
+        Kind::Node | Kind::Lung => 35.0,
+        Kind::Liver => 30.0,
+        Kind::Bone => 450.0,
+    }
+}
+
+fn write_ct(
+    h: &Header,
+    p: &Patient,
+    g: &Grid,
+    lesions: &[Lesion],
+    noise: &mut Rng,
+    rng: &mut Rng,
+    out: &Path,
+) -> Result<()> {
+    let mut hu_table = [0f32; Tissue::COUNT];
+    for t in crate::tracer::ALL_TISSUES {
+        hu_table[t as usize] = hounsfield(t);
+    }
+    let mut values = vec![0u16; g.nx * g.ny];
+    for z in 0..g.nz {
+        let zz = g.z(z);
+        let tissues = rasterize(
+            &p.parts,
+            zz,
+            [g.origin[0], g.origin[1]],
+            g.pixel,
+            [g.nx, g.ny],
+        );
+        for (v, t) in values.iter_mut().zip(&tissues) {
+            let hu = hu_table[*t as usize];
+            // Irwin–Hall: four 16-bit uniforms from one draw, σ ≈ 12 HU, cheap enough for 78 M voxels.
+            let r = noise.next_u64();
+            let u = (0..4)
+                .map(|s| ((r >> (16 * s)) & 0xFFFF) as f32 / 65535.0)
+                .sum::<f32>()
+                - 2.0;
+            let n = if *t == Tissue::Air { 0.0 } else { u * 20.8 };
+            *v = (hu + n + 1024.0).round().clamp(0.0, 4095.0) as u16;
+        }
+        for l in lesions {
+            let r = l.diameter_mm / 2.0;
+            let dzl = zz - l.centre_mm[2];
+            if dzl.abs() >= r {
+                continue;
+            }
+            let rr = (r * r - dzl * dzl).sqrt();
+            let c3 = [l.centre_mm[0], l.centre_mm[1], zz];
+            let flat = Grid {
+                nz: 1,
+                origin: [g.origin[0], g.origin[1], zz],
+                ..*g
+            };
+            pet::for_each_voxel_near(&flat, c3, rr, |_, j, i| {
+                if (g.x(i) - c3[0]).powi(2) + (g.y(j) - c3[1]).powi(2) <= rr * rr {
+                    values[j * g.nx + i] = (lesion_hu(l.kind) + 1024.0) as u16;
+                }
+            });
+        }
+        let uid = rng.uid();
+        let slice = CtSlice {
+            index: z,
+            position: [g.origin[0], g.origin[1], zz],
+            pixel: g.pixel,
+            thickness: g.dz,
+            rows: g.ny,
+            cols: g.nx,
+            sop_uid: &uid,
+            values: &values,
+        };
+        let path = out.join("ct").join(format!("CT{:04}.dcm", z + 1));
+        dcm::write_file(
+            dcm::ct_object(h, &slice),
+            uids::CT_IMAGE_STORAGE,
+            &uid,
+            &path,
+        )?;
+    }
+    Ok(())
+}
