@@ -1,0 +1,287 @@
+//! End to end with real peers: phantom studies pushed by dcmtk `storescu`, reports by
+//! `mllp_send` (before the images for one study, after for the others), SEGs delivered to a dcmtk
+//! `storescp`, validated by `dciodvfy` and scored against the phantom truth with the paper's TP
+//! rule (overlap and SUVmax within 0.1). Plus restart, delivery and bad-input cases.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use common::peers::{Storescp, free_port};
+use common::segread::read_seg;
+use common::{Node, files_below, storescu, tool};
+use petground_phantom::{Options, Truth};
+
+fn phantom(dir: &Path, seed: u64, lesions: usize) -> Truth {
+    let mut o = Options::new(seed);
+    o.small = true;
+    o.lesions = Some(lesions);
+    petground_phantom::generate(&o, dir).expect("generate phantom study")
+}
+
+fn destination(port: u16) -> String {
+    format!(
+        "[[destinations]]\nname = \"pacs\"\nae_title = \"PACS\"\naddress = \"127.0.0.1:{port}\"\n\
+         [routing]\nsend_seg_to = [\"pacs\"]\n[series]\nstable_seconds = 2\n\
+         [delivery]\nretry_initial_seconds = 1\nretry_max_seconds = 2\nmax_attempts = 30\n"
+    )
+}
+
+fn send_images(node: &Node, study: &Path) {
+    let mut files = files_below(&study.join("pet"));
+    files.extend(files_below(&study.join("ct")));
+    let (ok, out) = storescu(node, &[], &files);
+    assert!(ok, "storescu failed: {out}");
+}
+
+fn send_report(node: &Node, study: &Path) {
+    let msg = std::fs::read_to_string(study.join("report.hl7")).expect("report.hl7");
+    let ack = common::mllp_send(node, &msg);
+    assert!(ack.contains("MSA|AA|"), "report not acknowledged: {ack:?}");
+}
+
+fn dciodvfy_errors(path: &Path) -> Vec<String> {
+    let out = tool("dciodvfy").arg(path).output().expect("run dciodvfy");
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    text.lines()
+        .filter(|l| l.starts_with("Error"))
+        .map(str::to_owned)
+        .collect()
+}
+
+#[derive(Default, Debug)]
+struct Score {
+    tp: usize,
+    fp: usize,
+    fn_: usize,
+}
+
+/// Scores one SEG against its phantom truth (PAPER §5: TP = overlap and |ΔSUVmax| ≤ 0.1).
+fn score(seg: &Path, study: &Path, truth: &Truth, s: &mut Score) {
+    let pet_files: Vec<PathBuf> = files_below(&study.join("pet"));
+    let (pet, _) =
+        petground::volume::suv::assemble_pet_suv(&pet_files).expect("assemble phantom PET");
+    let labels = std::fs::read(study.join(&truth.labels_file)).expect("truth labels");
+    let [_, ny, nx] = pet.volume.geometry.dims;
+    let segments = read_seg(seg, &pet.volume.geometry);
+    let mut matched = vec![false; segments.len()];
+    for lesion in &truth.lesions {
+        let mut hit = false;
+        for (i, sg) in segments.iter().enumerate() {
+            let mut overlap = false;
+            let mut max = f32::MIN;
+            for ((z, y, x), &on) in sg.mask.indexed_iter() {
+                if !on {
+                    continue;
+                }
+                max = max.max(pet.volume.data[[z, y, x]]);
+                let n = pet.slices[z]
+                    .instance_number
+                    .expect("phantom slices carry InstanceNumber") as usize;
+                overlap |= labels[((n - 1) * ny + y) * nx + x] == lesion.id;
+            }
+            if overlap && (max as f64 - lesion.measured_suv_max).abs() <= 0.1 + 1e-6 {
+                hit = true;
+                matched[i] = true;
+            }
+        }
+        if hit {
+            s.tp += 1;
+        } else {
+            s.fn_ += 1;
+            eprintln!("missed: {}", lesion.sentence);
+        }
+    }
+    s.fp += matched.iter().filter(|m| !**m).count();
+}
+
+#[test]
+fn studies_and_reports_in_any_order_give_correct_segs() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let pacs = Storescp::start(&dir.path().join("pacs"), "PACS", free_port());
+    let node = Node::start(dir.path(), &destination(pacs.port));
+    let studies: Vec<(PathBuf, Truth)> = (0..3)
+        .map(|i| {
+            let d = dir.path().join(format!("study{i}"));
+            let t = phantom(&d, 100 + i, 8);
+            (d, t)
+        })
+        .collect();
+    // Study 0: report before the images; studies 1 and 2: images first.
+    send_report(&node, &studies[0].0);
+    for (d, _) in &studies {
+        send_images(&node, d);
+    }
+    for (d, _) in &studies[1..] {
+        send_report(&node, d);
+    }
+    let segs = pacs.wait_for(3, Duration::from_secs(90));
+    assert_eq!(
+        segs.len(),
+        3,
+        "one SEG per study; status:\n{}",
+        node.status()
+    );
+    let mut total = Score::default();
+    for seg in &segs {
+        let errors = dciodvfy_errors(seg);
+        assert!(
+            errors.is_empty(),
+            "dciodvfy errors in {}: {errors:?}",
+            seg.display()
+        );
+        let obj = dicom_object::open_file(seg).expect("open SEG");
+        let study_uid = obj
+            .element_by_name("StudyInstanceUID")
+            .expect("study")
+            .to_str()
+            .expect("str");
+        let (d, t) = studies
+            .iter()
+            .find(|(_, t)| t.study_instance_uid == study_uid.trim_end_matches('\0'))
+            .expect("SEG belongs to one of the studies");
+        score(seg, d, t, &mut total);
+    }
+    let findings = total.tp + total.fn_;
+    let p = total.tp as f64 / (total.tp + total.fp).max(1) as f64;
+    let r = total.tp as f64 / findings.max(1) as f64;
+    let f1 = if p + r > 0.0 {
+        2.0 * p * r / (p + r)
+    } else {
+        0.0
+    };
+    println!(
+        "weak-label path over {findings} findings: TP {} FP {} FN {}; precision {p:.3} recall {r:.3} F1 {f1:.3}",
+        total.tp, total.fp, total.fn_
+    );
+    assert!(
+        findings >= 20,
+        "at least 20 findings scored, got {findings}"
+    );
+    assert!(f1 >= 0.95, "F1 {f1:.3} below 0.95");
+    let status = node.status();
+    assert_eq!(status.matches(" sent (attempts 1)").count(), 3, "{status}");
+}
+
+#[test]
+fn kill_9_before_delivery_then_exactly_one_seg_after_restart() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let port = free_port();
+    // The destination is down while the node works: the SEG waits in the outbox.
+    let mut node = Node::start(dir.path(), &destination(port));
+    let study = dir.path().join("study");
+    phantom(&study, 7, 4);
+    send_images(&node, &study);
+    send_report(&node, &study);
+    assert!(
+        node.wait_log("job done", Duration::from_secs(60)).is_some(),
+        "job did not finish"
+    );
+    assert!(
+        node.wait_log("will retry", Duration::from_secs(10))
+            .is_some(),
+        "delivery was not attempted"
+    );
+    node.kill9();
+    let pacs = Storescp::start(&dir.path().join("pacs"), "PACS", port);
+    let node = Node::start_with(dir.path(), node.config.clone());
+    let got = pacs.wait_for(1, Duration::from_secs(30));
+    assert_eq!(got.len(), 1, "{}", node.status());
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(pacs.received().len(), 1, "exactly one SEG after restart");
+    let status = node.status();
+    assert!(
+        status.contains("jobs: 1"),
+        "the job is not run twice: {status}"
+    );
+    assert!(status.contains(" sent (attempts "), "{status}");
+}
+
+#[test]
+fn unreachable_destination_is_failed_after_the_retry_limit() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = destination(free_port()).replace("max_attempts = 30", "max_attempts = 2");
+    let node = Node::start(dir.path(), &cfg);
+    let study = dir.path().join("study");
+    phantom(&study, 8, 3);
+    send_images(&node, &study);
+    send_report(&node, &study);
+    assert!(
+        node.wait_log("delivery failed for good", Duration::from_secs(60))
+            .is_some(),
+        "{}",
+        node.status()
+    );
+    assert!(
+        node.status().contains("failed: gave up after 2 attempts"),
+        "{}",
+        node.status()
+    );
+}
+
+#[test]
+fn bad_inputs_end_in_clear_recorded_states() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let pacs = Storescp::start(&dir.path().join("pacs"), "PACS", free_port());
+    let node = Node::start(dir.path(), &destination(pacs.port));
+    // A study with no report: stored, no job.
+    let lonely = dir.path().join("lonely");
+    phantom(&lonely, 21, 3);
+    send_images(&node, &lonely);
+    // A report with no study: waits.
+    let orphan = dir.path().join("orphan");
+    phantom(&orphan, 22, 3);
+    send_report(&node, &orphan);
+    // A CT-only study with its report: matched, but no PET series, so no job.
+    let ct_only = dir.path().join("ctonly");
+    phantom(&ct_only, 23, 3);
+    assert!(storescu(&node, &[], &files_below(&ct_only.join("ct"))).0);
+    send_report(&node, &ct_only);
+    // A PET series with a missing slice: the job fails with a reason naming the gap.
+    let gap = dir.path().join("gap");
+    phantom(&gap, 24, 3);
+    let mut pet = files_below(&gap.join("pet"));
+    pet.remove(pet.len() / 2);
+    assert!(storescu(&node, &[], &pet).0);
+    send_report(&node, &gap);
+    // A report without findings: the job is done, with no SEG.
+    let quiet = dir.path().join("quiet");
+    let t = phantom(&quiet, 25, 3);
+    send_images(&node, &quiet);
+    let msg = common::oru(
+        "Q-1",
+        &t.accession_number,
+        None,
+        "F",
+        &["FINDINGS:", "No abnormal uptake."],
+    );
+    assert!(common::mllp_send(&node, &msg).contains("MSA|AA|Q-1"));
+
+    std::thread::sleep(Duration::from_secs(6)); // the gap series completes after stable_seconds
+    let status = node.status();
+    println!("{status}");
+    assert!(
+        status.contains("waiting-for-study"),
+        "orphan report waits: {status}"
+    );
+    assert!(
+        status.contains("failed (PET series:"),
+        "gap job failed with its reason: {status}"
+    );
+    assert!(
+        status.contains("done findings=0 grounded=0 seg=-"),
+        "quiet report: {status}"
+    );
+    assert_eq!(
+        status.matches("  job ").count(),
+        2,
+        "only gap and quiet have jobs: {status}"
+    );
+    assert!(pacs.received().is_empty(), "no SEG with wrong content");
+    assert!(
+        common::echo(&node, "ECHOSCU", "PETGROUND").0,
+        "node keeps serving"
+    );
+}
