@@ -3,6 +3,7 @@
 pub mod config;
 pub mod delivery;
 pub mod dicom;
+pub mod ground;
 pub mod hl7;
 pub mod label;
 pub mod node;
