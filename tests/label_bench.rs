@@ -116,6 +116,15 @@ fn label_bench() {
         }));
     }
     println!("ours: {total_ms:.1} ms for {} findings", findings.len());
+    // The paths the comparison does not cover: SUV only (whole-volume search) and laterality QC
+    // (body midline over the whole volume).
+    let l = &p.lesions[1];
+    for (n, sentence) in [(None, ""), (Some(l.image_number), "left upper lobe nodule")] {
+        let t = Instant::now();
+        let out = weak_label(&p.volume, &p.slices, l.reported_suv, n, sentence, &params);
+        let ms = t.elapsed().as_secs_f64() * 1e3;
+        println!("image {n:?}, sentence {sentence:?}: {ms:.2} ms: {out}");
+    }
     let meta = serde_json::json!({
         "dims": DIMS,
         "spacing_xyz": SPACING,

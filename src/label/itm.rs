@@ -49,29 +49,9 @@ pub fn iterative_threshold(
 ) -> Result<ItmResult, ItmError> {
     let voxel_ml = itm_voxel_ml(voxel_ml);
     let value = |p: [usize; 3]| f64::from(data[grid.flat(p)]);
-    let mut region = Region::new(grid);
-
-    let b = background(data, grid, &Region::single(grid, seed));
-    let mut t = (0.617 * b / s + 0.316) * s;
-    let mut candidates = vec![seed];
-    candidates.extend(
-        Connectivity::Eighteen
-            .offsets()
-            .into_iter()
-            .filter_map(|d| grid.step(seed, d)),
-    );
-    for q in candidates {
-        if value(q) > t {
-            region.insert(q);
-        }
-    }
-    if region.voxels.is_empty() {
-        return Err(ItmError::EmptySeed { threshold: t });
-    }
-
+    let (mut region, mut t, mut b) = seed_region(data, grid, seed, s)?;
     let six = Connectivity::Six.offsets();
     let mut t_old = s;
-    let mut b = b;
     let mut iteration = 0u32;
     while (t_old - t).abs() / t_old > 0.01 {
         if iteration >= max_iterations {
@@ -110,6 +90,31 @@ pub fn iterative_threshold(
         background: b,
         iterations: iteration,
     })
+}
+
+/// The first region: `{q in N18(p) ∪ {p} : suv[q] > T}` with `T = (0.617·B/S + 0.316)·S` and B
+/// the background around the seed voxel alone; returns the region, T and B.
+fn seed_region(
+    data: &[f32],
+    grid: Grid,
+    seed: [usize; 3],
+    s: f64,
+) -> Result<(Region, f64, f64), ItmError> {
+    let b = background(data, grid, &Region::single(grid, seed));
+    let t = (0.617 * b / s + 0.316) * s;
+    let mut region = Region::new(grid);
+    let neighbours = Connectivity::Eighteen.offsets();
+    let candidates =
+        std::iter::once(seed).chain(neighbours.iter().filter_map(|&d| grid.step(seed, d)));
+    for q in candidates {
+        if f64::from(data[grid.flat(q)]) > t {
+            region.insert(q);
+        }
+    }
+    if region.voxels.is_empty() {
+        return Err(ItmError::EmptySeed { threshold: t });
+    }
+    Ok((region, t, b))
 }
 
 /// A growing set of voxels with O(1) membership and a running bounding box.

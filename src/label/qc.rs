@@ -79,13 +79,23 @@ pub fn sentence_side(sentence: &str) -> Option<Side> {
 /// Patient x (mm, LPS) of the body midline: the centroid of the voxels above `threshold` SUV.
 /// `None` when no voxel is above it.
 pub fn body_midline_x(volume: &Volume, threshold: f64) -> Option<f64> {
-    let (mut sz, mut sy, mut sx, mut n) = (0.0f64, 0.0f64, 0.0f64, 0u64);
-    for ((z, y, x), &v) in volume.data.indexed_iter() {
-        if f64::from(v) > threshold {
-            sz += z as f64;
-            sy += y as f64;
-            sx += x as f64;
-            n += 1;
+    // Integer index sums are exact; comparing in f32 avoids a conversion per voxel (a body
+    // threshold needs no more precision than that).
+    let t = threshold as f32;
+    let (mut sz, mut sy, mut sx, mut n) = (0u64, 0u64, 0u64, 0u64);
+    for (z, plane) in volume.data.outer_iter().enumerate() {
+        for (y, row) in plane.outer_iter().enumerate() {
+            let (mut row_n, mut row_x) = (0u64, 0u64);
+            for (x, &v) in row.iter().enumerate() {
+                if v > t {
+                    row_n += 1;
+                    row_x += x as u64;
+                }
+            }
+            sz += z as u64 * row_n;
+            sy += y as u64 * row_n;
+            sx += row_x;
+            n += row_n;
         }
     }
     if n == 0 {
@@ -93,7 +103,11 @@ pub fn body_midline_x(volume: &Volume, threshold: f64) -> Option<f64> {
     }
     let n = n as f64;
     // The index → mm map is affine, so the centroid in mm is the map of the centroid index.
-    Some(volume.geometry.index_to_mm([sz / n, sy / n, sx / n])[0])
+    Some(
+        volume
+            .geometry
+            .index_to_mm([sz as f64 / n, sy as f64 / n, sx as f64 / n])[0],
+    )
 }
 
 /// Laterality check: `Ok` unless the label centroid is beyond the margin on the wrong side.
@@ -170,6 +184,26 @@ mod tests {
         assert_eq!(sentence_side("bilateral left-predominant"), None);
         assert_eq!(sentence_side("cleft palate uptake"), None);
         assert_eq!(sentence_side("midline mass"), None);
+    }
+
+    #[test]
+    fn midline_is_the_body_centroid_in_patient_x() {
+        use crate::volume::Geometry;
+        // Body = x indices 2..=5 of 10 (centroid x index 3.5); x runs along −patient-x here.
+        // (ndarray's `s!` expands to an `allow(unsafe_code)` the crate's `forbid` rejects.)
+        let data =
+            ndarray::Array3::from_shape_fn((2, 3, 10), |(_, _, x)| f32::from((2..6).contains(&x)));
+        let geometry = Geometry {
+            dims: [2, 3, 10],
+            origin: [100.0, 0.0, 0.0],
+            spacing: [2.0, 2.0, 3.0],
+            row_dir: [-1.0, 0.0, 0.0],
+            col_dir: [0.0, 1.0, 0.0],
+            slice_dir: [0.0, 0.0, 1.0],
+        };
+        let v = Volume { data, geometry };
+        assert_eq!(body_midline_x(&v, 0.5), Some(100.0 - 3.5 * 2.0));
+        assert_eq!(body_midline_x(&v, 2.0), None);
     }
 
     #[test]
