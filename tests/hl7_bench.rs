@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use petground::hl7::{Hl7Config, OruReport, ReportSink, SinkError, run};
+use petground::hl7::{Hl7Config, MemorySink, OruReport, ReportSink, SinkError, run};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
@@ -80,6 +80,35 @@ async fn measure(addr: SocketAddr, connections: usize, per_connection: usize) ->
     (connections * per_connection) as f64 / started.elapsed().as_secs_f64()
 }
 
+/// Serve `sink` and measure 1 and 8 connections.
+async fn listener_rates(sink: Arc<dyn ReportSink>, total: usize) -> (f64, f64) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let shutdown = CancellationToken::new();
+    let cfg = Hl7Config {
+        read_timeout: Duration::from_secs(10),
+        ..Hl7Config::default()
+    };
+    let server = tokio::spawn(run(listener, shutdown.clone(), sink, cfg));
+    measure(addr, 1, 50).await; // warm-up
+    let one = measure(addr, 1, total).await;
+    let eight = measure(addr, 8, total / 8).await;
+    shutdown.cancel();
+    server.await.expect("listener");
+    (one, eight)
+}
+
+/// The sink alone, called in a loop: the bound a sequential sender cannot beat.
+fn sink_rate(sink: &FsyncSink, count: usize) -> f64 {
+    let raw = message(0);
+    let report = petground::hl7::oru::parse(&raw[1..raw.len() - 2]).expect("bench message parses");
+    let started = Instant::now();
+    for _ in 0..count {
+        sink.persist(&report).expect("persist");
+    }
+    count as f64 / started.elapsed().as_secs_f64()
+}
+
 #[tokio::test(flavor = "multi_thread")]
 #[ignore = "benchmark: run bench/hl7.sh"]
 async fn hl7_throughput_with_durable_ack() {
@@ -95,24 +124,16 @@ async fn hl7_throughput_with_durable_ack() {
         dir: dir.path().to_owned(),
         seq: AtomicU64::new(0),
     });
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    let shutdown = CancellationToken::new();
-    let cfg = Hl7Config {
-        read_timeout: Duration::from_secs(10),
-        ..Hl7Config::default()
-    };
-    let server = tokio::spawn(run(listener, shutdown.clone(), sink, cfg));
-
-    measure(addr, 1, 50).await; // warm-up
-    let one = measure(addr, 1, total).await;
-    let eight = measure(addr, 8, total / 8).await;
+    let size = message(0).len();
+    println!("hl7 bench: {total} ORU^R01 messages of {size} bytes; each sender waits for its ACK");
+    let (one, eight) = listener_rates(Arc::new(MemorySink::new()), total).await;
     println!(
-        "hl7 bench: {total} ORU^R01 messages, {} bytes each, durable ACK (file + dir fsync per message)",
-        message(0).len()
+        "hl7 bench: in-memory sink (listener cost only): 1 conn {one:6.0}/s, 8 conns {eight:6.0}/s"
     );
-    println!("hl7 bench: 1 connection : {one:8.0} messages/s");
-    println!("hl7 bench: 8 connections: {eight:8.0} messages/s");
-    shutdown.cancel();
-    server.await.expect("listener");
+    let (one, eight) = listener_rates(sink.clone(), total).await;
+    let alone = sink_rate(&sink, total.min(500));
+    println!(
+        "hl7 bench: fsync sink (file + dir fsync):       1 conn {one:6.0}/s, 8 conns {eight:6.0}/s"
+    );
+    println!("hl7 bench: fsync sink alone, no network:         {alone:6.0}/s");
 }

@@ -185,6 +185,10 @@ impl Connection {
                         tokio::time::timeout(self.cfg.read_timeout, reader.discard_frame()).await;
                     break;
                 }
+                Err(e @ MllpError::IdleTimeout(_)) => {
+                    debug!(error = %e, "closing idle HL7 connection");
+                    break;
+                }
                 Err(e) => {
                     warn!(error = %e, "closing HL7 connection");
                     break;

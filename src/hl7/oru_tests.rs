@@ -199,6 +199,16 @@ fn custom_encoding_characters() {
 }
 
 #[test]
+fn v27_truncation_character_is_ignored() {
+    let mut segs = report_segments();
+    segs[0] = "MSH|^~\\&#|RIS|HOSP|PG|NM|20260127||ORU^R01|T27|P|2.7";
+    let r = parse(&msg(&segs)).expect("valid");
+    assert_eq!(r.header.sending_application, "RIS");
+    assert_eq!(r.header.control_id, "T27");
+    assert_eq!(r.header.encoding_characters, "|^~\\&");
+}
+
+#[test]
 fn cancelled_report_needs_no_text() {
     let segs = [
         MSH,
