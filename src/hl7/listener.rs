@@ -1,6 +1,11 @@
 //! The MLLP server: accepts connections, reads frames, hands reports to the [`ReportSink`] and
 //! answers each message on the same connection, in order (CONTRACT §3).
 //!
+//! Messages of one connection are handled one after another. When a sender pipelines (sends
+//! more before our ACK), whatever has already arrived is parsed and stored with one
+//! `persist_batch` (at most 64 messages or `max_message_bytes`), so the store can commit them
+//! with one fsync; each answer still goes out in order and only after its report is durable.
+//!
 //! `main` binds the socket and owns the shutdown token (STYLE 2). Every resource is bounded:
 //! connections (`max_connections`; one over the limit is accepted and closed at once, so the
 //! sender sees it instead of hanging in the backlog), frame size, read/idle/write timeouts.
