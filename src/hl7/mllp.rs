@@ -10,9 +10,11 @@
 //! - 0x1C not followed by 0x0D is an error (the framing is lost; the caller closes).
 //! - Inside a frame every read must deliver within `read_timeout`, so a frame without an end
 //!   block ends in [`MllpError::ReadTimeout`]; between frames the longer `idle_timeout` applies.
+use std::pin::Pin;
+use std::task::Poll;
 use std::time::Duration;
 
-use tokio::io::{AsyncRead, AsyncReadExt};
+use tokio::io::{AsyncRead, AsyncReadExt, ReadBuf};
 
 /// Start of block.
 pub const START_BLOCK: u8 = 0x0B;
@@ -144,17 +146,31 @@ impl<R: AsyncRead + Unpin> MllpReader<R> {
             if self.eof || self.deferred.is_some() {
                 return None;
             }
-            // A zero timeout still polls the read once: ready data comes back, else we stop.
-            match tokio::time::timeout(Duration::ZERO, self.inner.read(&mut self.buf)).await {
-                Ok(Ok(0)) => self.eof = true,
-                Ok(Ok(n)) => {
+            match self.read_if_ready().await {
+                Some(Ok(0)) => self.eof = true,
+                Some(Ok(n)) => {
                     self.pos = 0;
                     self.len = n;
                 }
-                Ok(Err(e)) => self.deferred = Some(MllpError::Io(e)),
-                Err(_) => return None,
+                Some(Err(e)) => self.deferred = Some(MllpError::Io(e)),
+                None => return None,
             }
         }
+    }
+
+    /// Poll the reader exactly once: `None` when no data is ready. (A zero `timeout` would
+    /// not do: tokio fires it on the next 1 ms timer tick, which cost every message a tick.)
+    async fn read_if_ready(&mut self) -> Option<std::io::Result<usize>> {
+        let Self { inner, buf, .. } = self;
+        std::future::poll_fn(|cx| {
+            let mut read_buf = ReadBuf::new(buf);
+            match Pin::new(&mut *inner).poll_read(cx, &mut read_buf) {
+                Poll::Ready(Ok(())) => Poll::Ready(Some(Ok(read_buf.filled().len()))),
+                Poll::Ready(Err(e)) => Poll::Ready(Some(Err(e))),
+                Poll::Pending => Poll::Ready(None),
+            }
+        })
+        .await
     }
 
     /// After an oversize error: discard input until the end of that frame, EOF, or the read
