@@ -221,6 +221,15 @@ pub fn parse(raw: &[u8]) -> Result<OruReport, Rejected> {
     })
 }
 
+/// Only the report text (OBX order, headings kept), with none of the report rules: for the
+/// `findings` command, which takes any ORU file whether or not it names a study.
+pub fn parse_text(raw: &[u8]) -> Result<String, OruError> {
+    let text = normalise(&bytes_to_text(super::mllp::unframe(raw)));
+    parse_header(&text)?;
+    let message = Message::parse(&text).map_err(|_| OruError::Syntax { segment: 1 })?;
+    Ok(super::oru_text::collect(&message, &message.separators)?.text)
+}
+
 /// Only the header, from the first bytes of a message (used to answer an oversize message).
 pub fn parse_header_bytes(raw: &[u8]) -> Result<MessageHeader, OruError> {
     parse_header(&normalise(&bytes_to_text(raw)))
