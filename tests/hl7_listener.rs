@@ -446,3 +446,64 @@ async fn sink_panic_or_refusal_gets_ae_with_control_id() {
     );
     shutdown.cancel();
 }
+
+/// Records how many reports each `persist_batch` call got.
+#[derive(Default)]
+struct BatchSink {
+    batches: std::sync::Mutex<Vec<Vec<String>>>,
+}
+
+impl ReportSink for BatchSink {
+    fn persist(&self, report: &petground::hl7::OruReport) -> Result<(), petground::hl7::SinkError> {
+        self.persist_batch(std::slice::from_ref(report)).remove(0)
+    }
+
+    fn persist_batch(
+        &self,
+        reports: &[petground::hl7::OruReport],
+    ) -> Vec<Result<(), petground::hl7::SinkError>> {
+        let ids = reports
+            .iter()
+            .map(|r| r.header.control_id.clone())
+            .collect();
+        self.batches.lock().expect("lock").push(ids);
+        reports.iter().map(|_| Ok(())).collect()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pipelined_messages_are_stored_in_batches_and_answered_in_order() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let sink = Arc::new(BatchSink::default());
+    let shutdown = CancellationToken::new();
+    tokio::spawn(run(listener, shutdown.clone(), sink.clone(), test_config()));
+    let mut stream = TcpStream::connect(addr).await.expect("connect");
+    let mut bytes = Vec::new();
+    for i in 0..30 {
+        let payload = if i == 10 {
+            "MSH|^~\\&|ADT|H|PG|NM|2026||ADT^A01|P10|P|2.5".to_owned()
+        } else {
+            oru(&format!("P{i}"), "ACC", "")
+        };
+        bytes.extend(frame(payload.as_bytes()));
+    }
+    stream.write_all(&bytes).await.expect("send all at once");
+    for i in 0..30 {
+        let ack = read_ack(&mut stream).await.expect("ACK");
+        let code = if i == 10 { "AR" } else { "AA" };
+        assert_eq!(msa(&ack), (code.to_owned(), format!("P{i}")));
+    }
+    let batches = sink.batches.lock().expect("lock").clone();
+    let stored: Vec<String> = batches.concat();
+    let expected: Vec<String> = (0..30)
+        .filter(|&i| i != 10)
+        .map(|i| format!("P{i}"))
+        .collect();
+    assert_eq!(stored, expected, "each report once, in order");
+    assert!(
+        batches.iter().any(|b| b.len() > 1),
+        "pipelined reports share a commit: {batches:?}"
+    );
+    shutdown.cancel();
+}

@@ -1,6 +1,11 @@
 //! The MLLP server: accepts connections, reads frames, hands reports to the [`ReportSink`] and
 //! answers each message on the same connection, in order (CONTRACT §3).
 //!
+//! Messages of one connection are handled one after another. When a sender pipelines (sends
+//! more before our ACK), whatever has already arrived is parsed and stored with one
+//! `persist_batch` (at most 64 messages or `max_message_bytes`), so the store can commit them
+//! with one fsync; each answer still goes out in order and only after its report is durable.
+//!
 //! `main` binds the socket and owns the shutdown token (STYLE 2). Every resource is bounded:
 //! connections (`max_connections`; one over the limit is accepted and closed at once, so the
 //! sender sees it instead of hanging in the backlog), frame size, read/idle/write timeouts.
@@ -12,7 +17,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use tokio::io::AsyncWriteExt;
-use tokio::net::tcp::OwnedWriteHalf;
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
@@ -167,7 +172,10 @@ impl Connection {
                 warn!(skipped, "skipped bytes outside MLLP frames");
             }
             let reply = match next {
-                Ok(Some(frame)) => self.handle(frame).await,
+                Ok(Some(frame)) => {
+                    let batch = self.gather(frame, &mut reader).await;
+                    self.handle(batch).await
+                }
                 Ok(None) => break,
                 Err(MllpError::Oversize { limit, head }) => {
                     warn!(limit, "HL7 message too large; answering and closing");
@@ -183,6 +191,10 @@ impl Connection {
                     let _ = wr.shutdown().await;
                     let _ =
                         tokio::time::timeout(self.cfg.read_timeout, reader.discard_frame()).await;
+                    break;
+                }
+                Err(e @ MllpError::IdleTimeout(_)) => {
+                    debug!(error = %e, "closing idle HL7 connection");
                     break;
                 }
                 Err(e) => {
@@ -201,27 +213,57 @@ impl Connection {
         debug!("HL7 connection closed");
     }
 
-    /// Parse and store on the blocking pool, then build the framed answer (`None` when MSH-15
-    /// asks for none).
-    async fn handle(&self, frame: Vec<u8>) -> Option<Vec<u8>> {
-        // Kept for the answer should the blocking task panic (MSA-2 must still echo MSH-10).
-        let head = frame[..frame.len().min(HEADER_BYTES)].to_vec();
-        let sink = self.sink.clone();
-        let span = Span::current();
-        let done = tokio::task::spawn_blocking(move || span.in_scope(|| process(&frame, &*sink)));
-        match done.await {
-            Ok(p) => {
-                let error = p.error.as_ref().map(|(code, why)| (*code, why.as_str()));
-                self.ack(p.header.as_deref(), p.outcome, error)
-            }
-            Err(join) => {
-                error!(error = %join, "HL7 message handling failed");
-                let header = oru::parse_header_bytes(&head).ok();
-                let reason = "report could not be stored; please resend";
-                let error = Some((ErrorCode::INTERNAL, reason));
-                self.ack(header.as_ref(), Outcome::Error, error)
+    /// The first frame plus those the sender has already pipelined behind it, bounded in count
+    /// and bytes, so that they can be stored in one commit.
+    async fn gather(&self, first: Vec<u8>, reader: &mut MllpReader<OwnedReadHalf>) -> Vec<Vec<u8>> {
+        let mut bytes = first.len();
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH && bytes < self.cfg.max_message_bytes {
+            match reader.next_ready_frame().await {
+                Some(frame) => {
+                    bytes += frame.len();
+                    batch.push(frame);
+                }
+                None => break,
             }
         }
+        batch
+    }
+
+    /// Parse and store on the blocking pool, then build the framed answers in message order
+    /// (`None` when there is nothing to send: MSH-15 asked for no answer).
+    async fn handle(&self, batch: Vec<Vec<u8>>) -> Option<Vec<u8>> {
+        // Kept for the answers should the blocking task panic (MSA-2 must still echo MSH-10).
+        let heads: Vec<Vec<u8>> = batch
+            .iter()
+            .map(|f| f[..f.len().min(HEADER_BYTES)].to_vec())
+            .collect();
+        let sink = self.sink.clone();
+        let span = Span::current();
+        let done =
+            tokio::task::spawn_blocking(move || span.in_scope(|| process_batch(&batch, &*sink)));
+        let processed = match done.await {
+            Ok(processed) => processed,
+            Err(join) => {
+                error!(error = %join, "HL7 message handling failed");
+                heads
+                    .iter()
+                    .map(|head| Processed {
+                        header: oru::parse_header_bytes(head).ok().map(Box::new),
+                        outcome: Outcome::Error,
+                        error: Some((ErrorCode::INTERNAL, NOT_STORED.to_owned())),
+                    })
+                    .collect()
+            }
+        };
+        let mut out = Vec::new();
+        for p in &processed {
+            let error = p.error.as_ref().map(|(code, why)| (*code, why.as_str()));
+            if let Some(ack) = self.ack(p.header.as_deref(), p.outcome, error) {
+                out.extend(ack);
+            }
+        }
+        (!out.is_empty()).then_some(out)
     }
 
     fn ack(
@@ -260,6 +302,12 @@ impl Connection {
 /// How many leading bytes of a frame hold its MSH segment, for the fallback answer.
 const HEADER_BYTES: usize = 4096;
 
+/// At most this many pipelined messages are stored in one `persist_batch`.
+const MAX_BATCH: usize = 64;
+
+/// MSA-3 for a storage failure; the details stay in the log.
+const NOT_STORED: &str = "report could not be stored; please resend";
+
 /// What became of one message.
 struct Processed {
     header: Option<Box<MessageHeader>>,
@@ -267,50 +315,72 @@ struct Processed {
     error: Option<(ErrorCode, String)>,
 }
 
-/// Parse one frame and, when it is a report, store it. Synchronous: runs on the blocking pool.
-fn process(frame: &[u8], sink: &dyn ReportSink) -> Processed {
-    let report = match oru::parse(frame) {
-        Ok(report) => report,
-        Err(rejected) => {
-            let control_id = rejected.header.as_deref().map(|h| h.control_id.as_str());
-            warn!(control_id, error = %rejected.error, "HL7 message not accepted");
-            let outcome = if rejected.error.is_rejection() {
-                Outcome::Rejected
-            } else {
-                Outcome::Error
-            };
-            let error = Some((rejected.error.error_code(), rejected.error.to_string()));
-            return Processed {
-                header: rejected.header,
-                outcome,
-                error,
-            };
+/// Parse each frame and store the reports among them in one `persist_batch`. Synchronous: runs
+/// on the blocking pool. One result per frame, in order.
+fn process_batch(frames: &[Vec<u8>], sink: &dyn ReportSink) -> Vec<Processed> {
+    let mut processed = Vec::with_capacity(frames.len());
+    let mut reports = Vec::new();
+    let mut slots = Vec::new();
+    for frame in frames {
+        match oru::parse(frame) {
+            Ok(report) => {
+                info!(
+                    control_id = %report.header.control_id,
+                    accession = report.accession.as_deref(),
+                    study_uid = report.study_uid.as_deref(),
+                    status = report.status.code(),
+                    "HL7 report received"
+                );
+                slots.push(processed.len());
+                processed.push(Processed {
+                    header: Some(Box::new(report.header.clone())),
+                    outcome: Outcome::Accepted,
+                    error: None,
+                });
+                reports.push(report);
+            }
+            Err(rejected) => processed.push(refused(rejected)),
         }
+    }
+    if reports.is_empty() {
+        return processed;
+    }
+    let mut results = sink.persist_batch(&reports).into_iter();
+    for (slot, report) in slots.into_iter().zip(&reports) {
+        let control_id = report.header.control_id.as_str();
+        let result = results.next().unwrap_or_else(|| {
+            Err(SinkError::Storage(
+                "sink returned fewer results than reports".into(),
+            ))
+        });
+        match result {
+            Ok(()) => info!(control_id, "HL7 report stored"),
+            Err(e) => {
+                error!(control_id, error = %e, "HL7 report not stored");
+                let reason = match &e {
+                    SinkError::Refused(why) => format!("report refused: {why}"),
+                    SinkError::Storage(_) => NOT_STORED.to_owned(),
+                };
+                processed[slot].outcome = Outcome::Error;
+                processed[slot].error = Some((ErrorCode::INTERNAL, reason));
+            }
+        }
+    }
+    processed
+}
+
+/// The answer to a message that is not an acceptable report.
+fn refused(rejected: oru::Rejected) -> Processed {
+    let control_id = rejected.header.as_deref().map(|h| h.control_id.as_str());
+    warn!(control_id, error = %rejected.error, "HL7 message not accepted");
+    let outcome = if rejected.error.is_rejection() {
+        Outcome::Rejected
+    } else {
+        Outcome::Error
     };
-    let control_id = report.header.control_id.as_str();
-    info!(
-        control_id,
-        accession = report.accession.as_deref(),
-        study_uid = report.study_uid.as_deref(),
-        status = report.status.code(),
-        "HL7 report received"
-    );
-    let (outcome, error) = match sink.persist(&report) {
-        Ok(()) => {
-            info!(control_id, "HL7 report stored");
-            (Outcome::Accepted, None)
-        }
-        Err(e) => {
-            error!(control_id, error = %e, "HL7 report not stored");
-            let reason = match &e {
-                SinkError::Refused(why) => format!("report refused: {why}"),
-                SinkError::Storage(_) => "report could not be stored; please resend".to_owned(),
-            };
-            (Outcome::Error, Some((ErrorCode::INTERNAL, reason)))
-        }
-    };
+    let error = Some((rejected.error.error_code(), rejected.error.to_string()));
     Processed {
-        header: Some(Box::new(report.header)),
+        header: rejected.header,
         outcome,
         error,
     }

@@ -10,9 +10,11 @@
 //! - 0x1C not followed by 0x0D is an error (the framing is lost; the caller closes).
 //! - Inside a frame every read must deliver within `read_timeout`, so a frame without an end
 //!   block ends in [`MllpError::ReadTimeout`]; between frames the longer `idle_timeout` applies.
+use std::pin::Pin;
+use std::task::Poll;
 use std::time::Duration;
 
-use tokio::io::{AsyncRead, AsyncReadExt};
+use tokio::io::{AsyncRead, AsyncReadExt, ReadBuf};
 
 /// Start of block.
 pub const START_BLOCK: u8 = 0x0B;
@@ -75,7 +77,10 @@ pub struct MllpReader<R> {
     state: State,
     payload: Vec<u8>,
     skipped: usize,
-    oversize: bool,
+    /// The peer closed its side (seen by `next_ready_frame`).
+    eof: bool,
+    /// An error met by `next_ready_frame`, reported by the next `next_frame`.
+    deferred: Option<MllpError>,
 }
 
 impl<R: AsyncRead + Unpin> MllpReader<R> {
@@ -89,7 +94,8 @@ impl<R: AsyncRead + Unpin> MllpReader<R> {
             state: State::Outside,
             payload: Vec::new(),
             skipped: 0,
-            oversize: false,
+            eof: false,
+            deferred: None,
         }
     }
 
@@ -100,6 +106,9 @@ impl<R: AsyncRead + Unpin> MllpReader<R> {
 
     /// The next frame's payload; `Ok(None)` when the peer closed the connection between frames.
     pub async fn next_frame(&mut self) -> Result<Option<Vec<u8>>, MllpError> {
+        if let Some(e) = self.deferred.take() {
+            return Err(e);
+        }
         loop {
             while self.pos < self.len {
                 let byte = self.buf[self.pos];
@@ -115,6 +124,53 @@ impl<R: AsyncRead + Unpin> MllpReader<R> {
                 };
             }
         }
+    }
+
+    /// A further frame only if it is complete without waiting: from bytes already buffered or
+    /// readable at once. Lets the caller store a pipelining sender's messages in one commit.
+    /// An error or EOF met here is kept for the next [`Self::next_frame`].
+    pub async fn next_ready_frame(&mut self) -> Option<Vec<u8>> {
+        loop {
+            while self.pos < self.len {
+                let byte = self.buf[self.pos];
+                self.pos += 1;
+                match self.scan(byte) {
+                    Ok(Some(frame)) => return Some(frame),
+                    Ok(None) => {}
+                    Err(e) => {
+                        self.deferred = Some(e);
+                        return None;
+                    }
+                }
+            }
+            if self.eof || self.deferred.is_some() {
+                return None;
+            }
+            match self.read_if_ready().await {
+                Some(Ok(0)) => self.eof = true,
+                Some(Ok(n)) => {
+                    self.pos = 0;
+                    self.len = n;
+                }
+                Some(Err(e)) => self.deferred = Some(MllpError::Io(e)),
+                None => return None,
+            }
+        }
+    }
+
+    /// Poll the reader exactly once: `None` when no data is ready. (A zero `timeout` would
+    /// not do: tokio fires it on the next 1 ms timer tick, which cost every message a tick.)
+    async fn read_if_ready(&mut self) -> Option<std::io::Result<usize>> {
+        let Self { inner, buf, .. } = self;
+        std::future::poll_fn(|cx| {
+            let mut read_buf = ReadBuf::new(buf);
+            match Pin::new(&mut *inner).poll_read(cx, &mut read_buf) {
+                Poll::Ready(Ok(())) => Poll::Ready(Some(Ok(read_buf.filled().len()))),
+                Poll::Ready(Err(e)) => Poll::Ready(Some(Err(e))),
+                Poll::Pending => Poll::Ready(None),
+            }
+        })
+        .await
     }
 
     /// After an oversize error: discard input until the end of that frame, EOF, or the read
@@ -150,7 +206,6 @@ impl<R: AsyncRead + Unpin> MllpReader<R> {
                     self.skipped += self.payload.len() + 1;
                 }
                 self.payload.clear();
-                self.oversize = false;
                 self.state = State::Inside;
             }
             (State::Outside, _) => {
@@ -187,6 +242,9 @@ impl<R: AsyncRead + Unpin> MllpReader<R> {
 
     /// Refill the buffer; false on EOF. The timeout depends on whether a frame is open.
     async fn fill(&mut self) -> Result<bool, MllpError> {
+        if self.eof {
+            return Ok(false);
+        }
         let (limit, in_frame) = match self.state {
             State::Outside => (self.limits.idle_timeout, false),
             _ => (self.limits.read_timeout, true),
@@ -265,6 +323,54 @@ mod tests {
         assert_eq!(unframe(b"\x0bMSH|a\r\x1c\x0d\n"), b"MSH|a\r");
         assert_eq!(unframe(b"MSH|a\rPID|1\n"), b"MSH|a\rPID|1");
         assert_eq!(unframe(b" \n"), b"");
+    }
+
+    #[tokio::test]
+    async fn ready_frames_come_without_waiting() {
+        let (mut client, server) = tokio::io::duplex(4096);
+        let mut bytes = encode_frame(b"MSH|1");
+        bytes.extend(encode_frame(b"MSH|2"));
+        bytes.extend(b"\x0bMSH|3 partial");
+        tokio::io::AsyncWriteExt::write_all(&mut client, &bytes)
+            .await
+            .expect("write");
+        let mut reader = MllpReader::new(server, limits(100));
+        assert_eq!(
+            reader.next_frame().await.expect("first"),
+            Some(b"MSH|1".to_vec())
+        );
+        assert_eq!(reader.next_ready_frame().await, Some(b"MSH|2".to_vec()));
+        assert_eq!(
+            reader.next_ready_frame().await,
+            None,
+            "partial frame: no wait"
+        );
+        tokio::io::AsyncWriteExt::write_all(&mut client, b"\x1c\x0d")
+            .await
+            .expect("write");
+        drop(client);
+        assert_eq!(
+            reader.next_ready_frame().await,
+            Some(b"MSH|3 partial".to_vec())
+        );
+        assert_eq!(reader.next_ready_frame().await, None);
+        assert_eq!(reader.next_frame().await.expect("EOF"), None);
+    }
+
+    #[tokio::test]
+    async fn error_seen_ahead_is_reported_by_next_frame() {
+        let mut input = encode_frame(b"MSH|1");
+        input.extend(encode_frame(b"MSH|2"));
+        input.extend(b"\x0bMSH|3\x1cX");
+        let mut reader = MllpReader::new(&input[..], limits(100));
+        assert!(reader.next_frame().await.expect("first").is_some());
+        assert_eq!(reader.next_ready_frame().await, Some(b"MSH|2".to_vec()));
+        assert_eq!(reader.next_ready_frame().await, None);
+        let err = reader.next_frame().await.expect_err("deferred error");
+        assert!(
+            matches!(err, MllpError::BadEndBlock { found: b'X' }),
+            "{err}"
+        );
     }
 
     #[tokio::test]

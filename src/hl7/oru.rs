@@ -221,6 +221,15 @@ pub fn parse(raw: &[u8]) -> Result<OruReport, Rejected> {
     })
 }
 
+/// Only the report text (OBX order, headings kept), with none of the report rules: for the
+/// `findings` command, which takes any ORU file whether or not it names a study.
+pub fn parse_text(raw: &[u8]) -> Result<String, OruError> {
+    let text = normalise(&bytes_to_text(super::mllp::unframe(raw)));
+    parse_header(&text)?;
+    let message = Message::parse(&text).map_err(|_| OruError::Syntax { segment: 1 })?;
+    Ok(super::oru_text::collect(&message, &message.separators)?.text)
+}
+
 /// Only the header, from the first bytes of a message (used to answer an oversize message).
 pub fn parse_header_bytes(raw: &[u8]) -> Result<MessageHeader, OruError> {
     parse_header(&normalise(&bytes_to_text(raw)))
@@ -236,11 +245,22 @@ fn bytes_to_text(raw: &[u8]) -> String {
 
 /// Segments joined by `\r`, blank lines dropped: hl7-parser silently stops at the first segment
 /// it cannot parse, so an empty line would otherwise truncate the message without an error.
+/// A v2.7 truncation character (a sixth MSH-2 character) is removed: hl7-parser reads exactly
+/// five and would shift every later MSH field by one; it has no meaning for a receiver.
 fn normalise(text: &str) -> String {
-    text.split(['\r', '\n'])
+    let mut out = text
+        .split(['\r', '\n'])
         .filter(|line| !line.trim().is_empty())
         .collect::<Vec<_>>()
-        .join("\r")
+        .join("\r");
+    let field = out.chars().nth(3);
+    if out.starts_with("MSH") && out.is_char_boundary(9) {
+        let sixth = out[8..9].chars().next();
+        if sixth.is_some_and(|c| Some(c) != field && c != '\r' && c.is_ascii_punctuation()) {
+            out.remove(8);
+        }
+    }
+    out
 }
 
 fn parse_header(text: &str) -> Result<MessageHeader, OruError> {

@@ -2,7 +2,7 @@
 //! shape PET/CT reports take from a RIS (one OBX per line, sections in OBX-3).
 use proptest::prelude::*;
 
-use super::oru::{OruError, ReportStatus, parse};
+use super::oru::{OruError, ReportStatus, parse, parse_text};
 
 const MSH: &str = "MSH|^~\\&|RIS|HOSP|PETGROUND|NM|20260127101500||ORU^R01^ORU_R01|MSG0001|P|2.5";
 
@@ -196,6 +196,27 @@ fn custom_encoding_characters() {
     let r = parse(&msg(&segs)).expect("valid");
     assert_eq!(r.accession.as_deref(), Some("F1"));
     assert_eq!(r.text, "a#b\nsecond line");
+}
+
+#[test]
+fn v27_truncation_character_is_ignored() {
+    let mut segs = report_segments();
+    segs[0] = "MSH|^~\\&#|RIS|HOSP|PG|NM|20260127||ORU^R01|T27|P|2.7";
+    let r = parse(&msg(&segs)).expect("valid");
+    assert_eq!(r.header.sending_application, "RIS");
+    assert_eq!(r.header.control_id, "T27");
+    assert_eq!(r.header.encoding_characters, "|^~\\&");
+}
+
+#[test]
+fn text_only_parse_accepts_framed_files_without_identifiers() {
+    let file =
+        format!("\x0b{MSH}\nOBR|1\nOBX|1|TX|121073^Impression^DCM||Node\\T\\ liver\n\x1c\x0d\n");
+    assert_eq!(
+        parse_text(file.as_bytes()).expect("text"),
+        "IMPRESSION:\nNode& liver"
+    );
+    assert_eq!(parse_text(b"plain text"), Err(OruError::NoMsh));
 }
 
 #[test]

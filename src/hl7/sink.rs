@@ -23,6 +23,14 @@ pub trait ReportSink: Send + Sync + 'static {
     /// pool, one message of a connection at a time, possibly from several connections at once.
     /// A repeated control ID (a sender resending after a lost ACK) must be accepted again.
     fn persist(&self, report: &OruReport) -> Result<(), SinkError>;
+
+    /// Store several reports that one connection sent back to back (a pipelining sender), in
+    /// arrival order; one result per report, each with `persist`'s guarantee. A store that can
+    /// commit them in one transaction (one fsync) should override this; the default stores them
+    /// one by one.
+    fn persist_batch(&self, reports: &[OruReport]) -> Vec<Result<(), SinkError>> {
+        reports.iter().map(|r| self.persist(r)).collect()
+    }
 }
 
 /// Keeps reports in memory (not durable): tests, and the `findings`-style tools.
