@@ -220,6 +220,27 @@ fn ground(study: &Path, report: &Path, out: &Path) -> Result<(), Failure> {
                 .with_context(|| format!("writing {}", path.display()))
                 .map_err(runtime)?;
             println!("SEG written: {}", path.display());
+            let overlays: Vec<_> = grounded
+                .findings
+                .iter()
+                .filter(|f| f.segment.is_some())
+                .zip(&grounded.masks)
+                .map(|(f, mask)| petground::pipeline::picture::Overlay {
+                    mask,
+                    legend: format!(
+                        "SUVmax {:.1}, MTV {:.1} mL - {}",
+                        f.label_suv_max.unwrap_or(f64::NAN),
+                        f.mtv_ml.unwrap_or(f64::NAN),
+                        f.sentence
+                    ),
+                })
+                .collect();
+            let png = path.with_extension("png");
+            let bytes = petground::pipeline::picture::render_png(&grounded.suv, &overlays);
+            std::fs::write(&png, bytes)
+                .with_context(|| format!("writing {}", png.display()))
+                .map_err(runtime)?;
+            println!("picture written: {}", png.display());
         }
         None => println!("no finding was grounded: no SEG written"),
     }

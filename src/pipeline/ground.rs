@@ -37,6 +37,8 @@ pub struct Grounded {
     pub seg: Option<SegObject>,
     /// The dense masks of the grounded findings, in segment order (for pictures and tests).
     pub masks: Vec<Array3<bool>>,
+    /// The PET SUV volume the masks lie on.
+    pub suv: crate::volume::Volume,
 }
 
 /// A short SegmentLabel (≤ 64 chars) from the finding's text: the phrase before the first comma.
@@ -121,6 +123,7 @@ pub fn ground_study(
             findings: outcomes,
             seg: None,
             masks,
+            suv: series.volume,
         });
     }
     let header = read_header(first)?;
@@ -141,6 +144,7 @@ pub fn ground_study(
         findings: outcomes,
         seg: Some(seg),
         masks,
+        suv: series.volume,
     })
 }
 

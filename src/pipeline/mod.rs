@@ -5,6 +5,7 @@
 //! Interrupted jobs (a crash) run again after restart; failures are recorded, not retried forever.
 
 pub mod ground;
+pub mod picture;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
