@@ -208,6 +208,11 @@ pub struct LesionPlan {
     /// Raise a lesion's SUV so that the paper's threshold `0.617 + 0.316·S` clears its hottest
     /// physiological neighbour by 25 %; sites where that would need SUV > `max_suv` are skipped.
     pub groundable: bool,
+    /// How far (mm, beyond the lesion's radius) a hot neighbour still matters: the blur and the
+    /// voxel size decide how far activity spills and components connect.
+    pub clearance_mm: f64,
+    /// Smallest diameter (mm); coarse grids cannot show a 5 mm lesion.
+    pub min_diameter_mm: f64,
 }
 
 /// Draws up to `plan.count` lesions at distinct, well separated sites.
@@ -235,7 +240,9 @@ pub fn draw(p: &Patient, uptake: &[f32], plan: &LesionPlan, rng: &mut Rng) -> Ve
             Kind::Lung => 30.0,
             _ => 30.0,
         };
-        let d = (5f64.ln() + rng.f64() * (max_d / 5f64).ln()).exp();
+        let d = (5f64.ln() + rng.f64() * (max_d / 5f64).ln())
+            .exp()
+            .max(plan.min_diameter_mm);
         let mut centre = None;
         for _ in 0..20 {
             let j = 8.0;
@@ -262,7 +269,7 @@ pub fn draw(p: &Patient, uptake: &[f32], plan: &LesionPlan, rng: &mut Rng) -> Ve
         }
         let mut suv = (plan.min_suv.ln() + rng.f64() * (plan.max_suv / plan.min_suv).ln()).exp();
         if plan.groundable {
-            let bg = local_background_max(p, uptake, c, d / 2.0 + 12.0);
+            let bg = local_background_max(p, uptake, c, d / 2.0 + plan.clearance_mm);
             let need = ((1.25 * bg - 0.617) / 0.316).max(3.0) + 0.3;
             if need > plan.max_suv {
                 continue;
@@ -322,6 +329,8 @@ mod tests {
             min_suv: 2.0,
             max_suv: 25.0,
             groundable: true,
+            clearance_mm: 15.0,
+            min_diameter_mm: 5.0,
         };
         let ls = draw(&p, &up, &plan, &mut rng);
         assert!(ls.len() >= 4, "{}", ls.len());

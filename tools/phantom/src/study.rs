@@ -167,14 +167,11 @@ pub fn generate(opts: &Options, out: &Path) -> Result<Truth> {
         min_suv: opts.min_suv,
         max_suv: opts.max_suv,
         groundable: opts.groundable,
+        clearance_mm: 2.0 * fwhm + pg.pixel[0].max(pg.dz) / 2.0,
+        // 8 × 8 × 16 mm voxels cannot show a 5 mm lesion; keep small-mode lesions ≥ 12 mm.
+        min_diameter_mm: if opts.small { 12.0 } else { 5.0 },
     };
     let mut lesions = lesion::draw(&patient, &uptake, &plan, &mut r_les);
-    if opts.small {
-        // 8 × 8 × 16 mm voxels cannot show a 5 mm lesion; keep small-mode lesions ≥ 12 mm.
-        for l in &mut lesions {
-            l.diameter_mm = l.diameter_mm.max(12.0);
-        }
-    }
     // Keep only lesions whose centre lies inside the scanned range.
     lesions.retain(|l| pg.nearest(l.centre_mm).is_some());
     for (i, l) in lesions.iter_mut().enumerate() {
