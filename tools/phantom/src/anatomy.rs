@@ -131,18 +131,18 @@ impl Patient {
             vertex_z,
             centre,
             torso,
-            z_shoulder: at(rng.range(0.175, 0.19)),
-            z_lung_apex: at(rng.range(0.185, 0.20)),
-            z_carina: at(rng.range(0.25, 0.27)),
-            z_diaphragm: at(rng.range(0.33, 0.36)),
-            z_kidney: at(rng.range(0.43, 0.46)),
-            z_iliac_crest: at(rng.range(0.49, 0.51)),
-            z_bladder: at(rng.range(0.555, 0.57)),
-            z_groin: at(rng.range(0.58, 0.60)),
+            z_shoulder: at(rng.range(0.165, 0.175)),
+            z_lung_apex: at(rng.range(0.177, 0.185)),
+            z_carina: at(rng.range(0.225, 0.24)),
+            z_diaphragm: at(rng.range(0.29, 0.31)),
+            z_kidney: at(rng.range(0.37, 0.39)),
+            z_iliac_crest: at(rng.range(0.42, 0.44)),
+            z_bladder: at(rng.range(0.485, 0.50)),
+            z_groin: at(rng.range(0.51, 0.53)),
             vertebrae_z: Vec::new(),
             parts: Vec::new(),
         };
-        let (t1, l5) = (at(0.195), at(0.52));
+        let (t1, l5) = (at(0.18), at(0.445));
         p.vertebrae_z = (0..17).map(|i| t1 + (l5 - t1) * i as f64 / 16.0).collect();
         p.parts = crate::body::build_parts(&p, rng);
         p

@@ -205,9 +205,9 @@ fn thorax(p: &Patient, rng: &mut Rng, head_r: f64, v: &mut Vec<(Tissue, Solid)>)
     let heart_c = [
         cx + 0.12 * a,
         cy - 0.2 * b,
-        p.z_diaphragm + rng.range(45.0, 60.0),
+        p.z_diaphragm + rng.range(40.0, 50.0),
     ];
-    let heart_r = [0.32 * a, 0.45 * b, 60.0].map(|r| r * rng.range(0.9, 1.1));
+    let heart_r = [0.32 * a, 0.45 * b, 50.0].map(|r| r * rng.range(0.9, 1.1));
     v.push((Myocardium, ell(heart_c, heart_r)));
     v.push((
         BloodPool,

@@ -139,8 +139,8 @@ pub fn anchor(p: &Patient, key: &str) -> Option<[f64; 3]> {
         "right_supraclavicular" => [cx - 0.35 * a, cy - 0.05 * b, p.z_shoulder - 5.0],
         "left_supraclavicular" => [cx + 0.35 * a, cy - 0.05 * b, p.z_shoulder - 5.0],
         "left_para_aortic" => [cx + 32.0, p.spine_y() - 30.0, p.z_kidney - 85.0],
-        "right_external_iliac" => [cx - 0.4 * a, cy + 0.05 * b, p.z_iliac_crest - 70.0],
-        "left_external_iliac" => [cx + 0.4 * a, cy + 0.05 * b, p.z_iliac_crest - 70.0],
+        "right_external_iliac" => [cx - 0.45 * a, cy + 0.05 * b, p.z_iliac_crest - 50.0],
+        "left_external_iliac" => [cx + 0.45 * a, cy + 0.05 * b, p.z_iliac_crest - 50.0],
         "rul" => [
             cx - 0.45 * a,
             cy,
@@ -275,6 +275,14 @@ pub fn draw(p: &Patient, uptake: &[f32], plan: &LesionPlan, rng: &mut Rng) -> Ve
                 continue;
             }
             suv = suv.max(need + rng.range(0.0, 2.0)).min(plan.max_suv);
+            // Two lesions with the same SUVmax would both match either sentence (the paper drops
+            // such sentences as ambiguous): keep targets apart by more than blur and noise move
+            // a measured max (1.0, or 8 % for hot lesions).
+            let floor = need.max(plan.min_suv);
+            match separate(suv, &out, floor, plan.max_suv) {
+                Some(v) => suv = v,
+                None => continue,
+            }
         }
         organs_used.push(s.kind);
         out.push(Lesion {
@@ -289,6 +297,21 @@ pub fn draw(p: &Patient, uptake: &[f32], plan: &LesionPlan, rng: &mut Rng) -> Ve
         });
     }
     out
+}
+
+/// The nearest value to `suv` within `[lo, hi]` well apart from every earlier lesion's target.
+fn separate(suv: f64, earlier: &[Lesion], lo: f64, hi: f64) -> Option<f64> {
+    let ok = |v: f64| {
+        earlier
+            .iter()
+            .all(|l| (l.peak_suv - v).abs() >= (0.08 * v.max(l.peak_suv)).max(1.0))
+    };
+    (0..60)
+        .flat_map(|n| {
+            let step = f64::from(n) * 0.25;
+            [suv + step, suv - step]
+        })
+        .find(|v| (lo..=hi).contains(v) && ok(*v))
 }
 
 #[cfg(test)]

@@ -102,7 +102,8 @@ fn grids(p: &Patient, small: bool, rng: &mut Rng) -> (Grid, Grid, f64) {
     } else {
         p.head_centre()[2] - rng.range(20.0, 40.0)
     };
-    let bottom_needed = p.z_groin - rng.range(10.0, 60.0);
+    // Down to just below the bladder (its lowest point is at most 43 mm under its centre).
+    let bottom_needed = p.z_bladder - 50.0 - rng.range(0.0, 40.0);
     let min_slices = ((top - bottom_needed) / dz).ceil() as usize + 1;
     let nz = if small {
         min_slices
