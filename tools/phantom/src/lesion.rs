@@ -139,8 +139,8 @@ pub fn anchor(p: &Patient, key: &str) -> Option<[f64; 3]> {
         "right_supraclavicular" => [cx - 0.35 * a, cy - 0.05 * b, p.z_shoulder - 5.0],
         "left_supraclavicular" => [cx + 0.35 * a, cy - 0.05 * b, p.z_shoulder - 5.0],
         "left_para_aortic" => [cx + 32.0, p.spine_y() - 30.0, p.z_kidney - 85.0],
-        "right_external_iliac" => [cx - 0.4 * a, cy + 0.05 * b, p.z_iliac_crest - 70.0],
-        "left_external_iliac" => [cx + 0.4 * a, cy + 0.05 * b, p.z_iliac_crest - 70.0],
+        "right_external_iliac" => [cx - 0.45 * a, cy + 0.05 * b, p.z_iliac_crest - 50.0],
+        "left_external_iliac" => [cx + 0.45 * a, cy + 0.05 * b, p.z_iliac_crest - 50.0],
         "rul" => [
             cx - 0.45 * a,
             cy,
@@ -208,6 +208,11 @@ pub struct LesionPlan {
     /// Raise a lesion's SUV so that the paper's threshold `0.617 + 0.316·S` clears its hottest
     /// physiological neighbour by 25 %; sites where that would need SUV > `max_suv` are skipped.
     pub groundable: bool,
+    /// How far (mm, beyond the lesion's radius) a hot neighbour still matters: the blur and the
+    /// voxel size decide how far activity spills and components connect.
+    pub clearance_mm: f64,
+    /// Smallest diameter (mm); coarse grids cannot show a 5 mm lesion.
+    pub min_diameter_mm: f64,
 }
 
 /// Draws up to `plan.count` lesions at distinct, well separated sites.
@@ -235,7 +240,9 @@ pub fn draw(p: &Patient, uptake: &[f32], plan: &LesionPlan, rng: &mut Rng) -> Ve
             Kind::Lung => 30.0,
             _ => 30.0,
         };
-        let d = (5f64.ln() + rng.f64() * (max_d / 5f64).ln()).exp();
+        let d = (5f64.ln() + rng.f64() * (max_d / 5f64).ln())
+            .exp()
+            .max(plan.min_diameter_mm);
         let mut centre = None;
         for _ in 0..20 {
             let j = 8.0;
@@ -262,12 +269,20 @@ pub fn draw(p: &Patient, uptake: &[f32], plan: &LesionPlan, rng: &mut Rng) -> Ve
         }
         let mut suv = (plan.min_suv.ln() + rng.f64() * (plan.max_suv / plan.min_suv).ln()).exp();
         if plan.groundable {
-            let bg = local_background_max(p, uptake, c, d / 2.0 + 12.0);
+            let bg = local_background_max(p, uptake, c, d / 2.0 + plan.clearance_mm);
             let need = ((1.25 * bg - 0.617) / 0.316).max(3.0) + 0.3;
             if need > plan.max_suv {
                 continue;
             }
             suv = suv.max(need + rng.range(0.0, 2.0)).min(plan.max_suv);
+            // Two lesions with the same SUVmax would both match either sentence (the paper drops
+            // such sentences as ambiguous): keep targets apart by more than blur and noise move
+            // a measured max (1.0, or 8 % for hot lesions).
+            let floor = need.max(plan.min_suv);
+            match separate(suv, &out, floor, plan.max_suv) {
+                Some(v) => suv = v,
+                None => continue,
+            }
         }
         organs_used.push(s.kind);
         out.push(Lesion {
@@ -282,6 +297,21 @@ pub fn draw(p: &Patient, uptake: &[f32], plan: &LesionPlan, rng: &mut Rng) -> Ve
         });
     }
     out
+}
+
+/// The nearest value to `suv` within `[lo, hi]` well apart from every earlier lesion's target.
+fn separate(suv: f64, earlier: &[Lesion], lo: f64, hi: f64) -> Option<f64> {
+    let ok = |v: f64| {
+        earlier
+            .iter()
+            .all(|l| (l.peak_suv - v).abs() >= (0.08 * v.max(l.peak_suv)).max(1.0))
+    };
+    (0..60)
+        .flat_map(|n| {
+            let step = f64::from(n) * 0.25;
+            [suv + step, suv - step]
+        })
+        .find(|v| (lo..=hi).contains(v) && ok(*v))
 }
 
 #[cfg(test)]
@@ -322,6 +352,8 @@ mod tests {
             min_suv: 2.0,
             max_suv: 25.0,
             groundable: true,
+            clearance_mm: 15.0,
+            min_diameter_mm: 5.0,
         };
         let ls = draw(&p, &up, &plan, &mut rng);
         assert!(ls.len() >= 4, "{}", ls.len());

@@ -12,6 +12,8 @@
 //! ```
 
 pub mod anatomy;
+pub mod body;
+pub mod ct;
 pub mod dcm;
 pub mod lesion;
 pub mod pet;

@@ -87,9 +87,17 @@ fn erf(x: f64) -> f64 {
 
 /// Replaces tissue by lesion activity in proportion to each voxel's fraction inside the sphere
 /// (4×4×4 sub-samples). Activity is raised by the recovery coefficient so the blurred peak lands
-/// near the lesion's target SUV.
-pub fn add_lesions(v: &mut [f32], g: &Grid, lesions: &[Lesion], sigma_mm: f64) {
-    for l in lesions {
+/// near the lesion's target SUV; `gains` (one per lesion) scale the excess over background, for
+/// the second, calibrated pass. Returns the background SUV each lesion replaced.
+pub fn add_lesions(
+    v: &mut [f32],
+    g: &Grid,
+    lesions: &[Lesion],
+    sigma_mm: f64,
+    gains: &[f64],
+) -> Vec<f64> {
+    let mut bgs = Vec::with_capacity(lesions.len());
+    for (l, gain) in lesions.iter().zip(gains) {
         let r = l.diameter_mm / 2.0;
         // Effective blur includes the voxel's own extent (box of width s has variance s²/12).
         let s2 = sigma_mm.powi(2) + (g.pixel[0].powi(2) + g.pixel[1].powi(2) + g.dz.powi(2)) / 36.0;
@@ -98,7 +106,8 @@ pub fn add_lesions(v: &mut [f32], g: &Grid, lesions: &[Lesion], sigma_mm: f64) {
         let bg = g
             .nearest(c)
             .map_or(0.0, |[k, j, i]| f64::from(v[g.idx(k, j, i)]));
-        let act = (bg + (l.peak_suv - bg).max(0.5) / rc) as f32;
+        bgs.push(bg);
+        let act = (bg + gain * (l.peak_suv - bg).max(0.5) / rc) as f32;
         for_each_voxel_near(g, c, r + g.pixel[0].max(g.dz), |k, j, i| {
             let f = sphere_fraction(g, [k, j, i], c, r);
             if f > 0.0 {
@@ -107,6 +116,33 @@ pub fn add_lesions(v: &mut [f32], g: &Grid, lesions: &[Lesion], sigma_mm: f64) {
             }
         });
     }
+    bgs
+}
+
+/// Max value within `radius` mm of `c`: the measurement both passes and the truth use.
+pub fn max_in_sphere(
+    g: &Grid,
+    c: [f64; 3],
+    radius: f64,
+    value: impl Fn([usize; 3]) -> f64,
+) -> (f64, [usize; 3]) {
+    let mut best = (f64::MIN, [0usize; 3]);
+    for_each_voxel_near(g, c, radius, |k, j, i| {
+        let d2 = (g.x(i) - c[0]).powi(2) + (g.y(j) - c[1]).powi(2) + (g.z(k) - c[2]).powi(2);
+        if d2 <= radius * radius {
+            let v = value([k, j, i]);
+            if v > best.0 {
+                best = (v, [k, j, i]);
+            }
+        }
+    });
+    best
+}
+
+/// The search radius for a lesion's max: the sphere grown by one voxel, because blur and noise
+/// can put the hottest voxel just outside the nominal edge.
+pub fn search_radius(g: &Grid, diameter_mm: f64) -> f64 {
+    diameter_mm / 2.0 + g.pixel[0].max(g.dz)
 }
 
 /// Calls `f(k, j, i)` for every grid voxel within the axis-aligned box of half-size `half` mm.

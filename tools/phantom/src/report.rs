@@ -227,3 +227,31 @@ pub fn hl7_oru(h: &Header, text: &str, message_id: &str, report_time: &str) -> S
     ));
     segs.join("\r") + "\r"
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn phrasings_vary_across_draws() {
+        let mut rng = Rng::new(4);
+        let suv: std::collections::BTreeSet<String> =
+            (0..200).map(|_| suv_phrase(7.2, &mut rng)).collect();
+        let img: std::collections::BTreeSet<String> =
+            (0..200).map(|_| image_phrase(145, &mut rng)).collect();
+        assert_eq!(suv.len(), 5, "{suv:?}");
+        assert_eq!(img.len(), 5, "{img:?}");
+        assert!(suv.contains("SUV max of 7.2") && img.contains("(series 4, image 145)"));
+    }
+
+    #[test]
+    fn hl7_text_is_escaped() {
+        assert_eq!(esc(r"a|b^c&d~e\f"), r"a\F\b\S\c\T\d\R\e\E\f");
+    }
+
+    #[test]
+    fn join_lists_read_naturally() {
+        assert_eq!(join_and(&["a"]), "a");
+        assert_eq!(join_and(&["a", "b", "c"]), "a, b and c");
+    }
+}

@@ -2,13 +2,14 @@
 //! render PET and CT, measure each lesion on the stored PET values, and write the DICOM files,
 //! report.txt, report.hl7, truth.json and truth_labels.u8. The pieces live in sibling modules.
 
-use crate::anatomy::{Patient, Tissue, rasterize};
-use crate::dcm::{self, CtSlice, Header, PetSlice, Vendor};
+use crate::anatomy::{Patient, Tissue};
+use crate::ct;
+use crate::dcm::{self, Header, PetSlice, Vendor};
 use crate::lesion::{self, Kind, Lesion, LesionPlan};
 use crate::pet::{self, Grid, StoredSlice};
 use crate::report;
 use crate::rng::Rng;
-use crate::tracer::{Tracer, hounsfield};
+use crate::tracer::Tracer;
 use crate::truth::{GridTruth, LesionTruth, Truth};
 use anyhow::{Context, Result};
 use dicom_dictionary_std::uids;
@@ -101,7 +102,8 @@ fn grids(p: &Patient, small: bool, rng: &mut Rng) -> (Grid, Grid, f64) {
     } else {
         p.head_centre()[2] - rng.range(20.0, 40.0)
     };
-    let bottom_needed = p.z_groin - rng.range(10.0, 60.0);
+    // Down to just below the bladder (its lowest point is at most 43 mm under its centre).
+    let bottom_needed = p.z_bladder - 50.0 - rng.range(0.0, 40.0);
     let min_slices = ((top - bottom_needed) / dz).ceil() as usize + 1;
     let nz = if small {
         min_slices
@@ -166,14 +168,11 @@ pub fn generate(opts: &Options, out: &Path) -> Result<Truth> {
         min_suv: opts.min_suv,
         max_suv: opts.max_suv,
         groundable: opts.groundable,
+        clearance_mm: 2.0 * fwhm + pg.pixel[0].max(pg.dz) / 2.0,
+        // 8 × 8 × 16 mm voxels cannot show a 5 mm lesion; keep small-mode lesions ≥ 12 mm.
+        min_diameter_mm: if opts.small { 12.0 } else { 5.0 },
     };
     let mut lesions = lesion::draw(&patient, &uptake, &plan, &mut r_les);
-    if opts.small {
-        // 8 × 8 × 16 mm voxels cannot show a 5 mm lesion; keep small-mode lesions ≥ 12 mm.
-        for l in &mut lesions {
-            l.diameter_mm = l.diameter_mm.max(12.0);
-        }
-    }
     // Keep only lesions whose centre lies inside the scanned range.
     lesions.retain(|l| pg.nearest(l.centre_mm).is_some());
     for (i, l) in lesions.iter_mut().enumerate() {
@@ -182,7 +181,8 @@ pub fn generate(opts: &Options, out: &Path) -> Result<Truth> {
 
     let sigma = fwhm / (8.0 * 2f64.ln()).sqrt();
     let mut suv = pet::uptake_volume(&patient, &uptake, &pg);
-    pet::add_lesions(&mut suv, &pg, &lesions, sigma);
+    let gains = calibrate(&suv, &pg, &lesions, sigma, fwhm);
+    pet::add_lesions(&mut suv, &pg, &lesions, sigma, &gains);
     pet::blur(&mut suv, &pg, fwhm);
     let cov = if opts.small {
         0.04
@@ -229,7 +229,7 @@ pub fn generate(opts: &Options, out: &Path) -> Result<Truth> {
     std::fs::create_dir_all(out.join("ct"))
         .with_context(|| format!("creating {}", out.display()))?;
     write_pet(&h, &pg, &slices, counts_factor, &mut root, out)?;
-    write_ct(&h, &patient, &cg, &lesions, &mut r_ct, &mut root, out)?;
+    ct::write_ct(&h, &patient, &cg, &lesions, &mut r_ct, &mut root, out)?;
     std::fs::write(out.join("report.txt"), &text).context("writing report.txt")?;
     let msg_id = format!("PH{}", opts.seed);
     let hl7 = report::hl7_oru(
@@ -273,6 +273,32 @@ pub fn generate(opts: &Options, out: &Path) -> Result<Truth> {
     Ok(truth)
 }
 
+/// A noise-free trial pass: the analytic recovery estimate ignores where the lesion falls
+/// between voxel centres, which matters most for small lesions on coarse grids; the gain brings
+/// each lesion's blurred max back to its target.
+fn calibrate(base: &[f32], g: &Grid, lesions: &[Lesion], sigma: f64, fwhm: f64) -> Vec<f64> {
+    let mut trial = base.to_vec();
+    let bgs = pet::add_lesions(&mut trial, g, lesions, sigma, &vec![1.0; lesions.len()]);
+    pet::blur(&mut trial, g, fwhm);
+    lesions
+        .iter()
+        .zip(bgs)
+        .map(|(l, bg)| {
+            let (m, _) = pet::max_in_sphere(
+                g,
+                l.centre_mm,
+                pet::search_radius(g, l.diameter_mm),
+                |[k, j, i]| f64::from(trial[g.idx(k, j, i)]),
+            );
+            if m - bg > 0.1 {
+                ((l.peak_suv - bg) / (m - bg)).clamp(0.5, 8.0)
+            } else {
+                1.0
+            }
+        })
+        .collect()
+}
+
 /// Per lesion: the max stored SUV and its voxel. The search region is the sphere grown by one
 /// voxel, because blur and noise can put the hottest voxel just outside the nominal edge; the
 /// label is the voxels whose centre lies in the sphere, plus the centre voxel and the max voxel,
@@ -293,17 +319,10 @@ fn measure(
     for l in lesions {
         let c = l.centre_mm;
         let r = l.diameter_mm / 2.0;
-        let grow = r + g.pixel[0].max(g.dz);
-        let mut best = (f64::MIN, [0usize; 3]);
+        let best = pet::max_in_sphere(g, c, pet::search_radius(g, l.diameter_mm), suv);
         let mut inside = Vec::new();
-        pet::for_each_voxel_near(g, c, grow, |k, j, i| {
+        pet::for_each_voxel_near(g, c, r, |k, j, i| {
             let d2 = (g.x(i) - c[0]).powi(2) + (g.y(j) - c[1]).powi(2) + (g.z(k) - c[2]).powi(2);
-            if d2 <= grow * grow {
-                let v = suv([k, j, i]);
-                if v > best.0 {
-                    best = (v, [k, j, i]);
-                }
-            }
             if d2 <= r * r {
                 inside.push([k, j, i]);
             }
@@ -394,90 +413,6 @@ fn write_pet(
         dcm::write_file(
             dcm::pet_object(h, &slice),
             uids::POSITRON_EMISSION_TOMOGRAPHY_IMAGE_STORAGE,
-            &uid,
-            &path,
-        )?;
-    }
-    Ok(())
-}
-
-/// CT numbers for lesions: soft-tissue nodules, hypodense liver lesions, sclerotic bone lesions.
-fn lesion_hu(k: Kind) -> f32 {
-    match k {
-        Kind::Node | Kind::Lung => 35.0,
-        Kind::Liver => 30.0,
-        Kind::Bone => 450.0,
-    }
-}
-
-fn write_ct(
-    h: &Header,
-    p: &Patient,
-    g: &Grid,
-    lesions: &[Lesion],
-    noise: &mut Rng,
-    rng: &mut Rng,
-    out: &Path,
-) -> Result<()> {
-    let mut hu_table = [0f32; Tissue::COUNT];
-    for t in crate::tracer::ALL_TISSUES {
-        hu_table[t as usize] = hounsfield(t);
-    }
-    let mut values = vec![0u16; g.nx * g.ny];
-    for z in 0..g.nz {
-        let zz = g.z(z);
-        let tissues = rasterize(
-            &p.parts,
-            zz,
-            [g.origin[0], g.origin[1]],
-            g.pixel,
-            [g.nx, g.ny],
-        );
-        for (v, t) in values.iter_mut().zip(&tissues) {
-            let hu = hu_table[*t as usize];
-            // Irwin–Hall: four 16-bit uniforms from one draw, σ ≈ 12 HU, cheap enough for 78 M voxels.
-            let r = noise.next_u64();
-            let u = (0..4)
-                .map(|s| ((r >> (16 * s)) & 0xFFFF) as f32 / 65535.0)
-                .sum::<f32>()
-                - 2.0;
-            let n = if *t == Tissue::Air { 0.0 } else { u * 20.8 };
-            *v = (hu + n + 1024.0).round().clamp(0.0, 4095.0) as u16;
-        }
-        for l in lesions {
-            let r = l.diameter_mm / 2.0;
-            let dzl = zz - l.centre_mm[2];
-            if dzl.abs() >= r {
-                continue;
-            }
-            let rr = (r * r - dzl * dzl).sqrt();
-            let c3 = [l.centre_mm[0], l.centre_mm[1], zz];
-            let flat = Grid {
-                nz: 1,
-                origin: [g.origin[0], g.origin[1], zz],
-                ..*g
-            };
-            pet::for_each_voxel_near(&flat, c3, rr, |_, j, i| {
-                if (g.x(i) - c3[0]).powi(2) + (g.y(j) - c3[1]).powi(2) <= rr * rr {
-                    values[j * g.nx + i] = (lesion_hu(l.kind) + 1024.0) as u16;
-                }
-            });
-        }
-        let uid = rng.uid();
-        let slice = CtSlice {
-            index: z,
-            position: [g.origin[0], g.origin[1], zz],
-            pixel: g.pixel,
-            thickness: g.dz,
-            rows: g.ny,
-            cols: g.nx,
-            sop_uid: &uid,
-            values: &values,
-        };
-        let path = out.join("ct").join(format!("CT{:04}.dcm", z + 1));
-        dcm::write_file(
-            dcm::ct_object(h, &slice),
-            uids::CT_IMAGE_STORAGE,
             &uid,
             &path,
         )?;
