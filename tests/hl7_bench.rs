@@ -187,6 +187,15 @@ async fn hl7_throughput_with_durable_ack() {
     println!(
         "hl7 bench: durable sink (file+dir fsync):   1 conn {one:6.0}/s | 8 conns {eight:6.0}/s | 1 conn, 16 in flight {piped:6.0}/s"
     );
+    // The node's own sink: reports committed to the redb store (one commit per message).
+    let store_dir = tempfile::tempdir_in(dir.path()).expect("store dir");
+    let store = Arc::new(petground::store::Store::open(store_dir.path()).expect("open store"));
+    let (events, _) = tokio::sync::broadcast::channel(16);
+    let intake = Arc::new(petground::store::ReportIntake { store, events });
+    let (one, eight, piped) = listener_rates(intake, total).await;
+    println!(
+        "hl7 bench: node's redb store sink:          1 conn {one:6.0}/s | 8 conns {eight:6.0}/s | 1 conn, 16 in flight {piped:6.0}/s"
+    );
     let alone = sink_rate(&sink, total.min(500));
     println!(
         "hl7 bench: durable sink alone (no network): {alone:6.0} commits/s (the bound for a waiting sender)"

@@ -10,6 +10,12 @@ pub(super) const INSTANCES: TableDefinition<&str, &[u8]> = TableDefinition::new(
 pub(super) const SERIES: TableDefinition<&str, &[u8]> = TableDefinition::new("series");
 pub(super) const STUDIES: TableDefinition<&str, &[u8]> = TableDefinition::new("studies");
 pub(super) const EVENTS: TableDefinition<u64, &[u8]> = TableDefinition::new("events");
+/// Series not yet complete → time of their last instance: what the completeness watcher scans,
+/// so its work does not grow with the store's history.
+pub(super) const OPEN_SERIES: TableDefinition<&str, u64> = TableDefinition::new("open_series");
+/// Study → its series UIDs (JSON list).
+pub(super) const SERIES_BY_STUDY: TableDefinition<&str, &[u8]> =
+    TableDefinition::new("series_by_study");
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct InstanceRecord {
@@ -103,11 +109,19 @@ impl Store {
         tx.open_table(SERIES).map_err(|e| self.db_err(e))?;
         tx.open_table(STUDIES).map_err(|e| self.db_err(e))?;
         tx.open_table(EVENTS).map_err(|e| self.db_err(e))?;
+        tx.open_table(OPEN_SERIES).map_err(|e| self.db_err(e))?;
+        tx.open_table(SERIES_BY_STUDY).map_err(|e| self.db_err(e))?;
         tx.open_table(super::reports::REPORTS)
             .map_err(|e| self.db_err(e))?;
         tx.open_table(super::reports::REPORT_IDS)
             .map_err(|e| self.db_err(e))?;
         tx.open_table(super::reports::REPORT_RAW)
+            .map_err(|e| self.db_err(e))?;
+        tx.open_table(super::reports::BY_ACCESSION)
+            .map_err(|e| self.db_err(e))?;
+        tx.open_table(super::reports::WAITING)
+            .map_err(|e| self.db_err(e))?;
+        tx.open_table(super::reports::PENDING)
             .map_err(|e| self.db_err(e))?;
         self.init_job_tables(&tx)?;
         tx.commit().map_err(|e| self.db_err(e))
@@ -180,11 +194,18 @@ impl Store {
         now: u64,
         stable_secs: u64,
     ) -> Result<Vec<Event>, StoreError> {
-        let due: Vec<_> = self
-            .all_series()?
-            .into_iter()
-            .filter(|(_, s)| s.complete.is_none() && now >= s.last_unix.saturating_add(stable_secs))
-            .collect();
+        let due: Vec<String> = {
+            let tx = self.db.begin_read().map_err(|e| self.db_err(e))?;
+            let open = tx.open_table(OPEN_SERIES).map_err(|e| self.db_err(e))?;
+            let mut due = Vec::new();
+            for row in open.iter().map_err(|e| self.db_err(e))? {
+                let (k, v) = row.map_err(|e| self.db_err(e))?;
+                if now >= v.value().saturating_add(stable_secs) {
+                    due.push(k.value().to_owned());
+                }
+            }
+            due
+        };
         if due.is_empty() {
             return Ok(Vec::new());
         }
@@ -192,10 +213,12 @@ impl Store {
         let mut events = Vec::new();
         {
             let mut series = tx.open_table(SERIES).map_err(|e| self.db_err(e))?;
+            let mut open = tx.open_table(OPEN_SERIES).map_err(|e| self.db_err(e))?;
             let mut ev = tx.open_table(EVENTS).map_err(|e| self.db_err(e))?;
-            for (uid, _) in due {
+            for uid in due {
                 // Re-read inside the write transaction: an instance may have arrived meanwhile.
                 let Some(current) = series.get(uid.as_str()).map_err(|e| self.db_err(e))? else {
+                    open.remove(uid.as_str()).map_err(|e| self.db_err(e))?;
                     continue;
                 };
                 let mut rec: SeriesRecord = decode(&uid, current.value())?;
@@ -207,6 +230,7 @@ impl Store {
                 series
                     .insert(uid.as_str(), encode(&rec).as_slice())
                     .map_err(|e| self.db_err(e))?;
+                open.remove(uid.as_str()).map_err(|e| self.db_err(e))?;
                 push_event(&mut ev, &event).map_err(|e| self.db_err(e))?;
                 events.push(event);
             }

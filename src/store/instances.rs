@@ -179,16 +179,24 @@ impl Store {
                 .map_err(|e| self.db_err(e))?;
             let mut series = tx.open_table(SERIES).map_err(|e| self.db_err(e))?;
             let key = h.series.as_str();
-            let mut rec: SeriesRecord = match series.get(key).map_err(|e| self.db_err(e))? {
-                Some(v) => decode(key, v.value())?,
-                None => SeriesRecord {
-                    study: h.study.to_string(),
-                    modality: h.modality.clone(),
-                    instances: 0,
-                    expected: None,
-                    last_unix: now,
-                    complete: None,
-                },
+            let existing: Option<SeriesRecord> =
+                match series.get(key).map_err(|e| self.db_err(e))? {
+                    Some(v) => Some(decode(key, v.value())?),
+                    None => None,
+                };
+            let mut rec = match existing {
+                Some(r) => r,
+                None => {
+                    self.add_series_to_study(&tx, h.study.as_str(), key)?;
+                    SeriesRecord {
+                        study: h.study.to_string(),
+                        modality: h.modality.clone(),
+                        instances: 0,
+                        expected: None,
+                        last_unix: now,
+                        complete: None,
+                    }
+                }
             };
             if is_new {
                 rec.instances += 1;
@@ -210,6 +218,14 @@ impl Store {
             series
                 .insert(key, encode(&rec).as_slice())
                 .map_err(|e| self.db_err(e))?;
+            let mut open = tx
+                .open_table(super::index::OPEN_SERIES)
+                .map_err(|e| self.db_err(e))?;
+            if rec.complete.is_none() {
+                open.insert(key, now).map_err(|e| self.db_err(e))?;
+            } else {
+                open.remove(key).map_err(|e| self.db_err(e))?;
+            }
             let mut studies = tx.open_table(STUDIES).map_err(|e| self.db_err(e))?;
             let skey = h.study.as_str();
             if studies.get(skey).map_err(|e| self.db_err(e))?.is_none() {
@@ -228,6 +244,25 @@ impl Store {
         }
         tx.commit().map_err(|e| self.db_err(e))?;
         Ok(events)
+    }
+
+    fn add_series_to_study(
+        &self,
+        tx: &redb::WriteTransaction,
+        study: &str,
+        series: &str,
+    ) -> Result<(), StoreError> {
+        let mut t = tx
+            .open_table(super::index::SERIES_BY_STUDY)
+            .map_err(|e| self.db_err(e))?;
+        let mut list: Vec<String> = match t.get(study).map_err(|e| self.db_err(e))? {
+            Some(v) => decode(study, v.value())?,
+            None => Vec::new(),
+        };
+        list.push(series.to_owned());
+        t.insert(study, encode(&list).as_slice())
+            .map_err(|e| self.db_err(e))?;
+        Ok(())
     }
 
     /// Absolute path of a stored instance.

@@ -3,15 +3,19 @@
 //! finding. The outbox holds SEG files to deliver, one entry per (SEG, destination), with the
 //! retry state the delivery worker needs to resume after a restart.
 
-use redb::{ReadableDatabase, ReadableTable, TableDefinition};
+use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition};
 use serde::{Deserialize, Serialize};
 
-use super::index::{SERIES, SeriesRecord, decode, encode};
-use super::reports::{REPORTS, ReportRecord, ReportState};
+use super::index::{SERIES, SERIES_BY_STUDY, SeriesRecord, decode, encode};
+use super::reports::{PENDING, REPORTS, ReportRecord, ReportState};
 use super::{Store, StoreError};
 
 pub(super) const JOBS: TableDefinition<&str, &[u8]> = TableDefinition::new("jobs");
 pub(super) const OUTBOX: TableDefinition<u64, &[u8]> = TableDefinition::new("outbox");
+/// Jobs queued or running (key → created time): what the pipeline scans.
+pub(super) const QUEUED_JOBS: TableDefinition<&str, u64> = TableDefinition::new("jobs_queued");
+/// Pending deliveries → next try time: what the delivery worker scans.
+pub(super) const DUE: TableDefinition<u64, u64> = TableDefinition::new("outbox_due");
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct JobRecord {
@@ -95,41 +99,63 @@ impl Store {
     pub(super) fn init_job_tables(&self, tx: &redb::WriteTransaction) -> Result<(), StoreError> {
         tx.open_table(JOBS).map_err(|e| self.db_err(e))?;
         tx.open_table(OUTBOX).map_err(|e| self.db_err(e))?;
+        tx.open_table(QUEUED_JOBS).map_err(|e| self.db_err(e))?;
+        tx.open_table(DUE).map_err(|e| self.db_err(e))?;
         Ok(())
     }
 
     /// Creates a job for every active, matched report whose study has a complete PET series
     /// and no job yet. Returns the keys of the jobs created. Idempotent.
     pub fn create_ready_jobs(&self, now: u64) -> Result<Vec<String>, StoreError> {
+        if self.count(PENDING)? == 0 {
+            return Ok(Vec::new());
+        }
         let tx = self.db.begin_write().map_err(|e| self.db_err(e))?;
         let mut created = Vec::new();
         {
             let reports = tx.open_table(REPORTS).map_err(|e| self.db_err(e))?;
             let series = tx.open_table(SERIES).map_err(|e| self.db_err(e))?;
+            let by_study = tx.open_table(SERIES_BY_STUDY).map_err(|e| self.db_err(e))?;
+            let mut pending = tx.open_table(PENDING).map_err(|e| self.db_err(e))?;
             let mut jobs = tx.open_table(JOBS).map_err(|e| self.db_err(e))?;
-            let mut pet: Vec<(String, SeriesRecord)> = Vec::new();
-            for row in series.iter().map_err(|e| self.db_err(e))? {
-                let (k, v) = row.map_err(|e| self.db_err(e))?;
-                let rec: SeriesRecord = decode(k.value(), v.value())?;
-                if rec.modality == "PT" && rec.complete.is_some() {
-                    pet.push((k.value().to_owned(), rec));
-                }
-            }
-            for row in reports.iter().map_err(|e| self.db_err(e))? {
-                let (k, v) = row.map_err(|e| self.db_err(e))?;
-                let rep: ReportRecord = decode(&k.value().to_string(), v.value())?;
+            let mut queued = tx.open_table(QUEUED_JOBS).map_err(|e| self.db_err(e))?;
+            let ids: Vec<u64> = pending
+                .iter()
+                .map_err(|e| self.db_err(e))?
+                .map(|r| r.map(|(k, _)| k.value()))
+                .collect::<Result<_, _>>()
+                .map_err(|e| self.db_err(e))?;
+            for id in ids {
+                let Some(v) = reports.get(id).map_err(|e| self.db_err(e))? else {
+                    pending.remove(id).map_err(|e| self.db_err(e))?;
+                    continue;
+                };
+                let rep: ReportRecord = decode(&id.to_string(), v.value())?;
                 let (ReportState::Active, Some(m)) = (&rep.state, &rep.matched) else {
+                    pending.remove(id).map_err(|e| self.db_err(e))?;
                     continue;
                 };
                 // The study's fullest complete PET series (a study may carry several recons).
-                let Some((pet_series, _)) = pet
-                    .iter()
-                    .filter(|(_, s)| s.study == m.study)
-                    .max_by_key(|(_, s)| s.instances)
-                else {
-                    continue;
+                let uids: Vec<String> =
+                    match by_study.get(m.study.as_str()).map_err(|e| self.db_err(e))? {
+                        Some(v) => decode(&m.study, v.value())?,
+                        None => Vec::new(),
+                    };
+                let mut best: Option<(String, u32)> = None;
+                for uid in uids {
+                    if let Some(v) = series.get(uid.as_str()).map_err(|e| self.db_err(e))? {
+                        let s: SeriesRecord = decode(&uid, v.value())?;
+                        let better = best.as_ref().is_none_or(|(_, n)| s.instances > *n);
+                        if s.modality == "PT" && s.complete.is_some() && better {
+                            best = Some((uid.clone(), s.instances));
+                        }
+                    }
+                }
+                let Some((pet_series, _)) = best else {
+                    continue; // waits for its PET series
                 };
-                let key = job_key(&m.study, k.value());
+                let key = job_key(&m.study, id);
+                pending.remove(id).map_err(|e| self.db_err(e))?;
                 if jobs
                     .get(key.as_str())
                     .map_err(|e| self.db_err(e))?
@@ -139,8 +165,8 @@ impl Store {
                 }
                 let job = JobRecord {
                     study: m.study.clone(),
-                    report: k.value(),
-                    pet_series: pet_series.clone(),
+                    report: id,
+                    pet_series,
                     state: JobState::Queued,
                     attempts: 0,
                     created_unix: now,
@@ -150,6 +176,9 @@ impl Store {
                 };
                 jobs.insert(key.as_str(), encode(&job).as_slice())
                     .map_err(|e| self.db_err(e))?;
+                queued
+                    .insert(key.as_str(), now)
+                    .map_err(|e| self.db_err(e))?;
                 created.push(key);
             }
         }
@@ -157,14 +186,32 @@ impl Store {
         Ok(created)
     }
 
+    fn count<K: redb::Key + 'static, V: redb::Value + 'static>(
+        &self,
+        def: TableDefinition<K, V>,
+    ) -> Result<u64, StoreError> {
+        let tx = self.db.begin_read().map_err(|e| self.db_err(e))?;
+        let t = tx.open_table(def).map_err(|e| self.db_err(e))?;
+        t.len().map_err(|e| self.db_err(e))
+    }
+
     /// Jobs that should run now: queued ones, and running ones a crash interrupted (at start-up
     /// every `Running` job was interrupted, since jobs only run inside a live node).
     pub fn runnable_jobs(&self) -> Result<Vec<(String, JobRecord)>, StoreError> {
-        Ok(self
-            .all_jobs()?
-            .into_iter()
-            .filter(|(_, j)| matches!(j.state, JobState::Queued | JobState::Running))
-            .collect())
+        let tx = self.db.begin_read().map_err(|e| self.db_err(e))?;
+        let queued = tx.open_table(QUEUED_JOBS).map_err(|e| self.db_err(e))?;
+        let jobs = tx.open_table(JOBS).map_err(|e| self.db_err(e))?;
+        let mut out = Vec::new();
+        for row in queued.iter().map_err(|e| self.db_err(e))? {
+            let (k, _) = row.map_err(|e| self.db_err(e))?;
+            if let Some(v) = jobs.get(k.value()).map_err(|e| self.db_err(e))? {
+                let job: JobRecord = decode(k.value(), v.value())?;
+                if matches!(job.state, JobState::Queued | JobState::Running) {
+                    out.push((k.value().to_owned(), job));
+                }
+            }
+        }
+        Ok(out)
     }
 
     pub fn all_jobs(&self) -> Result<Vec<(String, JobRecord)>, StoreError> {
@@ -180,11 +227,30 @@ impl Store {
 
     pub fn put_job(&self, key: &str, job: &JobRecord) -> Result<(), StoreError> {
         let tx = self.db.begin_write().map_err(|e| self.db_err(e))?;
+        self.write_job(&tx, key, job)?;
+        tx.commit().map_err(|e| self.db_err(e))
+    }
+
+    /// Writes a job and keeps the queue of runnable jobs in step with its state.
+    fn write_job(
+        &self,
+        tx: &redb::WriteTransaction,
+        key: &str,
+        job: &JobRecord,
+    ) -> Result<(), StoreError> {
         tx.open_table(JOBS)
             .map_err(|e| self.db_err(e))?
             .insert(key, encode(job).as_slice())
             .map_err(|e| self.db_err(e))?;
-        tx.commit().map_err(|e| self.db_err(e))
+        let mut queued = tx.open_table(QUEUED_JOBS).map_err(|e| self.db_err(e))?;
+        if matches!(job.state, JobState::Queued | JobState::Running) {
+            queued
+                .insert(key, job.created_unix)
+                .map_err(|e| self.db_err(e))?;
+        } else {
+            queued.remove(key).map_err(|e| self.db_err(e))?;
+        }
+        Ok(())
     }
 
     /// Records a finished job and queues its SEG for every destination, in one commit, so a
@@ -196,11 +262,10 @@ impl Store {
         deliveries: &[OutboxItem],
     ) -> Result<(), StoreError> {
         let tx = self.db.begin_write().map_err(|e| self.db_err(e))?;
+        self.write_job(&tx, key, job)?;
         {
-            let mut jobs = tx.open_table(JOBS).map_err(|e| self.db_err(e))?;
-            jobs.insert(key, encode(job).as_slice())
-                .map_err(|e| self.db_err(e))?;
             let mut out = tx.open_table(OUTBOX).map_err(|e| self.db_err(e))?;
+            let mut due = tx.open_table(DUE).map_err(|e| self.db_err(e))?;
             let first = out
                 .last()
                 .map_err(|e| self.db_err(e))?
@@ -209,6 +274,7 @@ impl Store {
             for (id, d) in (first..).zip(deliveries) {
                 out.insert(id, encode(d).as_slice())
                     .map_err(|e| self.db_err(e))?;
+                due.insert(id, 0).map_err(|e| self.db_err(e))?;
             }
         }
         tx.commit().map_err(|e| self.db_err(e))
@@ -237,11 +303,20 @@ impl Store {
 
     /// Outbox entries due for a (re)try at `now`.
     pub fn due_deliveries(&self, now: u64) -> Result<Vec<(u64, OutboxItem)>, StoreError> {
-        Ok(self
-            .all_outbox()?
-            .into_iter()
-            .filter(|(_, d)| matches!(d.state, DeliveryState::Pending { next_try_unix, .. } if next_try_unix <= now))
-            .collect())
+        let tx = self.db.begin_read().map_err(|e| self.db_err(e))?;
+        let due = tx.open_table(DUE).map_err(|e| self.db_err(e))?;
+        let out = tx.open_table(OUTBOX).map_err(|e| self.db_err(e))?;
+        let mut items = Vec::new();
+        for row in due.iter().map_err(|e| self.db_err(e))? {
+            let (k, at) = row.map_err(|e| self.db_err(e))?;
+            if at.value() > now {
+                continue;
+            }
+            if let Some(v) = out.get(k.value()).map_err(|e| self.db_err(e))? {
+                items.push((k.value(), decode(&k.value().to_string(), v.value())?));
+            }
+        }
+        Ok(items)
     }
 
     pub fn put_delivery(&self, id: u64, item: &OutboxItem) -> Result<(), StoreError> {
@@ -250,6 +325,16 @@ impl Store {
             .map_err(|e| self.db_err(e))?
             .insert(id, encode(item).as_slice())
             .map_err(|e| self.db_err(e))?;
+        let mut due = tx.open_table(DUE).map_err(|e| self.db_err(e))?;
+        match item.state {
+            DeliveryState::Pending { next_try_unix, .. } => {
+                due.insert(id, next_try_unix).map_err(|e| self.db_err(e))?;
+            }
+            _ => {
+                due.remove(id).map_err(|e| self.db_err(e))?;
+            }
+        }
+        drop(due);
         tx.commit().map_err(|e| self.db_err(e))
     }
 }

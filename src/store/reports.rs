@@ -15,6 +15,13 @@ pub(super) const REPORTS: TableDefinition<u64, &[u8]> = TableDefinition::new("re
 pub(super) const REPORT_IDS: TableDefinition<&str, u64> = TableDefinition::new("report_ids");
 /// The message as received, by report id.
 pub(super) const REPORT_RAW: TableDefinition<u64, &[u8]> = TableDefinition::new("report_raw");
+/// Accession → ids of its reports (JSON list), for versioning without a scan.
+pub(super) const BY_ACCESSION: TableDefinition<&str, &[u8]> =
+    TableDefinition::new("reports_by_accession");
+/// Active reports not yet matched to a study (id → received time).
+pub(super) const WAITING: TableDefinition<u64, u64> = TableDefinition::new("reports_waiting");
+/// Active matched reports without a job yet (id → matched time): what the pipeline looks at.
+pub(crate) const PENDING: TableDefinition<u64, u64> = TableDefinition::new("reports_pending");
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct ReportRecord {
@@ -116,17 +123,32 @@ impl Store {
                     ReportState::Active
                 },
             };
+            let mut waiting = tx.open_table(WAITING).map_err(|e| self.db_err(e))?;
+            let mut pending = tx.open_table(PENDING).map_err(|e| self.db_err(e))?;
             // Versions: this report replaces every earlier active report of its accession.
             if let Some(acc) = &rec.accession {
+                let mut by_acc = tx.open_table(BY_ACCESSION).map_err(|e| self.db_err(e))?;
+                let mut ids: Vec<u64> =
+                    match by_acc.get(acc.as_str()).map_err(|e| self.db_err(e))? {
+                        Some(v) => decode(acc, v.value())?,
+                        None => Vec::new(),
+                    };
                 let mut older = Vec::new();
-                for row in reports.iter().map_err(|e| self.db_err(e))? {
-                    let (k, v) = row.map_err(|e| self.db_err(e))?;
-                    let old: ReportRecord = decode(&k.value().to_string(), v.value())?;
-                    if old.state == ReportState::Active && old.accession.as_ref() == Some(acc) {
-                        older.push((k.value(), old));
+                for k in &ids {
+                    if let Some(v) = reports.get(*k).map_err(|e| self.db_err(e))? {
+                        let old: ReportRecord = decode(&k.to_string(), v.value())?;
+                        if old.state == ReportState::Active {
+                            older.push((*k, old));
+                        }
                     }
                 }
+                ids.push(id);
+                by_acc
+                    .insert(acc.as_str(), encode(&ids).as_slice())
+                    .map_err(|e| self.db_err(e))?;
                 for (k, mut old) in older {
+                    waiting.remove(k).map_err(|e| self.db_err(e))?;
+                    pending.remove(k).map_err(|e| self.db_err(e))?;
                     old.state = if rec.status == ReportStatus::Cancelled {
                         ReportState::Cancelled
                     } else {
@@ -157,6 +179,13 @@ impl Store {
             reports
                 .insert(id, encode(&rec).as_slice())
                 .map_err(|e| self.db_err(e))?;
+            if rec.state == ReportState::Active {
+                if rec.matched.is_some() {
+                    pending.insert(id, now).map_err(|e| self.db_err(e))?;
+                } else {
+                    waiting.insert(id, now).map_err(|e| self.db_err(e))?;
+                }
+            }
             ids.insert(r.control_id(), id).map_err(|e| self.db_err(e))?;
             let mut raw = tx.open_table(REPORT_RAW).map_err(|e| self.db_err(e))?;
             raw.insert(id, r.raw.as_slice())
@@ -195,9 +224,14 @@ impl Store {
         let policy = self.match_policy();
         let keys = study_keys(study_uid, study);
         let mut reports = tx.open_table(REPORTS).map_err(|e| self.db_err(e))?;
+        let mut waiting = tx.open_table(WAITING).map_err(|e| self.db_err(e))?;
+        let mut pending = tx.open_table(PENDING).map_err(|e| self.db_err(e))?;
         let mut hits = Vec::new();
-        for row in reports.iter().map_err(|e| self.db_err(e))? {
-            let (k, v) = row.map_err(|e| self.db_err(e))?;
+        for row in waiting.iter().map_err(|e| self.db_err(e))? {
+            let (k, _) = row.map_err(|e| self.db_err(e))?;
+            let Some(v) = reports.get(k.value()).map_err(|e| self.db_err(e))? else {
+                continue;
+            };
             let rec: ReportRecord = decode(&k.value().to_string(), v.value())?;
             if rec.state != ReportState::Active || rec.matched.is_some() {
                 continue;
@@ -219,6 +253,8 @@ impl Store {
             reports
                 .insert(id, encode(&rec).as_slice())
                 .map_err(|e| self.db_err(e))?;
+            waiting.remove(id).map_err(|e| self.db_err(e))?;
+            pending.insert(id, now).map_err(|e| self.db_err(e))?;
             push_event(&mut ev, &e).map_err(|e| self.db_err(e))?;
             events.push(e);
         }
