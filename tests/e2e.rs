@@ -161,7 +161,13 @@ fn studies_and_reports_in_any_order_give_correct_segs() {
         "at least 20 findings scored, got {findings}"
     );
     assert!(f1 >= 0.95, "F1 {f1:.3} below 0.95");
-    let status = node.status();
+    // The outcome is recorded just after the peer's answer: poll for it.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let mut status = node.status();
+    while status.matches(" sent (attempts 1)").count() < 3 && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+        status = node.status();
+    }
     assert_eq!(status.matches(" sent (attempts 1)").count(), 3, "{status}");
 }
 
@@ -208,16 +214,14 @@ fn unreachable_destination_is_failed_after_the_retry_limit() {
     phantom(&study, 8, 3);
     send_images(&node, &study);
     send_report(&node, &study);
-    assert!(
-        node.wait_log("delivery failed for good", Duration::from_secs(60))
-            .is_some(),
-        "{}",
-        node.status()
+    let status = common::wait_status(
+        &node,
+        "failed: gave up after 2 attempts",
+        Duration::from_secs(60),
     );
     assert!(
-        node.status().contains("failed: gave up after 2 attempts"),
-        "{}",
-        node.status()
+        status.contains("failed: gave up after 2 attempts"),
+        "{status}"
     );
 }
 
@@ -259,8 +263,9 @@ fn bad_inputs_end_in_clear_recorded_states() {
     );
     assert!(common::mllp_send(&node, &msg).contains("MSA|AA|Q-1"));
 
-    std::thread::sleep(Duration::from_secs(6)); // the gap series completes after stable_seconds
-    let status = node.status();
+    // The gap series completes after stable_seconds, then its job fails.
+    common::wait_status(&node, "failed (PET series:", Duration::from_secs(60));
+    let status = common::wait_status(&node, "done findings=0", Duration::from_secs(30));
     println!("{status}");
     assert!(
         status.contains("waiting-for-study"),

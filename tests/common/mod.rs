@@ -289,3 +289,15 @@ pub fn mllp_send(node: &Node, message: &str) -> String {
     );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
+
+/// Polls `petground status` until it contains `needle`; returns the last status text.
+pub fn wait_status(node: &Node, needle: &str, timeout: Duration) -> String {
+    let deadline = std::time::Instant::now() + timeout;
+    loop {
+        let status = node.status();
+        if status.contains(needle) || std::time::Instant::now() > deadline {
+            return status;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
