@@ -216,7 +216,8 @@ fn thorax(p: &Patient, rng: &mut Rng, head_r: f64, v: &mut Vec<(Tissue, Solid)>)
             heart_r.map(|r| r * 0.65),
         ),
     ));
-    heart_c[2] + 30.0
+    // The descending aorta starts at the arch, about the level of the carina.
+    p.z_carina + 10.0
 }
 
 /// Liver (patient right = −x), spleen (left), kidneys, bladder, then the descending aorta so the liver never hides it.

@@ -211,8 +211,7 @@ pub fn generate(opts: &Options, out: &Path) -> Result<Truth> {
         f64::from(s.values[y * pg.nx + x]) * s.slope * per_stored / k
     };
     let (labels, measured) = measure(&pg, &lesions, &stored_suv);
-    let liver_ref = reference_max(&patient, &pg, Tissue::Liver, &stored_suv);
-    let blood_ref = reference_max(&patient, &pg, Tissue::BloodPool, &stored_suv);
+    let (liver_ref, blood_ref) = references(&patient, &pg, &stored_suv);
 
     let mut lt: Vec<LesionTruth> = lesions
         .iter()
@@ -346,17 +345,40 @@ fn measure(
     (labels, out)
 }
 
-/// The max stored SUV at the centre of an organ's ellipsoid (a 3-voxel cube), the reference
-/// value a reader would quote.
-fn reference_max(p: &Patient, g: &Grid, t: Tissue, suv: &dyn Fn([usize; 3]) -> f64) -> f64 {
-    let Some(crate::anatomy::Solid::Ellipsoid { c, .. }) = p.organ(t).next().copied() else {
-        return 0.0;
+/// Reference uptake a reader would quote: liver SUVmax in a 10 mm sphere in the right lobe, and
+/// blood pool SUVmean in the descending aorta below the carina.
+fn references(p: &Patient, g: &Grid, suv: &dyn Fn([usize; 3]) -> f64) -> (f64, f64) {
+    let liver = match p.organ(Tissue::Liver).next() {
+        Some(crate::anatomy::Solid::Ellipsoid { c, r }) => [c[0] - 0.3 * r[0], c[1], c[2]],
+        _ => [
+            p.centre[0] - 0.4 * p.torso[0],
+            p.centre[1],
+            p.z_diaphragm - 60.0,
+        ],
     };
-    let mut best = 0.0f64;
-    pet::for_each_voxel_near(g, c, g.pixel[0].max(g.dz) * 1.5, |k, j, i| {
-        best = best.max(suv([k, j, i]))
-    });
-    best
+    let aorta = [p.centre[0] + 18.0, p.spine_y() - 25.0, p.z_carina - 20.0];
+    let sample = |c: [f64; 3]| {
+        let mut vals = Vec::new();
+        pet::for_each_voxel_near(g, c, 10.0, |k, j, i| {
+            let d2 = (g.x(i) - c[0]).powi(2) + (g.y(j) - c[1]).powi(2) + (g.z(k) - c[2]).powi(2);
+            if d2 <= 100.0 {
+                vals.push(suv([k, j, i]));
+            }
+        });
+        if vals.is_empty() {
+            vals.extend(g.nearest(c).map(suv));
+        }
+        vals
+    };
+    let lv = sample(liver);
+    let bv = sample(aorta);
+    let max = lv.iter().copied().fold(0.0, f64::max);
+    let mean = if bv.is_empty() {
+        0.0
+    } else {
+        bv.iter().sum::<f64>() / bv.len() as f64
+    };
+    (max, mean)
 }
 
 fn lesion_truth(l: &Lesion, m: &Measured, g: &Grid) -> LesionTruth {
