@@ -38,6 +38,9 @@ enum Cmd {
         /// Allow lesions that a threshold cannot separate from hot neighbours.
         #[arg(long)]
         hard: bool,
+        /// Full-size PET matrix (default: 168–200 from the seed).
+        #[arg(long, value_parser = clap::value_parser!(u16).range(32..=512))]
+        matrix: Option<u16>,
     },
     /// Write COUNT studies (seeds SEED, SEED+1, …) into OUT/study-XXXX/.
     Archive {
@@ -77,6 +80,7 @@ fn main() -> Result<()> {
             lesions,
             vendor,
             hard,
+            matrix,
         } => {
             let opts = Options {
                 small,
@@ -84,6 +88,7 @@ fn main() -> Result<()> {
                 lesions,
                 vendor,
                 groundable: !hard,
+                pet_matrix: matrix.map(usize::from),
                 ..Options::new(seed)
             };
             let t = petground_phantom::generate(&opts, &out)?;

@@ -33,6 +33,9 @@ pub struct Options {
     /// Range of the target SUV of lesions.
     pub min_suv: f64,
     pub max_suv: f64,
+    /// Full-size PET matrix (e.g. 200 for a 200×200 benchmark); drawn from 168–200 when `None`.
+    /// Ignored in small mode.
+    pub pet_matrix: Option<usize>,
 }
 
 impl Options {
@@ -46,6 +49,7 @@ impl Options {
             groundable: true,
             min_suv: 2.0,
             max_suv: 25.0,
+            pet_matrix: None,
         }
     }
 }
@@ -90,11 +94,12 @@ fn header(p: &Patient, tracer: Tracer, vendor: Vendor, rng: &mut Rng) -> Header 
 }
 
 /// PET and CT grids sharing the z positions; slice 0 is the most superior.
-fn grids(p: &Patient, small: bool, rng: &mut Rng) -> (Grid, Grid, f64) {
+fn grids(p: &Patient, small: bool, matrix: Option<usize>, rng: &mut Rng) -> (Grid, Grid, f64) {
     let (n, pixel, dz, fwhm) = if small {
         (64, 8.0, 16.0, 12.0)
     } else {
-        let n = *rng.pick(&[168usize, 176, 192, 200]);
+        let drawn = *rng.pick(&[168usize, 176, 192, 200]);
+        let n = matrix.unwrap_or(drawn);
         (n, rng.range(3.6, 4.2), 3.27, rng.range(6.0, 7.0))
     };
     let top = if rng.chance(0.8) {
@@ -161,7 +166,7 @@ pub fn generate(opts: &Options, out: &Path) -> Result<Truth> {
     let tracer = opts.tracer.unwrap_or_else(|| *r_acq.pick(&Tracer::ALL));
     let h = header(&patient, tracer, opts.vendor, &mut r_acq);
     let uptake = tracer.uptake_table(&mut r_acq);
-    let (pg, cg, fwhm) = grids(&patient, opts.small, &mut r_acq);
+    let (pg, cg, fwhm) = grids(&patient, opts.small, opts.pet_matrix, &mut r_acq);
     let count = opts.lesions.unwrap_or_else(|| 3 + r_les.below(6));
     let plan = LesionPlan {
         count,
