@@ -151,6 +151,77 @@ fn grid_truth(g: &Grid) -> GridTruth {
     }
 }
 
+/// The seeded draw of one study, before any rendering.
+struct Drawn {
+    patient: Patient,
+    tracer: Tracer,
+    header: Header,
+    pet: Grid,
+    ct: Grid,
+    fwhm: f64,
+    uptake: [f32; Tissue::COUNT],
+    lesions: Vec<Lesion>,
+}
+
+fn draw(opts: &Options, r_anat: &mut Rng, r_acq: &mut Rng, r_les: &mut Rng) -> Drawn {
+    let patient = Patient::sample(r_anat);
+    let tracer = opts.tracer.unwrap_or_else(|| *r_acq.pick(&Tracer::ALL));
+    let header = header(&patient, tracer, opts.vendor, r_acq);
+    let uptake = tracer.uptake_table(r_acq);
+    let (pg, cg, fwhm) = grids(&patient, opts.small, opts.pet_matrix, r_acq);
+    let count = opts.lesions.unwrap_or_else(|| 3 + r_les.below(6));
+    let plan = LesionPlan {
+        count,
+        min_suv: opts.min_suv,
+        max_suv: opts.max_suv,
+        groundable: opts.groundable,
+        clearance_mm: 2.0 * fwhm + pg.pixel[0].max(pg.dz) / 2.0,
+        // 8 × 8 × 16 mm voxels cannot show a 5 mm lesion; keep small-mode lesions ≥ 12 mm.
+        min_diameter_mm: if opts.small { 12.0 } else { 5.0 },
+    };
+    let mut lesions = lesion::draw(&patient, &uptake, &plan, r_les);
+    // Keep only lesions whose centre lies inside the scanned range.
+    lesions.retain(|l| pg.nearest(l.centre_mm).is_some());
+    for (i, l) in lesions.iter_mut().enumerate() {
+        l.id = (i + 1) as u8;
+    }
+    Drawn {
+        patient,
+        tracer,
+        header,
+        pet: pg,
+        ct: cg,
+        fwhm,
+        uptake,
+        lesions,
+    }
+}
+
+/// Renders the PET in SUV (uptake, calibrated lesions, blur, noise) and stores it slice by slice
+/// as 16-bit values of Bq/mL (or counts when `per_stored` is the Philips counts factor).
+fn render_pet(d: &Drawn, small: bool, per_stored: f64, r_noise: &mut Rng) -> Vec<StoredSlice> {
+    let pg = &d.pet;
+    let sigma = d.fwhm / (8.0 * 2f64.ln()).sqrt();
+    let mut suv = pet::uptake_volume(&d.patient, &d.uptake, pg);
+    let gains = calibrate(&suv, pg, &d.lesions, sigma, d.fwhm);
+    pet::add_lesions(&mut suv, pg, &d.lesions, sigma, &gains);
+    pet::blur(&mut suv, pg, d.fwhm);
+    let cov = if small {
+        0.04
+    } else {
+        r_noise.range(0.06, 0.12)
+    };
+    pet::add_noise(&mut suv, cov, r_noise);
+    let k = d.header.bqml_per_suv();
+    let plane = pg.nx * pg.ny;
+    (0..pg.nz)
+        .map(|z| {
+            let slice = &suv[z * plane..(z + 1) * plane];
+            pet::quantize_slice(slice.iter().map(|v| f64::from(*v) * k / per_stored))
+        })
+        .collect()
+}
+
 /// Generates one study into `out` (created if missing) and returns its truth.
 pub fn generate(opts: &Options, out: &Path) -> Result<Truth> {
     let mut root = Rng::new(opts.seed);
@@ -162,99 +233,59 @@ pub fn generate(opts: &Options, out: &Path) -> Result<Truth> {
         root.fork(5),
         root.fork(6),
     );
-    let patient = Patient::sample(&mut r_anat);
-    let tracer = opts.tracer.unwrap_or_else(|| *r_acq.pick(&Tracer::ALL));
-    let h = header(&patient, tracer, opts.vendor, &mut r_acq);
-    let uptake = tracer.uptake_table(&mut r_acq);
-    let (pg, cg, fwhm) = grids(&patient, opts.small, opts.pet_matrix, &mut r_acq);
-    let count = opts.lesions.unwrap_or_else(|| 3 + r_les.below(6));
-    let plan = LesionPlan {
-        count,
-        min_suv: opts.min_suv,
-        max_suv: opts.max_suv,
-        groundable: opts.groundable,
-        clearance_mm: 2.0 * fwhm + pg.pixel[0].max(pg.dz) / 2.0,
-        // 8 × 8 × 16 mm voxels cannot show a 5 mm lesion; keep small-mode lesions ≥ 12 mm.
-        min_diameter_mm: if opts.small { 12.0 } else { 5.0 },
-    };
-    let mut lesions = lesion::draw(&patient, &uptake, &plan, &mut r_les);
-    // Keep only lesions whose centre lies inside the scanned range.
-    lesions.retain(|l| pg.nearest(l.centre_mm).is_some());
-    for (i, l) in lesions.iter_mut().enumerate() {
-        l.id = (i + 1) as u8;
-    }
-
-    let sigma = fwhm / (8.0 * 2f64.ln()).sqrt();
-    let mut suv = pet::uptake_volume(&patient, &uptake, &pg);
-    let gains = calibrate(&suv, &pg, &lesions, sigma, fwhm);
-    pet::add_lesions(&mut suv, &pg, &lesions, sigma, &gains);
-    pet::blur(&mut suv, &pg, fwhm);
-    let cov = if opts.small {
-        0.04
-    } else {
-        r_noise.range(0.06, 0.12)
-    };
-    pet::add_noise(&mut suv, cov, &mut r_noise);
-
-    let k = h.bqml_per_suv();
+    let d = draw(opts, &mut r_anat, &mut r_acq, &mut r_les);
     let counts_factor = (opts.vendor == Vendor::Philips).then(|| r_acq.range(0.5, 3.0));
     let per_stored = counts_factor.unwrap_or(1.0);
-    let plane = pg.nx * pg.ny;
-    let slices: Vec<StoredSlice> = (0..pg.nz)
-        .map(|z| {
-            pet::quantize_slice(
-                suv[z * plane..(z + 1) * plane]
-                    .iter()
-                    .map(|v| f64::from(*v) * k / per_stored),
-            )
-        })
-        .collect();
-    drop(suv);
+    let slices = render_pet(&d, opts.small, per_stored, &mut r_noise);
+    let (pg, h) = (&d.pet, &d.header);
+    let k = h.bqml_per_suv();
     // SUV as any reader computes it from the file: stored × slope (× counts factor) / k.
     let stored_suv = |[z, y, x]: [usize; 3]| {
         let s = &slices[z];
         f64::from(s.values[y * pg.nx + x]) * s.slope * per_stored / k
     };
-    let (labels, measured) = measure(&pg, &lesions, &stored_suv);
-    let (liver_ref, blood_ref) = references(&patient, &pg, &stored_suv);
-
-    let mut lt: Vec<LesionTruth> = lesions
+    let (labels, measured) = measure(pg, &d.lesions, &stored_suv);
+    let (liver_ref, blood_ref) = references(&d.patient, pg, &stored_suv);
+    let mut lt: Vec<LesionTruth> = d
+        .lesions
         .iter()
         .zip(&measured)
-        .map(|(l, m)| lesion_truth(l, m, &pg))
+        .map(|(l, m)| lesion_truth(l, m, pg))
         .collect();
-    let (text, sentences) = report::write_report(&h, &lt, liver_ref, blood_ref, &mut r_rep);
+    let (text, sentences) = report::write_report(h, &lt, liver_ref, blood_ref, &mut r_rep);
     for (l, s) in lt.iter_mut().zip(sentences) {
         l.sentence = s;
     }
 
-    std::fs::create_dir_all(out.join("pet"))
-        .with_context(|| format!("creating {}", out.display()))?;
-    std::fs::create_dir_all(out.join("ct"))
-        .with_context(|| format!("creating {}", out.display()))?;
-    write_pet(&h, &pg, &slices, counts_factor, &mut root, out)?;
-    ct::write_ct(&h, &patient, &cg, &lesions, &mut r_ct, &mut root, out)?;
+    for sub in ["pet", "ct"] {
+        let dir = out.join(sub);
+        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    write_pet(h, pg, &slices, counts_factor, &mut root, out)?;
+    ct::write_ct(h, &d.patient, &d.ct, &d.lesions, &mut r_ct, &mut root, out)?;
     std::fs::write(out.join("report.txt"), &text).context("writing report.txt")?;
-    let msg_id = format!("PH{}", opts.seed);
-    let hl7 = report::hl7_oru(
-        &h,
-        &text,
-        &msg_id,
-        &hhmmss(16 * 3600 + (opts.seed % 3600) as u32),
-    );
+    let report_time = hhmmss(16 * 3600 + (opts.seed % 3600) as u32);
+    let hl7 = report::hl7_oru(h, &text, &format!("PH{}", opts.seed), &report_time);
     std::fs::write(out.join("report.hl7"), hl7).context("writing report.hl7")?;
     std::fs::write(out.join("truth_labels.u8"), &labels).context("writing truth_labels.u8")?;
-    let truth = Truth {
+    let truth = truth_of(opts, &d, lt);
+    truth.save(&out.join("truth.json"))?;
+    Ok(truth)
+}
+
+fn truth_of(opts: &Options, d: &Drawn, lesions: Vec<LesionTruth>) -> Truth {
+    let h = &d.header;
+    Truth {
         seed: opts.seed,
         small: opts.small,
-        tracer: format!("{tracer:?}").to_lowercase(),
+        tracer: format!("{:?}", d.tracer).to_lowercase(),
         vendor: format!("{:?}", opts.vendor).to_lowercase(),
         patient_id: h.patient_id.clone(),
         patient_name: h.patient_name.clone(),
         patient_sex: h.sex.to_string(),
         patient_weight_kg: h.weight_kg,
         patient_height_m: h.height_m,
-        body_centre_mm: patient.centre,
+        body_centre_mm: d.patient.centre,
         accession_number: h.accession.clone(),
         study_instance_uid: h.study_uid.clone(),
         pet_series_instance_uid: h.pet_series_uid.clone(),
@@ -264,17 +295,15 @@ pub fn generate(opts: &Options, out: &Path) -> Result<Truth> {
         injection_time: h.injection_time.clone(),
         series_time: h.series_time.clone(),
         injected_dose_bq: h.dose_bq,
-        half_life_s: tracer.half_life_s(),
+        half_life_s: d.tracer.half_life_s(),
         delta_t_s: h.delta_t_s(),
-        bqml_per_suv: k,
-        pet_fwhm_mm: fwhm,
-        pet_grid: grid_truth(&pg),
-        ct_grid: grid_truth(&cg),
+        bqml_per_suv: h.bqml_per_suv(),
+        pet_fwhm_mm: d.fwhm,
+        pet_grid: grid_truth(&d.pet),
+        ct_grid: grid_truth(&d.ct),
         labels_file: "truth_labels.u8".into(),
-        lesions: lt,
-    };
-    truth.save(&out.join("truth.json"))?;
-    Ok(truth)
+        lesions,
+    }
 }
 
 /// A noise-free trial pass: the analytic recovery estimate ignores where the lesion falls
