@@ -216,7 +216,8 @@ fn thorax(p: &Patient, rng: &mut Rng, head_r: f64, v: &mut Vec<(Tissue, Solid)>)
             heart_r.map(|r| r * 0.65),
         ),
     ));
-    heart_c[2] + 30.0
+    // The descending aorta starts at the arch, about the level of the carina.
+    p.z_carina + 10.0
 }
 
 /// Liver (patient right = −x), spleen (left), kidneys, bladder, then the descending aorta so the liver never hides it.
@@ -230,9 +231,9 @@ fn abdomen(p: &Patient, rng: &mut Rng, aorta_top: f64, v: &mut Vec<(Tissue, Soli
         Liver,
         ell(
             [
-                cx - 0.38 * a,
-                cy - 0.05 * b,
-                p.z_diaphragm - 0.6 * liver_r[2],
+                cx - 0.38 * a + rng.range(-10.0, 10.0),
+                cy - 0.05 * b + rng.range(-8.0, 8.0),
+                p.z_diaphragm - rng.range(0.5, 0.7) * liver_r[2],
             ],
             liver_r,
         ),
@@ -241,7 +242,11 @@ fn abdomen(p: &Patient, rng: &mut Rng, aorta_top: f64, v: &mut Vec<(Tissue, Soli
     v.push((
         Spleen,
         ell(
-            [cx + 0.62 * a, cy + 0.35 * b, p.z_diaphragm - 60.0],
+            [
+                cx + 0.62 * a + rng.range(-10.0, 8.0),
+                cy + 0.35 * b + rng.range(-10.0, 5.0),
+                p.z_diaphragm - rng.range(45.0, 75.0),
+            ],
             spleen_r,
         ),
     ));
@@ -253,7 +258,7 @@ fn abdomen(p: &Patient, rng: &mut Rng, aorta_top: f64, v: &mut Vec<(Tissue, Soli
                 [
                     cx + s * rng.range(62.0, 78.0),
                     p.spine_y() - 10.0,
-                    p.z_kidney + s * 8.0,
+                    p.z_kidney + s * 8.0 + rng.range(-15.0, 15.0),
                 ],
                 kr,
             ),

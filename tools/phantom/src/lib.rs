@@ -16,6 +16,7 @@ pub mod body;
 pub mod ct;
 pub mod dcm;
 pub mod lesion;
+pub mod measure;
 pub mod pet;
 pub mod report;
 pub mod rng;

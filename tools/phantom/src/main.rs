@@ -38,6 +38,9 @@ enum Cmd {
         /// Allow lesions that a threshold cannot separate from hot neighbours.
         #[arg(long)]
         hard: bool,
+        /// Full-size PET matrix (default: 168–200 from the seed).
+        #[arg(long, value_parser = clap::value_parser!(u16).range(32..=512))]
+        matrix: Option<u16>,
     },
     /// Write COUNT studies (seeds SEED, SEED+1, …) into OUT/study-XXXX/.
     Archive {
@@ -62,6 +65,9 @@ enum Cmd {
         /// HL7 MLLP peer as HOST:PORT; the report is not sent without it.
         #[arg(long)]
         hl7: Option<String>,
+        /// Send the report before the images (the node must accept either order).
+        #[arg(long, requires = "hl7")]
+        report_first: bool,
         /// Study folder written by `generate`.
         dir: PathBuf,
     },
@@ -77,6 +83,7 @@ fn main() -> Result<()> {
             lesions,
             vendor,
             hard,
+            matrix,
         } => {
             let opts = Options {
                 small,
@@ -84,6 +91,7 @@ fn main() -> Result<()> {
                 lesions,
                 vendor,
                 groundable: !hard,
+                pet_matrix: matrix.map(usize::from),
                 ..Options::new(seed)
             };
             let t = petground_phantom::generate(&opts, &out)?;
@@ -111,13 +119,21 @@ fn main() -> Result<()> {
             aec,
             aet,
             hl7,
+            report_first,
             dir,
         } => {
+            let report = |addr: &str| -> Result<()> {
+                let ack = send::send_report(&dir.join("report.hl7"), addr)?;
+                println!("{}", ack.replace('\r', "\n").trim_end());
+                Ok(())
+            };
+            if let (true, Some(addr)) = (report_first, &hl7) {
+                report(addr)?;
+            }
             let n = send::store_study(&dir, &dicom, &aet, &aec)?;
             println!("stored {n} instances to {aec}@{dicom}");
-            if let Some(addr) = hl7 {
-                let ack = send::send_report(&dir.join("report.hl7"), &addr)?;
-                println!("{}", ack.replace('\r', "\n").trim_end());
+            if let (false, Some(addr)) = (report_first, &hl7) {
+                report(addr)?;
             }
         }
     }

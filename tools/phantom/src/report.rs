@@ -95,8 +95,8 @@ fn physiologic(t: Tracer) -> &'static str {
 pub fn write_report(
     h: &Header,
     lesions: &[LesionTruth],
-    liver_ref: f64,
-    blood_ref: f64,
+    liver_ref_max: f64,
+    blood_ref_mean: f64,
     rng: &mut Rng,
 ) -> (String, Vec<String>) {
     let comparison = rng.chance(0.5);
@@ -134,11 +134,11 @@ pub fn write_report(
     t += &format!("{}\n", physiologic(h.tracer));
     if rng.chance(0.5) {
         t += &format!(
-            "Liver reference SUVmax {liver_ref:.1}; mediastinal blood pool SUVmax {blood_ref:.1}.\n"
+            "Liver reference SUVmax {liver_ref_max:.1}; mediastinal blood pool SUVmean {blood_ref_mean:.1}.\n"
         );
     } else {
         t += &format!(
-            "Mediastinal blood pool SUV max of {blood_ref:.1} and liver SUVmax {liver_ref:.1} for reference.\n"
+            "Mediastinal blood pool SUV mean of {blood_ref_mean:.1} and liver SUVmax {liver_ref_max:.1} for reference.\n"
         );
     }
     // Findings in cranio-caudal order, one sentence per line, with a negative sentence mixed in.

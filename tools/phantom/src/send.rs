@@ -83,11 +83,15 @@ pub fn read_part10(path: &Path) -> Result<Part10> {
     })
 }
 
-/// The study's DICOM files: `pet/*.dcm` then `ct/*.dcm`, each folder in name order.
+/// The study's DICOM files: `pet/*.dcm` then `ct/*.dcm`, each folder in name order; a missing
+/// folder is skipped (a CT-only or PET-only study), no file at all is an error.
 pub fn study_files(dir: &Path) -> Result<Vec<PathBuf>> {
     let mut all = Vec::new();
     for sub in ["pet", "ct"] {
         let d = dir.join(sub);
+        if !d.is_dir() {
+            continue;
+        }
         let mut files: Vec<PathBuf> = std::fs::read_dir(&d)
             .with_context(|| format!("listing {}", d.display()))?
             .filter_map(|e| e.ok().map(|e| e.path()))
@@ -96,16 +100,26 @@ pub fn study_files(dir: &Path) -> Result<Vec<PathBuf>> {
         files.sort();
         all.extend(files);
     }
-    ensure!(!all.is_empty(), "no DICOM files under {}", dir.display());
+    ensure!(
+        !all.is_empty(),
+        "no DICOM files under {}/pet or {}/ct",
+        dir.display(),
+        dir.display()
+    );
     Ok(all)
 }
 
 /// C-STOREs every file of the study at `dir` to `addr` (HOST:PORT); returns how many were stored.
 pub fn store_study(dir: &Path, addr: &str, calling: &str, called: &str) -> Result<usize> {
-    let files = study_files(dir)?;
+    store_files(&study_files(dir)?, addr, calling, called)
+}
+
+/// C-STOREs the given Part 10 files (Explicit VR Little Endian) over one association, in order.
+pub fn store_files(files: &[PathBuf], addr: &str, calling: &str, called: &str) -> Result<usize> {
+    ensure!(!files.is_empty(), "nothing to send");
     let mut classes: Vec<String> = Vec::new();
     let mut parts = Vec::with_capacity(files.len());
-    for f in &files {
+    for f in files {
         let p = read_part10(f)?;
         ensure!(
             p.transfer_syntax == uids::EXPLICIT_VR_LITTLE_ENDIAN,

@@ -5,7 +5,8 @@
 use crate::anatomy::{Patient, Tissue};
 use crate::ct;
 use crate::dcm::{self, Header, PetSlice, Vendor};
-use crate::lesion::{self, Kind, Lesion, LesionPlan};
+use crate::lesion::{self, Lesion, LesionPlan};
+use crate::measure::{calibrate, lesion_truth, measure, references};
 use crate::pet::{self, Grid, StoredSlice};
 use crate::report;
 use crate::rng::Rng;
@@ -33,6 +34,9 @@ pub struct Options {
     /// Range of the target SUV of lesions.
     pub min_suv: f64,
     pub max_suv: f64,
+    /// Full-size PET matrix (e.g. 200 for a 200×200 benchmark); drawn from 168–200 when `None`.
+    /// Ignored in small mode.
+    pub pet_matrix: Option<usize>,
 }
 
 impl Options {
@@ -46,6 +50,7 @@ impl Options {
             groundable: true,
             min_suv: 2.0,
             max_suv: 25.0,
+            pet_matrix: None,
         }
     }
 }
@@ -90,11 +95,12 @@ fn header(p: &Patient, tracer: Tracer, vendor: Vendor, rng: &mut Rng) -> Header 
 }
 
 /// PET and CT grids sharing the z positions; slice 0 is the most superior.
-fn grids(p: &Patient, small: bool, rng: &mut Rng) -> (Grid, Grid, f64) {
+fn grids(p: &Patient, small: bool, matrix: Option<usize>, rng: &mut Rng) -> (Grid, Grid, f64) {
     let (n, pixel, dz, fwhm) = if small {
         (64, 8.0, 16.0, 12.0)
     } else {
-        let n = *rng.pick(&[168usize, 176, 192, 200]);
+        let drawn = *rng.pick(&[168usize, 176, 192, 200]);
+        let n = matrix.unwrap_or(drawn);
         (n, rng.range(3.6, 4.2), 3.27, rng.range(6.0, 7.0))
     };
     let top = if rng.chance(0.8) {
@@ -146,6 +152,77 @@ fn grid_truth(g: &Grid) -> GridTruth {
     }
 }
 
+/// The seeded draw of one study, before any rendering.
+struct Drawn {
+    patient: Patient,
+    tracer: Tracer,
+    header: Header,
+    pet: Grid,
+    ct: Grid,
+    fwhm: f64,
+    uptake: [f32; Tissue::COUNT],
+    lesions: Vec<Lesion>,
+}
+
+fn draw(opts: &Options, r_anat: &mut Rng, r_acq: &mut Rng, r_les: &mut Rng) -> Drawn {
+    let patient = Patient::sample(r_anat);
+    let tracer = opts.tracer.unwrap_or_else(|| *r_acq.pick(&Tracer::ALL));
+    let header = header(&patient, tracer, opts.vendor, r_acq);
+    let uptake = tracer.uptake_table(r_acq);
+    let (pg, cg, fwhm) = grids(&patient, opts.small, opts.pet_matrix, r_acq);
+    let count = opts.lesions.unwrap_or_else(|| 3 + r_les.below(6));
+    let plan = LesionPlan {
+        count,
+        min_suv: opts.min_suv,
+        max_suv: opts.max_suv,
+        groundable: opts.groundable,
+        clearance_mm: 2.0 * fwhm + pg.pixel[0].max(pg.dz) / 2.0,
+        // 8 × 8 × 16 mm voxels cannot show a 5 mm lesion; keep small-mode lesions ≥ 12 mm.
+        min_diameter_mm: if opts.small { 12.0 } else { 5.0 },
+    };
+    let mut lesions = lesion::draw(&patient, &uptake, &plan, r_les);
+    // Keep only lesions whose centre lies inside the scanned range.
+    lesions.retain(|l| pg.nearest(l.centre_mm).is_some());
+    for (i, l) in lesions.iter_mut().enumerate() {
+        l.id = (i + 1) as u8;
+    }
+    Drawn {
+        patient,
+        tracer,
+        header,
+        pet: pg,
+        ct: cg,
+        fwhm,
+        uptake,
+        lesions,
+    }
+}
+
+/// Renders the PET in SUV (uptake, calibrated lesions, blur, noise) and stores it slice by slice
+/// as 16-bit values of Bq/mL (or counts when `per_stored` is the Philips counts factor).
+fn render_pet(d: &Drawn, small: bool, per_stored: f64, r_noise: &mut Rng) -> Vec<StoredSlice> {
+    let pg = &d.pet;
+    let sigma = d.fwhm / (8.0 * 2f64.ln()).sqrt();
+    let mut suv = pet::uptake_volume(&d.patient, &d.uptake, pg);
+    let gains = calibrate(&suv, pg, &d.lesions, sigma, d.fwhm);
+    pet::add_lesions(&mut suv, pg, &d.lesions, sigma, &gains);
+    pet::blur(&mut suv, pg, d.fwhm);
+    let cov = if small {
+        0.04
+    } else {
+        r_noise.range(0.06, 0.12)
+    };
+    pet::add_noise(&mut suv, cov, r_noise);
+    let k = d.header.bqml_per_suv();
+    let plane = pg.nx * pg.ny;
+    (0..pg.nz)
+        .map(|z| {
+            let slice = &suv[z * plane..(z + 1) * plane];
+            pet::quantize_slice(slice.iter().map(|v| f64::from(*v) * k / per_stored))
+        })
+        .collect()
+}
+
 /// Generates one study into `out` (created if missing) and returns its truth.
 pub fn generate(opts: &Options, out: &Path) -> Result<Truth> {
     let mut root = Rng::new(opts.seed);
@@ -157,100 +234,59 @@ pub fn generate(opts: &Options, out: &Path) -> Result<Truth> {
         root.fork(5),
         root.fork(6),
     );
-    let patient = Patient::sample(&mut r_anat);
-    let tracer = opts.tracer.unwrap_or_else(|| *r_acq.pick(&Tracer::ALL));
-    let h = header(&patient, tracer, opts.vendor, &mut r_acq);
-    let uptake = tracer.uptake_table(&mut r_acq);
-    let (pg, cg, fwhm) = grids(&patient, opts.small, &mut r_acq);
-    let count = opts.lesions.unwrap_or_else(|| 3 + r_les.below(6));
-    let plan = LesionPlan {
-        count,
-        min_suv: opts.min_suv,
-        max_suv: opts.max_suv,
-        groundable: opts.groundable,
-        clearance_mm: 2.0 * fwhm + pg.pixel[0].max(pg.dz) / 2.0,
-        // 8 × 8 × 16 mm voxels cannot show a 5 mm lesion; keep small-mode lesions ≥ 12 mm.
-        min_diameter_mm: if opts.small { 12.0 } else { 5.0 },
-    };
-    let mut lesions = lesion::draw(&patient, &uptake, &plan, &mut r_les);
-    // Keep only lesions whose centre lies inside the scanned range.
-    lesions.retain(|l| pg.nearest(l.centre_mm).is_some());
-    for (i, l) in lesions.iter_mut().enumerate() {
-        l.id = (i + 1) as u8;
-    }
-
-    let sigma = fwhm / (8.0 * 2f64.ln()).sqrt();
-    let mut suv = pet::uptake_volume(&patient, &uptake, &pg);
-    let gains = calibrate(&suv, &pg, &lesions, sigma, fwhm);
-    pet::add_lesions(&mut suv, &pg, &lesions, sigma, &gains);
-    pet::blur(&mut suv, &pg, fwhm);
-    let cov = if opts.small {
-        0.04
-    } else {
-        r_noise.range(0.06, 0.12)
-    };
-    pet::add_noise(&mut suv, cov, &mut r_noise);
-
-    let k = h.bqml_per_suv();
+    let d = draw(opts, &mut r_anat, &mut r_acq, &mut r_les);
     let counts_factor = (opts.vendor == Vendor::Philips).then(|| r_acq.range(0.5, 3.0));
     let per_stored = counts_factor.unwrap_or(1.0);
-    let plane = pg.nx * pg.ny;
-    let slices: Vec<StoredSlice> = (0..pg.nz)
-        .map(|z| {
-            pet::quantize_slice(
-                suv[z * plane..(z + 1) * plane]
-                    .iter()
-                    .map(|v| f64::from(*v) * k / per_stored),
-            )
-        })
-        .collect();
-    drop(suv);
+    let slices = render_pet(&d, opts.small, per_stored, &mut r_noise);
+    let (pg, h) = (&d.pet, &d.header);
+    let k = h.bqml_per_suv();
     // SUV as any reader computes it from the file: stored × slope (× counts factor) / k.
     let stored_suv = |[z, y, x]: [usize; 3]| {
         let s = &slices[z];
         f64::from(s.values[y * pg.nx + x]) * s.slope * per_stored / k
     };
-    let (labels, measured) = measure(&pg, &lesions, &stored_suv);
-    let liver_ref = reference_max(&patient, &pg, Tissue::Liver, &stored_suv);
-    let blood_ref = reference_max(&patient, &pg, Tissue::BloodPool, &stored_suv);
-
-    let mut lt: Vec<LesionTruth> = lesions
+    let (labels, measured) = measure(pg, &d.lesions, &stored_suv);
+    let (liver_ref, blood_ref) = references(&d.patient, pg, &stored_suv);
+    let mut lt: Vec<LesionTruth> = d
+        .lesions
         .iter()
         .zip(&measured)
-        .map(|(l, m)| lesion_truth(l, m, &pg))
+        .map(|(l, m)| lesion_truth(l, m, pg))
         .collect();
-    let (text, sentences) = report::write_report(&h, &lt, liver_ref, blood_ref, &mut r_rep);
+    let (text, sentences) = report::write_report(h, &lt, liver_ref, blood_ref, &mut r_rep);
     for (l, s) in lt.iter_mut().zip(sentences) {
         l.sentence = s;
     }
 
-    std::fs::create_dir_all(out.join("pet"))
-        .with_context(|| format!("creating {}", out.display()))?;
-    std::fs::create_dir_all(out.join("ct"))
-        .with_context(|| format!("creating {}", out.display()))?;
-    write_pet(&h, &pg, &slices, counts_factor, &mut root, out)?;
-    ct::write_ct(&h, &patient, &cg, &lesions, &mut r_ct, &mut root, out)?;
+    for sub in ["pet", "ct"] {
+        let dir = out.join(sub);
+        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    write_pet(h, pg, &slices, counts_factor, &mut root, out)?;
+    ct::write_ct(h, &d.patient, &d.ct, &d.lesions, &mut r_ct, &mut root, out)?;
     std::fs::write(out.join("report.txt"), &text).context("writing report.txt")?;
-    let msg_id = format!("PH{}", opts.seed);
-    let hl7 = report::hl7_oru(
-        &h,
-        &text,
-        &msg_id,
-        &hhmmss(16 * 3600 + (opts.seed % 3600) as u32),
-    );
+    let report_time = hhmmss(16 * 3600 + (opts.seed % 3600) as u32);
+    let hl7 = report::hl7_oru(h, &text, &format!("PH{}", opts.seed), &report_time);
     std::fs::write(out.join("report.hl7"), hl7).context("writing report.hl7")?;
     std::fs::write(out.join("truth_labels.u8"), &labels).context("writing truth_labels.u8")?;
-    let truth = Truth {
+    let truth = truth_of(opts, &d, lt);
+    truth.save(&out.join("truth.json"))?;
+    Ok(truth)
+}
+
+fn truth_of(opts: &Options, d: &Drawn, lesions: Vec<LesionTruth>) -> Truth {
+    let h = &d.header;
+    Truth {
         seed: opts.seed,
         small: opts.small,
-        tracer: format!("{tracer:?}").to_lowercase(),
+        tracer: format!("{:?}", d.tracer).to_lowercase(),
         vendor: format!("{:?}", opts.vendor).to_lowercase(),
         patient_id: h.patient_id.clone(),
         patient_name: h.patient_name.clone(),
         patient_sex: h.sex.to_string(),
         patient_weight_kg: h.weight_kg,
         patient_height_m: h.height_m,
-        body_centre_mm: patient.centre,
+        body_centre_mm: d.patient.centre,
         accession_number: h.accession.clone(),
         study_instance_uid: h.study_uid.clone(),
         pet_series_instance_uid: h.pet_series_uid.clone(),
@@ -260,129 +296,14 @@ pub fn generate(opts: &Options, out: &Path) -> Result<Truth> {
         injection_time: h.injection_time.clone(),
         series_time: h.series_time.clone(),
         injected_dose_bq: h.dose_bq,
-        half_life_s: tracer.half_life_s(),
+        half_life_s: d.tracer.half_life_s(),
         delta_t_s: h.delta_t_s(),
-        bqml_per_suv: k,
-        pet_fwhm_mm: fwhm,
-        pet_grid: grid_truth(&pg),
-        ct_grid: grid_truth(&cg),
+        bqml_per_suv: h.bqml_per_suv(),
+        pet_fwhm_mm: d.fwhm,
+        pet_grid: grid_truth(&d.pet),
+        ct_grid: grid_truth(&d.ct),
         labels_file: "truth_labels.u8".into(),
-        lesions: lt,
-    };
-    truth.save(&out.join("truth.json"))?;
-    Ok(truth)
-}
-
-/// A noise-free trial pass: the analytic recovery estimate ignores where the lesion falls
-/// between voxel centres, which matters most for small lesions on coarse grids; the gain brings
-/// each lesion's blurred max back to its target.
-fn calibrate(base: &[f32], g: &Grid, lesions: &[Lesion], sigma: f64, fwhm: f64) -> Vec<f64> {
-    let mut trial = base.to_vec();
-    let bgs = pet::add_lesions(&mut trial, g, lesions, sigma, &vec![1.0; lesions.len()]);
-    pet::blur(&mut trial, g, fwhm);
-    lesions
-        .iter()
-        .zip(bgs)
-        .map(|(l, bg)| {
-            let (m, _) = pet::max_in_sphere(
-                g,
-                l.centre_mm,
-                pet::search_radius(g, l.diameter_mm),
-                |[k, j, i]| f64::from(trial[g.idx(k, j, i)]),
-            );
-            if m - bg > 0.1 {
-                ((l.peak_suv - bg) / (m - bg)).clamp(0.5, 8.0)
-            } else {
-                1.0
-            }
-        })
-        .collect()
-}
-
-/// Per lesion: the max stored SUV and its voxel. The search region is the sphere grown by one
-/// voxel, because blur and noise can put the hottest voxel just outside the nominal edge; the
-/// label is the voxels whose centre lies in the sphere, plus the centre voxel and the max voxel,
-/// so every label holds its own max.
-struct Measured {
-    max: f64,
-    at: [usize; 3],
-    voxels: usize,
-}
-
-fn measure(
-    g: &Grid,
-    lesions: &[Lesion],
-    suv: &dyn Fn([usize; 3]) -> f64,
-) -> (Vec<u8>, Vec<Measured>) {
-    let mut labels = vec![0u8; g.len()];
-    let mut out = Vec::new();
-    for l in lesions {
-        let c = l.centre_mm;
-        let r = l.diameter_mm / 2.0;
-        let best = pet::max_in_sphere(g, c, pet::search_radius(g, l.diameter_mm), suv);
-        let mut inside = Vec::new();
-        pet::for_each_voxel_near(g, c, r, |k, j, i| {
-            let d2 = (g.x(i) - c[0]).powi(2) + (g.y(j) - c[1]).powi(2) + (g.z(k) - c[2]).powi(2);
-            if d2 <= r * r {
-                inside.push([k, j, i]);
-            }
-        });
-        inside.extend(g.nearest(c));
-        inside.push(best.1);
-        let mut voxels = 0;
-        for [k, j, i] in inside {
-            let n = g.idx(k, j, i);
-            if labels[n] == 0 {
-                labels[n] = l.id;
-                voxels += 1;
-            }
-        }
-        out.push(Measured {
-            max: best.0,
-            at: best.1,
-            voxels,
-        });
-    }
-    (labels, out)
-}
-
-/// The max stored SUV at the centre of an organ's ellipsoid (a 3-voxel cube), the reference
-/// value a reader would quote.
-fn reference_max(p: &Patient, g: &Grid, t: Tissue, suv: &dyn Fn([usize; 3]) -> f64) -> f64 {
-    let Some(crate::anatomy::Solid::Ellipsoid { c, .. }) = p.organ(t).next().copied() else {
-        return 0.0;
-    };
-    let mut best = 0.0f64;
-    pet::for_each_voxel_near(g, c, g.pixel[0].max(g.dz) * 1.5, |k, j, i| {
-        best = best.max(suv([k, j, i]))
-    });
-    best
-}
-
-fn lesion_truth(l: &Lesion, m: &Measured, g: &Grid) -> LesionTruth {
-    let [k, j, i] = m.at;
-    LesionTruth {
-        id: l.id,
-        site: l.site.to_owned(),
-        site_text: l.site_text.to_owned(),
-        side: l.side.map(str::to_owned),
-        kind: match l.kind {
-            Kind::Node => "node",
-            Kind::Lung => "lung",
-            Kind::Liver => "liver",
-            Kind::Bone => "bone",
-        }
-        .to_owned(),
-        centre_mm: l.centre_mm,
-        diameter_mm: l.diameter_mm,
-        peak_suv: l.peak_suv,
-        measured_suv_max: m.max,
-        reported_suv_max: (m.max * 10.0).round() / 10.0,
-        max_voxel: m.at,
-        max_mm: [g.x(i), g.y(j), g.z(k)],
-        instance_number: k + 1,
-        voxels: m.voxels,
-        sentence: String::new(),
+        lesions,
     }
 }
 
