@@ -2,3 +2,7 @@
 //! pre-processing shared with tools/train (`preprocess`), ONNX Runtime loading, the frozen text
 //! encoder and tokenizer, the grounding model and its post-processing (the other files).
 pub mod preprocess;
+pub mod manifest;
+pub mod runtime;
+pub mod text;
+pub mod model;
