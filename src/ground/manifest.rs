@@ -167,7 +167,10 @@ mod tests {
         let a = write(d.path(), "a.onnx", b"abc");
         assert_eq!(man.verify(&a).expect("matches"), good);
         let a = write(d.path(), "a.onnx", b"ab");
-        assert!(matches!(man.verify(&a), Err(ManifestError::Size { bytes: 2, .. })));
+        assert!(matches!(
+            man.verify(&a),
+            Err(ManifestError::Size { bytes: 2, .. })
+        ));
         let a = write(d.path(), "a.onnx", b"abd");
         assert!(matches!(man.verify(&a), Err(ManifestError::Hash { .. })));
         let b = write(d.path(), "b.onnx", b"abc");

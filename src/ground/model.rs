@@ -148,7 +148,10 @@ impl GroundingModel {
                 prob.shape()
             )));
         }
-        Ok(prob.index_axis(Axis(0), 0).index_axis(Axis(0), 0).to_owned())
+        Ok(prob
+            .index_axis(Axis(0), 0)
+            .index_axis(Axis(0), 0)
+            .to_owned())
     }
 }
 
@@ -193,7 +196,9 @@ fn check_outlet(outlets: &[Outlet], (name, rank, dims): Spec, kind: &str) -> Res
         return Err(format!("{kind} '{name}' is not a tensor"));
     };
     if *ty != TensorElementType::Float32 {
-        return Err(format!("{kind} '{name}' has element type {ty:?}, expected float32"));
+        return Err(format!(
+            "{kind} '{name}' has element type {ty:?}, expected float32"
+        ));
     }
     if shape.len() != rank {
         return Err(format!(

@@ -1,5 +1,5 @@
 //! Model output → lesion mask on the PET grid (model contract, post-processing): probability
-//! > 0.5 on the model grid, 26-connected components, keep the component with the highest mean
+//! above 0.5 on the model grid, 26-connected components, keep the component with the highest mean
 //! probability, then back onto the PET grid by resampling its indicator
 //! (`resample::from_isotropic`) and thresholding at 0.5. Pure synchronous code; tools/train
 //! evaluates with these same functions.
@@ -17,7 +17,10 @@ pub const THRESHOLD: f32 = 0.5;
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum PostprocessError {
     #[error("model output {output:?} is smaller than the model grid {grid:?}")]
-    Shape { output: [usize; 3], grid: [usize; 3] },
+    Shape {
+        output: [usize; 3],
+        grid: [usize; 3],
+    },
     #[error(transparent)]
     Components(#[from] ComponentsError),
 }
@@ -159,7 +162,9 @@ mod tests {
         fill_cube(&mut prob, 8, 12, 0.9);
         // Padding is cropped: a "hot" voxel there must be ignored even with a higher mean.
         prob[[25, 25, 25]] = 1.0;
-        let m = to_pet_mask(prob.view(), &iso, &pet).expect("ok").expect("found");
+        let m = to_pet_mask(prob.view(), &iso, &pet)
+            .expect("ok")
+            .expect("found");
         assert_eq!(m.dim(), (40, 40, 40));
         // Iso voxel centres sit at 2 + 8k mm, so iso voxels 8..12 cover 62–94 mm: PET centres
         // 64..=92 mm (PET voxels 16..24) on each axis, i.e. 8³ = 512, less the 8 corner voxels
@@ -176,7 +181,9 @@ mod tests {
         let iso = isotropic_geometry(&pet, 8.0).expect("iso");
         let mut prob = Array3::<f32>::zeros((32, 32, 32));
         prob[[10, 10, 10]] = 0.9;
-        let m = to_pet_mask(prob.view(), &iso, &pet).expect("ok").expect("found");
+        let m = to_pet_mask(prob.view(), &iso, &pet)
+            .expect("ok")
+            .expect("found");
         assert!(m.iter().filter(|&&b| b).count() >= 1);
     }
 

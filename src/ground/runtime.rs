@@ -198,13 +198,26 @@ impl Runtime {
     /// A session for the ONNX file at `path` (`what` names it in errors and logs), on the
     /// configured device. Returns the device it really runs on (`Cpu` or `Cuda`).
     pub fn session(&self, path: &Path, what: &str) -> Result<(Session, Device), RuntimeError> {
+        self.session_on(path, what, self.device)
+    }
+
+    /// As [`Runtime::session`] with an explicit device policy (GPU checks compare devices).
+    pub fn session_on(
+        &self,
+        path: &Path,
+        what: &str,
+        device: Device,
+    ) -> Result<(Session, Device), RuntimeError> {
         let session_err = |message: String| RuntimeError::Session {
             what: what.to_string(),
             path: path.to_path_buf(),
             message,
         };
-        match self.device {
-            Device::Cpu => Ok((self.commit(self.builder(what, path)?, path, what)?, Device::Cpu)),
+        match device {
+            Device::Cpu => Ok((
+                self.commit(self.builder(what, path)?, path, what)?,
+                Device::Cpu,
+            )),
             Device::Cuda => {
                 let mut b = self.with_cuda(self.builder(what, path)?, what)?;
                 let s = b.commit_from_file(path).map_err(|e| {
@@ -257,7 +270,12 @@ impl Runtime {
         Ok(b)
     }
 
-    fn commit(&self, mut b: SessionBuilder, path: &Path, what: &str) -> Result<Session, RuntimeError> {
+    fn commit(
+        &self,
+        mut b: SessionBuilder,
+        path: &Path,
+        what: &str,
+    ) -> Result<Session, RuntimeError> {
         b.commit_from_file(path).map_err(|e| RuntimeError::Session {
             what: what.to_string(),
             path: path.to_path_buf(),

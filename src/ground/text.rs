@@ -191,7 +191,8 @@ impl TextEncoder {
 }
 
 fn check_encoder_io(s: &Session, path: &Path) -> Result<(), TextError> {
-    let names = |o: &[ort::value::Outlet]| o.iter().map(|x| x.name().to_string()).collect::<Vec<_>>();
+    let names =
+        |o: &[ort::value::Outlet]| o.iter().map(|x| x.name().to_string()).collect::<Vec<_>>();
     let inputs = names(s.inputs());
     let outputs = names(s.outputs());
     let mut want: Vec<String> = ENCODER_INPUTS.iter().map(|s| s.to_string()).collect();
