@@ -139,16 +139,13 @@ fn device_policy_cuda_fails_loudly_and_auto_falls_back() {
     let auto = rt.session_on(&path, "stand-in", Device::Auto);
     let cuda = rt.session_on(&path, "stand-in", Device::Cuda);
     if cfg!(feature = "cuda") {
-        // With the CPU-only library the CUDA provider cannot load: "cuda" is an error, "auto"
-        // still gets a CPU session (on a GPU machine see bench/ground-gpu-check).
-        assert!(matches!(auto, Ok((_, _))));
-        if rt
-            .library()
-            .to_string_lossy()
-            .contains("vendor/onnxruntime")
-        {
-            assert!(matches!(cuda, Err(RuntimeError::Cuda { .. })), "{cuda:?}");
-        }
+        // "auto" always gets a session; "cuda" runs on CUDA or says why it cannot (the CPU-only
+        // library has no CUDA provider). bench/ground-gpu-check compares the two on a GPU.
+        assert!(auto.is_ok(), "{auto:?}");
+        assert!(
+            matches!(cuda, Ok((_, Device::Cuda)) | Err(RuntimeError::Cuda { .. })),
+            "{cuda:?}"
+        );
     } else {
         assert!(matches!(auto, Ok((_, Device::Cpu))), "{auto:?}");
         let e = cuda.expect_err("no CUDA in this build");

@@ -115,6 +115,11 @@ impl Grounder {
         self.model.as_ref()
     }
 
+    /// The grounding model for direct `predict` calls (benchmarks, tools/train evaluation).
+    pub fn model_mut(&mut self) -> Option<&mut GroundingModel> {
+        self.model.as_mut()
+    }
+
     /// Embeddings of a finding's `text` (CONTRACT §4 `text` field).
     pub fn embed(&mut self, text: &str) -> Result<TextEmbedding, GroundError> {
         Ok(self.text.encode(text)?)

@@ -41,7 +41,11 @@ pub fn settings(dir: &Path) -> ModelSettings {
     ModelSettings {
         onnxruntime: ensure_library(),
         device: Device::Cpu,
-        threads: 1,
+        // bench/ground passes its thread count here; tests use one thread (2 shared cores).
+        threads: std::env::var("PETGROUND_BENCH_THREADS")
+            .ok()
+            .and_then(|t| t.parse().ok())
+            .unwrap_or(1),
         dir: dir.to_path_buf(),
     }
 }
