@@ -64,11 +64,21 @@ impl GroundingModel {
     /// Loads the model at `path`, checked against the manifest entry named by its file name.
     /// A missing file is [`ModelError::Missing`] (the caller decides whether that is fatal).
     pub fn load(rt: &Runtime, path: &Path, manifest: &Manifest) -> Result<Self, ModelError> {
+        Self::load_on(rt, path, manifest, rt.device())
+    }
+
+    /// As [`GroundingModel::load`] on an explicit device policy (GPU-vs-CPU checks).
+    pub fn load_on(
+        rt: &Runtime,
+        path: &Path,
+        manifest: &Manifest,
+        device: Device,
+    ) -> Result<Self, ModelError> {
         if !path.exists() {
             return Err(ModelError::Missing(path.to_path_buf()));
         }
         let sha256 = manifest.verify(path)?;
-        let (session, device) = rt.session(path, "grounding model")?;
+        let (session, device) = rt.session_on(path, "grounding model", device)?;
         check_io(&session).map_err(|message| ModelError::Contract {
             path: path.to_path_buf(),
             message,

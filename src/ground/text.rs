@@ -131,12 +131,22 @@ impl TextEncoder {
     /// Loads `tokenizer.json` and `text_encoder.onnx` from `dir`, each checked against
     /// `manifest`, and checks the encoder's input/output names.
     pub fn load(rt: &Runtime, dir: &Path, manifest: &Manifest) -> Result<Self, TextError> {
+        Self::load_on(rt, dir, manifest, rt.device())
+    }
+
+    /// As [`TextEncoder::load`] on an explicit device policy (GPU-vs-CPU checks).
+    pub fn load_on(
+        rt: &Runtime,
+        dir: &Path,
+        manifest: &Manifest,
+        device: Device,
+    ) -> Result<Self, TextError> {
         let tok_path = dir.join(TOKENIZER_FILE);
         let enc_path = dir.join(ENCODER_FILE);
         manifest.verify(&tok_path)?;
         manifest.verify(&enc_path)?;
         let tokenizer = load_tokenizer(&tok_path)?;
-        let (session, device) = rt.session(&enc_path, "text encoder")?;
+        let (session, device) = rt.session_on(&enc_path, "text encoder", device)?;
         check_encoder_io(&session, &enc_path)?;
         Ok(TextEncoder {
             tokenizer,
