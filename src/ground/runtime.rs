@@ -208,47 +208,31 @@ impl Runtime {
         what: &str,
         device: Device,
     ) -> Result<(Session, Device), RuntimeError> {
-        let session_err = |message: String| RuntimeError::Session {
-            what: what.to_string(),
-            path: path.to_path_buf(),
-            message,
-        };
         match device {
-            Device::Cpu => Ok((
-                self.commit(self.builder(what, path)?, path, what)?,
-                Device::Cpu,
-            )),
-            Device::Cuda => {
-                let mut b = self.with_cuda(self.builder(what, path)?, what)?;
-                let s = b.commit_from_file(path).map_err(|e| {
-                    // A CUDA library missing at first use surfaces here, not at registration.
-                    RuntimeError::Cuda {
-                        what: what.to_string(),
-                        message: e.to_string(),
-                    }
-                })?;
-                Ok((s, Device::Cuda))
+            Device::Cpu => {
+                let s = self.commit(self.builder(what, path)?, path, what)?;
+                Ok((s, Device::Cpu))
             }
+            // Registration failure (no CUDA provider library, no GPU) is `Cuda`; a model that
+            // cannot be built is a `Session` error, as on CPU.
+            Device::Cuda => {
+                let b = self.with_cuda(self.builder(what, path)?, what)?;
+                Ok((self.commit(b, path, what)?, Device::Cuda))
+            }
+            // Any CUDA failure, at registration or when the session initialises the provider
+            // (no device, missing cuBLAS), falls back to CPU; a broken model then fails there.
             Device::Auto => {
-                let attempt = self
+                let cuda = self
                     .with_cuda(self.builder(what, path)?, what)
-                    .and_then(|mut b| {
-                        b.commit_from_file(path).map_err(|e| RuntimeError::Cuda {
-                            what: what.to_string(),
-                            message: e.to_string(),
-                        })
-                    });
-                match attempt {
+                    .and_then(|b| self.commit(b, path, what));
+                match cuda {
                     Ok(s) => Ok((s, Device::Cuda)),
                     Err(e) => {
                         if cfg!(feature = "cuda") {
                             tracing::warn!(model = what, error = %e, "CUDA unavailable; running on CPU");
                         }
-                        let s = self.commit(self.builder(what, path)?, path, what);
-                        s.map(|s| (s, Device::Cpu)).map_err(|e| match e {
-                            RuntimeError::Session { message, .. } => session_err(message),
-                            other => other,
-                        })
+                        let s = self.commit(self.builder(what, path)?, path, what)?;
+                        Ok((s, Device::Cpu))
                     }
                 }
             }
