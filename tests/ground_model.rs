@@ -142,6 +142,7 @@ fn device_policy_cuda_fails_loudly_and_auto_falls_back() {
         // "auto" always gets a session; "cuda" runs on CUDA or says why it cannot (the CPU-only
         // library has no CUDA provider). bench/ground-gpu-check compares the two on a GPU.
         assert!(auto.is_ok(), "{auto:?}");
+        eprintln!("device = \"cuda\": {:?}", cuda.as_ref().err().map(ToString::to_string));
         assert!(
             matches!(
                 cuda,
@@ -233,4 +234,14 @@ fn repository_models_verify_against_the_manifest() {
         m.verify(&dir.join(f))
             .unwrap_or_else(|e| panic!("{f}: {e}"));
     }
+}
+
+#[test]
+fn grounder_can_move_to_a_blocking_worker() {
+    // The pipeline keeps one Grounder behind a Mutex and runs it on tokio's blocking pool.
+    fn send<T: Send>() {}
+    fn sync<T: Send + Sync>() {}
+    send::<Grounder>();
+    sync::<std::sync::Arc<petground::ground::runtime::Runtime>>();
+    sync::<std::sync::Mutex<Grounder>>();
 }
