@@ -142,7 +142,10 @@ fn device_policy_cuda_fails_loudly_and_auto_falls_back() {
         // "auto" always gets a session; "cuda" runs on CUDA or says why it cannot (the CPU-only
         // library has no CUDA provider). bench/ground-gpu-check compares the two on a GPU.
         assert!(auto.is_ok(), "{auto:?}");
-        eprintln!("device = \"cuda\": {:?}", cuda.as_ref().err().map(ToString::to_string));
+        eprintln!(
+            "device = \"cuda\": {:?}",
+            cuda.as_ref().err().map(ToString::to_string)
+        );
         assert!(
             matches!(
                 cuda,

@@ -22,6 +22,9 @@ pub fn library() -> PathBuf {
 
 /// The library, fetched once with scripts/fetch-onnxruntime (idempotent) when absent.
 pub fn ensure_library() -> PathBuf {
+    // Tests of one binary run in parallel: only one of them may run the fetch script.
+    static FETCH: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _guard = FETCH.lock().unwrap_or_else(|p| p.into_inner());
     let lib = library();
     if !lib.is_file() {
         let status = Command::new(repo().join("scripts/fetch-onnxruntime"))
