@@ -1,0 +1,298 @@
+"""ConTEXTual Net 3D, scaled for CPU (PAPER.md section 4; issue 9): trains on a dataset built by
+`petground-train dataset` and exports models/grounding.onnx per the model contract.
+
+Network: 3D residual U-Net (one residual block per level, instance norm, LeakyReLU 0.01),
+filters F = 8/16/32/64/128 by default (strides 1/2/2/2/2), transposed-conv upsampling; after the
+transposed conv of each of the three decoder levels (the three deepest), single-head
+cross-attention from image voxels (queries) to the frozen MiniLM token embeddings (keys/values,
+padding masked), applied as `vision * tanh(attn)`, then the skip concat; 2-class softmax.
+Loss Dice (foreground) + CE; AdamW (lr 1e-3: the paper's 5e-5 is for a 20x larger net and
+250 epochs; a small net on few steps needs the larger rate), wd 1e-5, linear warmup then cosine;
+no flips (left/right matter); seed fixed. Patches: Z windows of --crop-z slices (full Y, X) that
+contain the lesion at a random offset; the net is fully convolutional, so export and inference
+take the whole padded volume. Checkpoints every --ckpt-every steps; --resume continues.
+Uses CUDA when available."""
+import argparse
+import csv
+import json
+import math
+import os
+import random
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+import textenc
+
+
+def set_seed(seed):
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+class ResBlock(nn.Module):
+    def __init__(self, cin, cout, stride=1):
+        super().__init__()
+        self.c1 = nn.Conv3d(cin, cout, 3, stride, 1, bias=False)
+        self.n1 = nn.InstanceNorm3d(cout, affine=True)
+        self.c2 = nn.Conv3d(cout, cout, 3, 1, 1, bias=False)
+        self.n2 = nn.InstanceNorm3d(cout, affine=True)
+        self.skip = None
+        if stride != 1 or cin != cout:
+            self.skip = nn.Sequential(nn.Conv3d(cin, cout, 1, stride, bias=False),
+                                      nn.InstanceNorm3d(cout, affine=True))
+
+    def forward(self, x):
+        y = F.leaky_relu(self.n1(self.c1(x)), 0.01)
+        y = self.n2(self.c2(y))
+        s = x if self.skip is None else self.skip(x)
+        return F.leaky_relu(y + s, 0.01)
+
+
+class CrossAttention(nn.Module):
+    """Image voxels attend to text tokens; output = vision * tanh(attn) (no residual, no norm)."""
+
+    def __init__(self, c, text_dim):
+        super().__init__()
+        self.q = nn.Conv3d(c, c, 1)
+        self.k = nn.Linear(text_dim, c)
+        self.v = nn.Linear(text_dim, c)
+        self.scale = 1.0 / math.sqrt(c)
+
+    def forward(self, x, text, mask):
+        b, c = x.shape[0], x.shape[1]
+        q = self.q(x).flatten(2).transpose(1, 2)            # [B, N, C]
+        k = self.k(text)                                    # [B, L, C]
+        v = self.v(text)
+        scores = torch.matmul(q, k.transpose(1, 2)) * self.scale  # [B, N, L]
+        scores = scores + (1.0 - mask)[:, None, :] * -1e4   # padding tokens get ~0 weight
+        attn = torch.matmul(torch.softmax(scores, dim=-1), v)     # [B, N, C]
+        attn = attn.transpose(1, 2).reshape(x.shape)
+        return x * torch.tanh(attn)
+
+
+class ConTEXTualNet3D(nn.Module):
+    def __init__(self, filters=(16, 32, 64, 128), text_dim=textenc.DIM, attn_levels=3):
+        super().__init__()
+        f = filters
+        self.enc = nn.ModuleList([ResBlock(2, f[0])] +
+                                 [ResBlock(f[i - 1], f[i], 2) for i in range(1, len(f))])
+        self.up = nn.ModuleList()
+        self.dec = nn.ModuleList()
+        self.attn = nn.ModuleList()
+        n_dec = len(f) - 1
+        for j, i in enumerate(reversed(range(1, len(f)))):
+            self.up.append(nn.ConvTranspose3d(f[i], f[i - 1], 2, 2))
+            self.dec.append(ResBlock(2 * f[i - 1], f[i - 1]))
+            # Decoder level j = 0 is the deepest.
+            self.attn.append(CrossAttention(f[i - 1], text_dim) if j < attn_levels else None)
+        self.head = nn.Conv3d(f[0], 2, 1)
+        self.n_dec = n_dec
+
+    def forward(self, image, text, mask):
+        skips = []
+        x = image
+        for blk in self.enc:
+            x = blk(x)
+            skips.append(x)
+        x = skips.pop()
+        for up, dec, att in zip(self.up, self.dec, self.attn):
+            x = up(x)
+            if att is not None:
+                x = att(x, text, mask)
+            x = dec(torch.cat([x, skips.pop()], 1))
+        return self.head(x)  # logits [B, 2, Z, Y, X]
+
+
+class Exported(nn.Module):
+    """The contract's interface: prob = softmax(logits)[:, 1:2]."""
+
+    def __init__(self, net):
+        super().__init__()
+        self.net = net
+
+    def forward(self, image, text, text_mask):
+        return torch.softmax(self.net(image, text, text_mask), dim=1)[:, 1:2]
+
+
+def dice_ce(logits, target):
+    ce = F.cross_entropy(logits, target.long())
+    p = torch.softmax(logits, 1)[:, 1]
+    t = target.float()
+    dims = tuple(range(1, t.ndim))
+    inter = (p * t).sum(dims)
+    dice = 1 - (2 * inter + 1e-5) / (p.sum(dims) + t.sum(dims) + 1e-5)
+    return dice.mean() + ce, dice.mean().item(), ce.item()
+
+
+class Data:
+    def __init__(self, root, pairs, crop_z, texts):
+        self.root = Path(root)
+        self.pairs = pairs
+        self.crop_z = crop_z
+        self.texts = texts
+        self.images = {}
+
+    def image(self, rel):
+        if rel not in self.images:  # float16 in memory: ~2.4 MB per study
+            self.images[rel] = np.load(self.root / rel).astype(np.float16)
+        return self.images[rel]
+
+    def sample(self, p, rng, crop=True):
+        img = self.image(p["image"])
+        lab = np.load(self.root / p["label"])
+        z = img.shape[1]
+        if crop and self.crop_z < z:
+            zs = np.nonzero(lab.any(axis=(1, 2)))[0]
+            lo = max(0, int(zs.max()) - self.crop_z + 1)
+            hi = min(int(zs.min()), z - self.crop_z)
+            z0 = rng.randint(lo, max(lo, hi))
+            img = img[:, z0:z0 + self.crop_z]
+            lab = lab[z0:z0 + self.crop_z]
+        tok, mask = self.texts[p["text"]]
+        return img.astype(np.float32), lab, tok, mask
+
+    def batch(self, idx, rng, crop=True):
+        items = [self.sample(self.pairs[i], rng, crop) for i in idx]
+        return [torch.from_numpy(np.stack(x)) for x in zip(*items)]
+
+
+def lr_at(step, base, warmup, total):
+    if step < warmup:
+        return base * (step + 1) / warmup
+    t = (step - warmup) / max(1, total - warmup)
+    return base * 0.5 * (1 + math.cos(math.pi * min(1.0, t)))
+
+
+def export(net, path, device):
+    net = net.to("cpu").eval()
+    model = Exported(net).eval()
+    z, y, x = 64, 64, 64
+    args = (torch.zeros(1, 2, z, y, x), torch.zeros(1, textenc.L, textenc.DIM),
+            torch.ones(1, textenc.L))
+    d = torch.export.Dim
+    dyn = {"image": {2: 16 * d("z16", min=1, max=64), 3: 16 * d("y16", min=1, max=64),
+                     4: 16 * d("x16", min=1, max=64)},
+           "text": None, "text_mask": None}
+    prog = torch.onnx.export(model, args, dynamo=True, opset_version=17,
+                             input_names=["image", "text", "text_mask"], output_names=["prob"],
+                             dynamic_shapes=dyn)
+    prog.save(str(path))
+    net.to(device)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--data", required=True)
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--steps", type=int, default=3000)
+    ap.add_argument("--resume", action="store_true")
+    ap.add_argument("--lr", type=float, default=1e-3)
+    ap.add_argument("--wd", type=float, default=1e-5)
+    ap.add_argument("--warmup", type=int, default=50)
+    ap.add_argument("--batch", type=int, default=2)
+    ap.add_argument("--crop-z", type=int, default=32)
+    ap.add_argument("--filters", default="8,16,32,64,128")
+    ap.add_argument("--ckpt-every", type=int, default=100)
+    ap.add_argument("--val-every", type=int, default=250)
+    ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--encoder-dir", default=None)
+    ap.add_argument("--export-only", action="store_true", help="export the last checkpoint")
+    ap.add_argument("--time-limit", type=float, default=0, help="stop (and export) after N s")
+    a = ap.parse_args()
+
+    torch.set_num_threads(a.threads)
+    set_seed(a.seed)
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    out = Path(a.out)
+    out.mkdir(parents=True, exist_ok=True)
+    pairs = [json.loads(l) for l in open(Path(a.data) / "manifest.jsonl") if l.strip()]
+    train = [p for p in pairs if p["split"] == "train"]
+    val = [p for p in pairs if p["split"] == "val"][:24]
+    enc = textenc.TextEncoder(textenc.encoder_dir(a.encoder_dir))
+    texts = textenc.encode_all([p["text"] for p in train + val], enc, out / "text_cache.npz")
+    print(f"{len(train)} train pairs, {len(val)} val pairs, {len(texts)} texts, device {device}")
+
+    filters = tuple(int(v) for v in a.filters.split(","))
+    net = ConTEXTualNet3D(filters).to(device)
+    nparam = sum(p.numel() for p in net.parameters())
+    opt = torch.optim.AdamW(net.parameters(), lr=a.lr, weight_decay=a.wd)
+    step = 0
+    rng = random.Random(a.seed)
+    ckpt = out / "checkpoint.pt"
+    if (a.resume or a.export_only) and ckpt.is_file():
+        st = torch.load(ckpt, map_location=device, weights_only=False)
+        net.load_state_dict(st["model"])
+        opt.load_state_dict(st["opt"])
+        step = st["step"]
+        rng.setstate(st["rng"])
+        torch.set_rng_state(st["torch_rng"])
+        print(f"resumed at step {step}")
+    (out / "config.json").write_text(json.dumps({**vars(a), "params": nparam}, indent=1))
+    print(f"{nparam} parameters")
+    data = Data(a.data, train, a.crop_z, texts)
+    vdata = Data(a.data, val, a.crop_z, texts)
+    log_path = out / "loss.csv"
+    new_log = not log_path.is_file() or not a.resume
+    log = open(log_path, "w" if new_log else "a", newline="")
+    w = csv.writer(log)
+    if new_log:
+        w.writerow(["step", "loss", "dice_loss", "ce", "lr", "sec_per_step", "val_loss"])
+    t_start = time.time()
+    order = []
+
+    def save():
+        tmp = ckpt.with_suffix(".tmp")
+        torch.save({"model": net.state_dict(), "opt": opt.state_dict(), "step": step,
+                    "rng": rng.getstate(), "torch_rng": torch.get_rng_state(),
+                    "filters": filters}, tmp)
+        os.replace(tmp, ckpt)
+
+    while step < a.steps and not a.export_only:
+        if a.time_limit and time.time() - t_start > a.time_limit:
+            print("time limit reached")
+            break
+        net.train()
+        t0 = time.time()
+        if len(order) < a.batch:
+            order = list(range(len(train)))
+            rng.shuffle(order)
+        idx, order = order[:a.batch], order[a.batch:]
+        img, lab, tok, mask = [t.to(device) for t in data.batch(idx, rng)]
+        for g in opt.param_groups:
+            g["lr"] = lr_at(step, a.lr, a.warmup, a.steps)
+        loss, dl, ce = dice_ce(net(img, tok, mask), lab)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        step += 1
+        vloss = ""
+        if step % a.val_every == 0 and val:
+            net.eval()
+            vr = random.Random(0)
+            with torch.no_grad():
+                ls = [dice_ce(net(*[t.to(device) for t in (b[0], b[2], b[3])]), b[1].to(device))[0].item()
+                      for b in (vdata.batch([i], vr) for i in range(len(val)))]
+            vloss = f"{np.mean(ls):.4f}"
+        w.writerow([step, f"{loss.item():.4f}", f"{dl:.4f}", f"{ce:.4f}",
+                    f"{opt.param_groups[0]['lr']:.6f}", f"{time.time() - t0:.3f}", vloss])
+        log.flush()
+        if step % 20 == 0 or vloss:
+            print(f"step {step} loss {loss.item():.4f} dice {dl:.4f} ce {ce:.4f} "
+                  f"{time.time() - t0:.2f}s/step {('val ' + vloss) if vloss else ''}", flush=True)
+        if step % a.ckpt_every == 0:
+            save()
+    if not a.export_only:
+        save()
+    export(net, out / "grounding.onnx", device)
+    print(f"exported {out / 'grounding.onnx'} at step {step}")
+
+
+if __name__ == "__main__":
+    main()
