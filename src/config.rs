@@ -9,6 +9,8 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use crate::dicom::AeTitle;
+use crate::ground::grounder::GroundingMode;
+use crate::ground::runtime::ModelSettings;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -52,6 +54,16 @@ struct RawConfig {
     delivery: RawDelivery,
     #[serde(default)]
     weak_label: RawWeakLabel,
+    #[serde(default)]
+    model: ModelSettings,
+    #[serde(default)]
+    grounding: RawGrounding,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawGrounding {
+    mode: GroundingMode,
 }
 
 #[derive(Debug, Deserialize)]
@@ -198,6 +210,10 @@ pub struct Config {
     pub delivery: DeliverySettings,
     /// Extra slices either side of the reported image number a lesion may touch (PAPER §3: 0).
     pub slice_tolerance: u32,
+    /// `[model]`: ONNX Runtime library, device, threads, model folder.
+    pub model: ModelSettings,
+    /// `[grounding] mode`.
+    pub grounding_mode: GroundingMode,
 }
 
 #[derive(Debug, Clone)]
@@ -439,6 +455,8 @@ impl RawConfig {
                 retry_max: Duration::from_secs(self.delivery.retry_max_seconds),
             },
             slice_tolerance: self.weak_label.slice_tolerance,
+            model: self.model,
+            grounding_mode: self.grounding.mode,
         })
     }
 }

@@ -55,6 +55,10 @@ enum Command {
         report: PathBuf,
         #[arg(long)]
         out: PathBuf,
+        /// Take [model], [grounding] and [weak_label] from this config (default: built-in
+        /// defaults: models/ and vendor/onnxruntime/ below the working directory).
+        #[arg(long)]
+        config: Option<PathBuf>,
     },
     /// Print the studies, series and events the node knows, with their state.
     Status {
@@ -88,7 +92,12 @@ fn main() -> ExitCode {
         Command::Status { config } => status(&config),
         Command::Findings { json: _, file } => findings(&file),
         Command::Suv { files } => suv(&files),
-        Command::Ground { study, report, out } => ground(&study, &report, &out),
+        Command::Ground {
+            study,
+            report,
+            out,
+            config,
+        } => ground(&study, &report, &out, config.as_deref()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -125,6 +134,12 @@ fn init_tracing() {
 fn serve(path: &Path) -> Result<(), Failure> {
     let cfg = load(path)?;
     init_tracing();
+    // Models and ONNX Runtime load before any socket is bound: a bad model fails fast (exit 2).
+    let grounder =
+        petground::ground::grounder::startup(&cfg.model, cfg.grounding_mode).map_err(usage)?;
+    let grounder = grounder
+        .has_model()
+        .then(|| Arc::new(std::sync::Mutex::new(grounder)));
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -161,7 +176,7 @@ fn serve(path: &Path) -> Result<(), Failure> {
             hl7,
             control,
         };
-        node::run(cfg, Arc::new(store), listeners, shutdown).await;
+        node::run(cfg, Arc::new(store), grounder, listeners, shutdown).await;
         let _ = std::fs::remove_file(&sock);
         Ok(())
     })
@@ -183,28 +198,67 @@ async fn on_signal(shutdown: tokio_util::sync::CancellationToken) {
     shutdown.cancel();
 }
 
-fn ground(study: &Path, report: &Path, out: &Path) -> Result<(), Failure> {
+fn ground(study: &Path, report: &Path, out: &Path, config: Option<&Path>) -> Result<(), Failure> {
+    use petground::ground::grounder::{GroundingMode, startup};
     use petground::pipeline::ground;
+    let (settings, mode, tolerance) = match config {
+        Some(p) => {
+            let c = load(p)?;
+            (c.model, c.grounding_mode, c.slice_tolerance)
+        }
+        None => Default::default(),
+    };
     let bytes = std::fs::read(report)
         .with_context(|| format!("reading report {}", report.display()))
         .map_err(runtime)?;
     let findings = petground::report::findings_from_input(&bytes)
         .with_context(|| format!("report {}", report.display()))
         .map_err(runtime)?;
-    let (files, _skipped) = ground::pet_series_in(study)
+    let series = ground::series_in(study)
         .with_context(|| format!("looking for a PET series in {}", study.display()))
         .map_err(runtime)?;
-    let params = petground::label::LabelParams::default();
-    let grounded = ground::ground_study(&files, &findings, &params, 9901)
+    // Without a usable model the weak-label-first mode still grounds by weak labels.
+    let grounder = match startup(&settings, mode) {
+        Ok(g) if g.has_model() => Some(std::sync::Mutex::new(g)),
+        Ok(_) => None,
+        Err(e) if mode == GroundingMode::WeakLabelFirst => {
+            eprintln!("petground: model grounding unavailable ({e}); using weak labels only");
+            None
+        }
+        Err(e) => return Err(usage(e)),
+    };
+    let params = petground::label::LabelParams {
+        slice_tolerance: tolerance,
+        ..Default::default()
+    };
+    let inputs = ground::Inputs {
+        pet: &series.pet,
+        ct: &series.ct,
+    };
+    let methods = ground::Methods {
+        label: &params,
+        model: grounder.as_ref(),
+        mode,
+    };
+    let grounded = ground::ground_study(&inputs, &findings, &methods, 9901)
         .with_context(|| format!("grounding {}", study.display()))
         .map_err(runtime)?;
     for f in &grounded.findings {
+        let agree = f
+            .agreement
+            .map(|a| {
+                format!(
+                    " [weak label vs model: Dice {:.2}, same lesion: {}]",
+                    a.dice, a.same_component
+                )
+            })
+            .unwrap_or_default();
         match (&f.method, f.segment) {
             (Some(m), Some(n)) => println!(
                 "segment {n}\t{m}\tSUVmax {:.2}\tMTV {:.2} mL\t{}\t{}",
                 f.label_suv_max.unwrap_or(f64::NAN),
                 f.mtv_ml.unwrap_or(f64::NAN),
-                f.detail,
+                format!("{}{agree}", f.detail),
                 f.sentence
             ),
             _ => println!("not grounded\t{}\t{}", f.detail, f.sentence),

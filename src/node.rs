@@ -15,6 +15,7 @@ use crate::config::Config;
 use crate::delivery::DeliveryConfig;
 use crate::dicom::scp::{self, ScpContext};
 use crate::dicom::scu::ScuOptions;
+use crate::ground::grounder::Grounder;
 use crate::hl7::Hl7Config;
 use crate::label::LabelParams;
 use crate::pipeline::PipelineConfig;
@@ -36,6 +37,7 @@ pub const CONTROL_SOCKET: &str = "petground.sock";
 pub async fn run(
     cfg: Config,
     store: Arc<Store>,
+    grounder: Option<Arc<std::sync::Mutex<Grounder>>>,
     listeners: Listeners,
     shutdown: CancellationToken,
 ) {
@@ -77,6 +79,8 @@ pub async fn run(
             ..LabelParams::default()
         },
         seg_series_number: 9901,
+        grounder,
+        mode: cfg.grounding_mode,
     };
     let pipeline = tokio::spawn(crate::pipeline::run(
         store.clone(),

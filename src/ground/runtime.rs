@@ -76,7 +76,7 @@ impl std::fmt::Display for Device {
 
 /// The `[model]` table of the node's configuration.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct ModelSettings {
     /// Path of `libonnxruntime.so` (relative paths: to the working directory).
     pub onnxruntime: PathBuf,

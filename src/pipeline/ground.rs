@@ -4,16 +4,21 @@
 //! SEG goes.
 
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
 use dicom_dictionary_std::tags;
 use dicom_object::OpenFileOptions;
-use ndarray::Array3;
+use ndarray::{Array3, Axis};
 
+use crate::ground::grounder::{Grounder, GroundingMode};
+use crate::ground::preprocess::{ModelInput, model_input};
 use crate::label::{LabelOutcome, LabelParams, weak_label};
 use crate::report::Finding;
 use crate::seg::{SegObject, SegmentDescription, SegmentationBuilder, SourceSeries};
-use crate::store::FindingOutcome;
+use crate::store::{Agreement, FindingOutcome};
+use crate::volume::resample::ct_on_pet_grid;
 use crate::volume::suv::assemble_pet_suv;
+use crate::volume::{AssembledSeries, Geometry, Volume, assemble_files};
 
 /// SegmentAlgorithmName of segments made by the weak-label path.
 pub const WEAK_LABEL_ALGORITHM: &str = "petground weak-label (threshold + ITM)";
@@ -57,16 +62,38 @@ pub fn segment_label(number: usize, f: &Finding) -> String {
         .to_owned()
 }
 
-/// Runs SUV volume assembly and the weak label for every finding of the report, and builds
-/// the SEG. `series_number` is the SEG's SeriesNumber.
+/// How findings are grounded: the weak-label parameters, and the model when one is loaded.
+pub struct Methods<'a> {
+    pub label: &'a LabelParams,
+    pub model: Option<&'a Mutex<Grounder>>,
+    pub mode: GroundingMode,
+}
+
+/// The series a job reads: the PET (required) and the CT of the same frame of reference (the
+/// model's second channel; may be empty).
+pub struct Inputs<'a> {
+    pub pet: &'a [PathBuf],
+    pub ct: &'a [PathBuf],
+}
+
+/// One method's answer for a finding.
+struct Mask {
+    mask: Array3<bool>,
+    method: String,
+    detail: String,
+}
+
+/// Grounds every finding (weak label and/or model, per `methods.mode`) and builds the SEG.
+/// `series_number` is the SEG's SeriesNumber.
 pub fn ground_study(
-    pet_files: &[PathBuf],
+    inputs: &Inputs,
     findings: &[Finding],
-    params: &LabelParams,
+    methods: &Methods,
     series_number: i32,
 ) -> Result<Grounded, GroundError> {
-    let first = pet_files.first().ok_or(GroundError::NoInstances)?;
-    let (series, _suv) = assemble_pet_suv(pet_files)?;
+    let first = inputs.pet.first().ok_or(GroundError::NoInstances)?;
+    let (series, _suv) = assemble_pet_suv(inputs.pet)?;
+    let mut model_input: Option<Result<ModelInput, String>> = None;
     let mut outcomes = Vec::with_capacity(findings.len());
     let mut masks: Vec<Array3<bool>> = Vec::new();
     let mut descriptions = Vec::new();
@@ -80,41 +107,73 @@ pub fn ground_study(
             detail: String::new(),
             label_suv_max: None,
             mtv_ml: None,
+            agreement: None,
         };
-        let Some(s) = f.suv_max else {
-            out.detail = "no SUVmax in the sentence: the weak-label method needs one".to_owned();
-            outcomes.push(out);
-            continue;
+        let weak = if methods.mode == GroundingMode::Model {
+            None
+        } else {
+            Some(weak(&series, f, methods.label))
         };
-        match weak_label(
-            &series.volume,
-            &series.slices,
-            s,
-            f.slice,
-            &f.sentence,
-            params,
-        ) {
-            LabelOutcome::Labelled {
-                mask,
-                slice_rule,
-                measurements,
-                ..
-            } => {
+        let want_model = methods.model.is_some()
+            && match methods.mode {
+                GroundingMode::Model | GroundingMode::Both => true,
+                GroundingMode::WeakLabelFirst => !matches!(weak, Some(Ok(_))),
+            };
+        let model = if want_model {
+            let input = model_input.get_or_insert_with(|| prepare(&series, inputs.ct));
+            Some(run_model(methods, input, f, &series.volume.geometry))
+        } else {
+            None
+        };
+        if let (Some(Ok(w)), Some(Ok(m))) = (&weak, &model) {
+            out.agreement = Some(agreement(&w.mask, &m.mask));
+        }
+        let mut reasons = Vec::new();
+        let chosen = match (weak, model) {
+            (Some(Ok(w)), _) => Some(w),
+            (w, Some(Ok(m))) => {
+                if let Some(Err(why)) = w {
+                    reasons.push(format!("weak label: {why}"));
+                }
+                Some(m)
+            }
+            (w, m) => {
+                for (name, r) in [("weak label", w), ("model", m)] {
+                    if let Some(Err(why)) = r {
+                        reasons.push(format!("{name}: {why}"));
+                    }
+                }
+                None
+            }
+        };
+        match chosen {
+            Some(c) => {
                 let n = masks.len() + 1;
-                out.method = Some(WEAK_LABEL_ALGORITHM.to_owned());
+                let (max, mtv) = measure(&series.volume, &c.mask);
+                out.method = Some(c.method.clone());
                 out.segment = Some(n as u16);
-                out.detail = format!("matched via {slice_rule}");
-                out.label_suv_max = Some(measurements.suv_max);
-                out.mtv_ml = Some(measurements.mtv_ml);
+                out.detail = if reasons.is_empty() {
+                    c.detail
+                } else {
+                    format!("{}; {}", c.detail, reasons.join("; "))
+                };
+                out.label_suv_max = Some(max);
+                out.mtv_ml = Some(mtv);
                 descriptions.push(SegmentDescription::automatic(
                     n as u16,
                     &segment_label(n, f),
                     &f.sentence,
-                    WEAK_LABEL_ALGORITHM,
+                    &c.method,
                 ));
-                masks.push(mask.to_dense());
+                masks.push(c.mask);
             }
-            other => out.detail = other.to_string(),
+            None => {
+                out.detail = if reasons.is_empty() {
+                    "no SUVmax in the sentence and no grounding model loaded".to_owned()
+                } else {
+                    reasons.join("; ")
+                };
+            }
         }
         outcomes.push(out);
     }
@@ -148,6 +207,112 @@ pub fn ground_study(
     })
 }
 
+/// The weak label of one finding (PAPER §3), or why there is none.
+fn weak(series: &AssembledSeries, f: &Finding, params: &LabelParams) -> Result<Mask, String> {
+    let Some(s) = f.suv_max else {
+        return Err("no SUVmax in the sentence".to_owned());
+    };
+    match weak_label(
+        &series.volume,
+        &series.slices,
+        s,
+        f.slice,
+        &f.sentence,
+        params,
+    ) {
+        LabelOutcome::Labelled {
+            mask, slice_rule, ..
+        } => Ok(Mask {
+            mask: mask.to_dense(),
+            method: WEAK_LABEL_ALGORITHM.to_owned(),
+            detail: format!("weak label matched via {slice_rule}"),
+        }),
+        other => Err(other.to_string()),
+    }
+}
+
+/// The model input of the study (PET SUV, and the CT when one pairs with the PET).
+fn prepare(series: &AssembledSeries, ct_files: &[PathBuf]) -> Result<ModelInput, String> {
+    let ct = if ct_files.is_empty() {
+        None
+    } else {
+        match assemble_files(ct_files).and_then(|ct| ct_on_pet_grid(&ct, series)) {
+            Ok(v) => Some(v),
+            Err(e) => {
+                tracing::warn!(error = %e, "CT not usable for the model; using PET only");
+                None
+            }
+        }
+    };
+    model_input(&series.volume, ct.as_ref()).map_err(|e| e.to_string())
+}
+
+fn run_model(
+    methods: &Methods,
+    input: &Result<ModelInput, String>,
+    f: &Finding,
+    pet: &Geometry,
+) -> Result<Mask, String> {
+    let input = input.as_ref().map_err(|e| format!("model input: {e}"))?;
+    let grounder = methods.model.ok_or("no grounding model loaded")?;
+    let mut g = grounder
+        .lock()
+        .map_err(|_| "the grounding model lock is poisoned".to_owned())?;
+    let name = model_algorithm_name(&g);
+    let image = input.image.view().insert_axis(Axis(0));
+    match g.ground(&f.text, image, &input.grid, pet) {
+        Ok(Some(mask)) => Ok(Mask {
+            mask,
+            method: name,
+            detail: "model".to_owned(),
+        }),
+        Ok(None) => Err("the model found no region above 0.5".to_owned()),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// SegmentAlgorithmName of model-made segments: the model and the start of its sha256.
+pub fn model_algorithm_name(g: &Grounder) -> String {
+    match g.model() {
+        Some(m) => format!(
+            "petground ConTEXTual Net 3D (sha256 {})",
+            &m.sha256()[..12.min(m.sha256().len())]
+        ),
+        None => "petground ConTEXTual Net 3D".to_owned(),
+    }
+}
+
+/// SUVmax and MTV (mL) of a mask.
+fn measure(suv: &Volume, mask: &Array3<bool>) -> (f64, f64) {
+    let mut max = f32::MIN;
+    let mut n = 0usize;
+    for (v, &on) in suv.data.iter().zip(mask.iter()) {
+        if on {
+            max = max.max(*v);
+            n += 1;
+        }
+    }
+    (max as f64, n as f64 * suv.geometry.voxel_ml())
+}
+
+/// Dice of two masks and whether they touch the same lesion (overlap at all).
+fn agreement(a: &Array3<bool>, b: &Array3<bool>) -> Agreement {
+    let (mut both, mut na, mut nb) = (0usize, 0usize, 0usize);
+    for (&x, &y) in a.iter().zip(b.iter()) {
+        na += x as usize;
+        nb += y as usize;
+        both += (x && y) as usize;
+    }
+    Agreement {
+        dice: if na + nb == 0 {
+            1.0
+        } else {
+            2.0 * both as f64 / (na + nb) as f64
+        },
+        same_component: both > 0,
+    }
+}
+
 fn read_header(path: &Path) -> Result<dicom_object::InMemDicomObject, GroundError> {
     OpenFileOptions::new()
         .read_until(tags::PIXEL_DATA)
@@ -159,11 +324,18 @@ fn read_header(path: &Path) -> Result<dicom_object::InMemDicomObject, GroundErro
         })
 }
 
-/// The PET series to ground in a folder of DICOM files (for `petground ground`): the PT series
-/// with the most instances. Files that are not DICOM are ignored; returns their count too.
-pub fn pet_series_in(dir: &Path) -> Result<(Vec<PathBuf>, usize), GroundError> {
+/// The series to ground in a folder of DICOM files (for `petground ground`): the PT series with
+/// the most instances, and the CT series with the most instances (possibly none).
+pub struct FolderSeries {
+    pub pet: Vec<PathBuf>,
+    pub ct: Vec<PathBuf>,
+    /// Files that are not DICOM (ignored).
+    pub skipped: usize,
+}
+
+pub fn series_in(dir: &Path) -> Result<FolderSeries, GroundError> {
     use std::collections::BTreeMap;
-    let mut by_series: BTreeMap<String, Vec<PathBuf>> = BTreeMap::new();
+    let mut by_series: BTreeMap<(bool, String), Vec<PathBuf>> = BTreeMap::new();
     let mut skipped = 0;
     let mut stack = vec![dir.to_owned()];
     while let Some(d) = stack.pop() {
@@ -178,17 +350,33 @@ pub fn pet_series_in(dir: &Path) -> Result<(Vec<PathBuf>, usize), GroundError> {
                 continue;
             }
             match crate::store::InstanceHeader::read(&p) {
-                Ok(h) if h.modality == "PT" => {
-                    by_series.entry(h.series.to_string()).or_default().push(p)
-                }
+                Ok(h) if h.modality == "PT" || h.modality == "CT" => by_series
+                    .entry((h.modality == "PT", h.series.to_string()))
+                    .or_default()
+                    .push(p),
                 Ok(_) => {}
                 Err(_) => skipped += 1,
             }
         }
     }
-    let files = by_series
-        .into_values()
-        .max_by_key(Vec::len)
-        .ok_or(GroundError::NoInstances)?;
-    Ok((files, skipped))
+    let fullest = |pet: bool| {
+        let mut files = by_series
+            .iter()
+            .filter(|((p, _), _)| *p == pet)
+            .map(|(_, f)| f)
+            .max_by_key(|f| f.len())
+            .cloned()
+            .unwrap_or_default();
+        files.sort();
+        files
+    };
+    let pet = fullest(true);
+    if pet.is_empty() {
+        return Err(GroundError::NoInstances);
+    }
+    Ok(FolderSeries {
+        pet,
+        ct: fullest(false),
+        skipped,
+    })
 }

@@ -8,13 +8,14 @@ pub mod ground;
 pub mod picture;
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::sync::{Notify, broadcast};
 use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, info, info_span, warn};
 
+use crate::ground::grounder::{Grounder, GroundingMode};
 use crate::label::LabelParams;
 use crate::store::{
     DeliveryState, Event, JobRecord, JobState, OutboxItem, ReportState, Store, StoreError, unix_now,
@@ -30,6 +31,9 @@ pub struct PipelineConfig {
     pub label: LabelParams,
     /// SeriesNumber of the SEGs we write.
     pub seg_series_number: i32,
+    /// The grounding model, when one is loaded (shared with nothing else; one job at a time).
+    pub grounder: Option<Arc<Mutex<Grounder>>>,
+    pub mode: GroundingMode,
 }
 
 /// Runs until `shutdown`. Wakes on store events and once a second.
@@ -126,16 +130,29 @@ fn execute(
     job.state = JobState::Running;
     store.put_job(key, &job)?;
     let text = report.map(|r| r.text).unwrap_or_default();
-    let mut files: Vec<PathBuf> = store
-        .series_instances(&job.pet_series)?
+    let files = series_files(store, &job.pet_series)?;
+    // The CT for the model's second channel: the study's fullest CT series, if any.
+    let ct_series = store
+        .study_series(&job.study)?
         .into_iter()
-        .map(|(_, r)| store.absolute(&r.path))
-        .collect();
-    files.sort();
+        .filter(|(_, s)| s.modality == "CT")
+        .max_by_key(|(_, s)| s.instances);
+    let ct_files = match &ct_series {
+        Some((uid, _)) if cfg.grounder.is_some() => series_files(store, uid)?,
+        _ => Vec::new(),
+    };
     let started = std::time::Instant::now();
     let findings = crate::report::findings_from_text(&text);
-    let grounded = match ground::ground_study(&files, &findings, &cfg.label, cfg.seg_series_number)
-    {
+    let inputs = ground::Inputs {
+        pet: &files,
+        ct: &ct_files,
+    };
+    let methods = ground::Methods {
+        label: &cfg.label,
+        model: cfg.grounder.as_deref(),
+        mode: cfg.mode,
+    };
+    let grounded = match ground::ground_study(&inputs, &findings, &methods, cfg.seg_series_number) {
         Ok(g) => g,
         Err(e) => {
             warn!(error = %e, "job failed");
@@ -186,6 +203,16 @@ fn execute(
     );
     store.finish_job(key, &job, &deliveries)?;
     Ok(job.state)
+}
+
+fn series_files(store: &Store, series: &str) -> Result<Vec<PathBuf>, StoreError> {
+    let mut files: Vec<PathBuf> = store
+        .series_instances(series)?
+        .into_iter()
+        .map(|(_, r)| store.absolute(&r.path))
+        .collect();
+    files.sort();
+    Ok(files)
 }
 
 /// Writes the SEG to `data_dir/outbox/<sop>.dcm` (temp file, fsync, rename, fsync folder) and

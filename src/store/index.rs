@@ -158,6 +158,24 @@ impl Store {
             .collect())
     }
 
+    /// The series of one study.
+    pub fn study_series(&self, study: &str) -> Result<Vec<(String, SeriesRecord)>, StoreError> {
+        let tx = self.db.begin_read().map_err(|e| self.db_err(e))?;
+        let by_study = tx.open_table(SERIES_BY_STUDY).map_err(|e| self.db_err(e))?;
+        let series = tx.open_table(SERIES).map_err(|e| self.db_err(e))?;
+        let uids: Vec<String> = match by_study.get(study).map_err(|e| self.db_err(e))? {
+            Some(v) => decode(study, v.value())?,
+            None => Vec::new(),
+        };
+        let mut out = Vec::new();
+        for uid in uids {
+            if let Some(v) = series.get(uid.as_str()).map_err(|e| self.db_err(e))? {
+                out.push((uid.clone(), decode(&uid, v.value())?));
+            }
+        }
+        Ok(out)
+    }
+
     /// Events with id greater than `after`, in order.
     pub fn events_after(&self, after: u64) -> Result<Vec<(u64, Event)>, StoreError> {
         let tx = self.db.begin_read().map_err(|e| self.db_err(e))?;

@@ -62,6 +62,17 @@ pub struct FindingOutcome {
     /// Measured SUVmax / MTV (mL) of the label, when grounded.
     pub label_suv_max: Option<f64>,
     pub mtv_ml: Option<f64>,
+    /// When both the weak label and the model answered: how far they agree.
+    #[serde(default)]
+    pub agreement: Option<Agreement>,
+}
+
+/// Agreement of the weak label and the model for one finding (`[grounding] mode = "both"`).
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq)]
+pub struct Agreement {
+    pub dice: f64,
+    /// Whether the two masks overlap at all (the same lesion).
+    pub same_component: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

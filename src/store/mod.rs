@@ -20,7 +20,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 pub use index::{Event, EventKind, InstanceRecord, SeriesRecord, StudyRecord};
 pub use instances::{InstanceHeader, StoreOutcome};
-pub use jobs::{DeliveryState, FindingOutcome, JobRecord, JobState, OutboxItem, job_key};
+pub use jobs::{
+    Agreement, DeliveryState, FindingOutcome, JobRecord, JobState, OutboxItem, job_key,
+};
 pub use reports::{ReportIntake, ReportMatch, ReportRecord, ReportState};
 
 use crate::dicom::Uid;

@@ -83,7 +83,20 @@ impl Store {
                     (Some(m), Some(n)) => format!("segment {n} by {m}"),
                     _ => "not grounded".to_owned(),
                 };
-                let _ = writeln!(out, "    finding: {what}: {} | {:?}", f.detail, f.sentence);
+                let agree = f
+                    .agreement
+                    .map(|a| {
+                        format!(
+                            " [weak label vs model: Dice {:.2}, same lesion: {}]",
+                            a.dice, a.same_component
+                        )
+                    })
+                    .unwrap_or_default();
+                let _ = writeln!(
+                    out,
+                    "    finding: {what}: {}{agree} | {:?}",
+                    f.detail, f.sentence
+                );
             }
         }
         let outbox = self.all_outbox()?;
