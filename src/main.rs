@@ -255,10 +255,10 @@ fn ground(study: &Path, report: &Path, out: &Path, config: Option<&Path>) -> Res
             .unwrap_or_default();
         match (&f.method, f.segment) {
             (Some(m), Some(n)) => println!(
-                "segment {n}\t{m}\tSUVmax {:.2}\tMTV {:.2} mL\t{}\t{}",
+                "segment {n}\t{m}\tSUVmax {:.2}\tMTV {:.2} mL\t{}{agree}\t{}",
                 f.label_suv_max.unwrap_or(f64::NAN),
                 f.mtv_ml.unwrap_or(f64::NAN),
-                format!("{}{agree}", f.detail),
+                f.detail,
                 f.sentence
             ),
             _ => println!("not grounded\t{}\t{}", f.detail, f.sentence),
