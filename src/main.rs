@@ -244,15 +244,7 @@ fn ground(study: &Path, report: &Path, out: &Path, config: Option<&Path>) -> Res
         .with_context(|| format!("grounding {}", study.display()))
         .map_err(runtime)?;
     for f in &grounded.findings {
-        let agree = f
-            .agreement
-            .map(|a| {
-                format!(
-                    " [weak label vs model: Dice {:.2}, same lesion: {}]",
-                    a.dice, a.same_component
-                )
-            })
-            .unwrap_or_default();
+        let agree = f.agreement.map(|a| format!(" [{a}]")).unwrap_or_default();
         match (&f.method, f.segment) {
             (Some(m), Some(n)) => println!(
                 "segment {n}\t{m}\tSUVmax {:.2}\tMTV {:.2} mL\t{}{agree}\t{}",

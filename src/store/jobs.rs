@@ -75,6 +75,16 @@ pub struct Agreement {
     pub same_component: bool,
 }
 
+impl std::fmt::Display for Agreement {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "weak label vs model: Dice {:.2}, same lesion: {}",
+            self.dice, self.same_component
+        )
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct OutboxItem {
     /// Path of the SEG file, relative to the data dir.

@@ -83,15 +83,7 @@ impl Store {
                     (Some(m), Some(n)) => format!("segment {n} by {m}"),
                     _ => "not grounded".to_owned(),
                 };
-                let agree = f
-                    .agreement
-                    .map(|a| {
-                        format!(
-                            " [weak label vs model: Dice {:.2}, same lesion: {}]",
-                            a.dice, a.same_component
-                        )
-                    })
-                    .unwrap_or_default();
+                let agree = f.agreement.map(|a| format!(" [{a}]")).unwrap_or_default();
                 let _ = writeln!(
                     out,
                     "    finding: {what}: {}{agree} | {:?}",
