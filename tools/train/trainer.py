@@ -162,10 +162,12 @@ class Data:
         return [torch.from_numpy(np.stack(x)) for x in zip(*items)]
 
 
-def lr_at(step, base, warmup, total):
+def lr_at(step, base, warmup, total, time_frac=0.0):
+    """Linear warmup, then cosine to 0 over the steps -- or over the time limit when that ends
+    the run first (`time_frac` = elapsed / limit), so a time-boxed run still anneals."""
     if step < warmup:
         return base * (step + 1) / warmup
-    t = (step - warmup) / max(1, total - warmup)
+    t = max((step - warmup) / max(1, total - warmup), time_frac)
     return base * 0.5 * (1 + math.cos(math.pi * min(1.0, t)))
 
 
@@ -266,7 +268,8 @@ def main():
         idx, order = order[:a.batch], order[a.batch:]
         img, lab, tok, mask = [t.to(device) for t in data.batch(idx, rng)]
         for g in opt.param_groups:
-            g["lr"] = lr_at(step, a.lr, a.warmup, a.steps)
+            frac = (time.time() - t_start) / a.time_limit if a.time_limit else 0.0
+            g["lr"] = lr_at(step, a.lr, a.warmup, a.steps, frac)
         loss, dl, ce = dice_ce(net(img, tok, mask), lab)
         opt.zero_grad()
         loss.backward()
