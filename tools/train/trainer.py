@@ -206,6 +206,8 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--encoder-dir", default=None)
     ap.add_argument("--export-only", action="store_true", help="export the last checkpoint")
+    ap.add_argument("--init", default=None,
+                    help="start from this checkpoint's weights (fresh optimiser and schedule)")
     ap.add_argument("--time-limit", type=float, default=0, help="stop (and export) after N s")
     a = ap.parse_args()
 
@@ -236,6 +238,9 @@ def main():
         rng.setstate(st["rng"])
         torch.set_rng_state(st["torch_rng"])
         print(f"resumed at step {step}")
+    if a.init and step == 0:
+        net.load_state_dict(torch.load(a.init, map_location=device, weights_only=False)["model"])
+        print(f"initialised from {a.init}")
     (out / "config.json").write_text(json.dumps({**vars(a), "params": nparam}, indent=1))
     print(f"{nparam} parameters")
     data = Data(a.data, train, a.crop_z, texts)

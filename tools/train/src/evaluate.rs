@@ -42,6 +42,9 @@ pub struct Evaluation {
     pub groups: BTreeMap<String, [Counts; 3]>,
     /// Sentences whose model mask differs from the vision-only mask (text changed the answer).
     pub text_changed: usize,
+    /// Per method: sentences whose prediction overlaps the truth at all (the TP rule without
+    /// its SUVmax condition), to tell "wrong place" from "right place, wrong extent".
+    pub overlap: [usize; 3],
 }
 
 /// Size group of a lesion by MTV (mL).
@@ -152,6 +155,7 @@ pub fn evaluate(data: &Path, eval_dir: &Path) -> Result<Evaluation, EvalError> {
         ];
         for (m, s) in scores.iter().enumerate() {
             ev.overall[m].add(s);
+            ev.overlap[m] += usize::from(s.dice > 0.0);
             for k in &keys {
                 ev.groups.entry(k.clone()).or_default()[m].add(s);
             }
@@ -163,11 +167,13 @@ pub fn evaluate(data: &Path, eval_dir: &Path) -> Result<Evaluation, EvalError> {
 /// The evaluation as markdown: the overall table, then F1 per group for each method.
 pub fn render(ev: &Evaluation, title: &str) -> String {
     let mut s = format!("## {title}\n\n");
-    s.push_str("| method | sentences | TP | FP | FN | precision | recall | F1 | mean Dice |\n");
-    s.push_str("|---|---:|---:|---:|---:|---:|---:|---:|---:|\n");
-    for (m, c) in METHODS.iter().zip(&ev.overall) {
+    s.push_str(
+        "| method | sentences | TP | FP | FN | precision | recall | F1 | mean Dice | any overlap |\n",
+    );
+    s.push_str("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+    for ((m, c), o) in METHODS.iter().zip(&ev.overall).zip(ev.overlap) {
         s.push_str(&format!(
-            "| {m} | {} | {} | {} | {} | {:.3} | {:.3} | {:.3} | {:.3} |\n",
+            "| {m} | {} | {} | {} | {} | {:.3} | {:.3} | {:.3} | {:.3} | {o} |\n",
             c.sentences,
             c.tp,
             c.fp,
