@@ -3,7 +3,7 @@
 
 Network: 3D residual U-Net (one residual block per level, instance norm, LeakyReLU 0.01),
 filters F = 8/16/32/64/128 by default (strides 1/2/2/2/2), transposed-conv upsampling; after the
-transposed conv of each of the three decoder levels (the three deepest), single-head
+transposed conv of the three deepest of the four decoder levels (64, 32, 16 channels), single-head
 cross-attention from image voxels (queries) to the frozen MiniLM token embeddings (keys/values,
 padding masked), applied as `vision * tanh(attn)`, then the skip concat; 2-class softmax.
 Loss Dice (foreground) + CE; AdamW (lr 1e-3: the paper's 5e-5 is for a 20x larger net and
