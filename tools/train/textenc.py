@@ -71,8 +71,10 @@ def encode_all(texts, enc, cache_path):
         z = np.load(cache_path, allow_pickle=False)
         keys = json.loads(str(z["keys"]))
         if z["sha"].item() == enc.sha:
+            # Read each array once (NpzFile re-reads on every access) and copy rows out.
+            tok, mask = z["tok"], z["mask"]
             for i, k in enumerate(keys):
-                cache[k] = (z["tok"][i], z["mask"][i])
+                cache[k] = (tok[i].copy(), mask[i].copy())
     missing = [t for t in sorted(set(texts)) if t not in cache]
     for t in missing:
         cache[t] = enc.encode(t)

@@ -3,7 +3,7 @@
 
 Network: 3D residual U-Net (one residual block per level, instance norm, LeakyReLU 0.01),
 filters F = 8/16/32/64/128 by default (strides 1/2/2/2/2), transposed-conv upsampling; after the
-transposed conv of each of the three decoder levels (the three deepest), single-head
+transposed conv of the three deepest of the four decoder levels (64, 32, 16 channels), single-head
 cross-attention from image voxels (queries) to the frozen MiniLM token embeddings (keys/values,
 padding masked), applied as `vision * tanh(attn)`, then the skip concat; 2-class softmax.
 Loss Dice (foreground) + CE; AdamW (lr 1e-3: the paper's 5e-5 is for a 20x larger net and
@@ -162,10 +162,12 @@ class Data:
         return [torch.from_numpy(np.stack(x)) for x in zip(*items)]
 
 
-def lr_at(step, base, warmup, total):
+def lr_at(step, base, warmup, total, time_frac=0.0):
+    """Linear warmup, then cosine to 0 over the steps -- or over the time limit when that ends
+    the run first (`time_frac` = elapsed / limit), so a time-boxed run still anneals."""
     if step < warmup:
         return base * (step + 1) / warmup
-    t = (step - warmup) / max(1, total - warmup)
+    t = max((step - warmup) / max(1, total - warmup), time_frac)
     return base * 0.5 * (1 + math.cos(math.pi * min(1.0, t)))
 
 
@@ -204,6 +206,8 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--encoder-dir", default=None)
     ap.add_argument("--export-only", action="store_true", help="export the last checkpoint")
+    ap.add_argument("--init", default=None,
+                    help="start from this checkpoint's weights (fresh optimiser and schedule)")
     ap.add_argument("--time-limit", type=float, default=0, help="stop (and export) after N s")
     a = ap.parse_args()
 
@@ -234,6 +238,9 @@ def main():
         rng.setstate(st["rng"])
         torch.set_rng_state(st["torch_rng"])
         print(f"resumed at step {step}")
+    if a.init and step == 0:
+        net.load_state_dict(torch.load(a.init, map_location=device, weights_only=False)["model"])
+        print(f"initialised from {a.init}")
     (out / "config.json").write_text(json.dumps({**vars(a), "params": nparam}, indent=1))
     print(f"{nparam} parameters")
     data = Data(a.data, train, a.crop_z, texts)
@@ -266,7 +273,8 @@ def main():
         idx, order = order[:a.batch], order[a.batch:]
         img, lab, tok, mask = [t.to(device) for t in data.batch(idx, rng)]
         for g in opt.param_groups:
-            g["lr"] = lr_at(step, a.lr, a.warmup, a.steps)
+            frac = (time.time() - t_start) / a.time_limit if a.time_limit else 0.0
+            g["lr"] = lr_at(step, a.lr, a.warmup, a.steps, frac)
         loss, dl, ce = dice_ce(net(img, tok, mask), lab)
         opt.zero_grad()
         loss.backward()

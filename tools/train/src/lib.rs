@@ -3,4 +3,7 @@
 //! (tools/train/trainer.py) in its own venv; `evaluate` scores an ONNX model on a split with the
 //! paper's metric (PAPER §5). PyTorch is never needed to build or test this crate.
 pub mod dataset;
+pub mod evaluate;
+pub mod metric;
 pub mod npy;
+pub mod post;

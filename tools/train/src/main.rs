@@ -3,7 +3,7 @@
 
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
-use petground_train::dataset;
+use petground_train::{dataset, evaluate};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -43,6 +43,24 @@ enum Cmd {
         /// Extra arguments passed to trainer.py as they are.
         #[arg(last = true)]
         extra: Vec<String>,
+    },
+    /// Score an ONNX model on a split (paper's metric) against two baselines; writes report.md.
+    Evaluate {
+        #[arg(long)]
+        data: PathBuf,
+        #[arg(long)]
+        model: PathBuf,
+        /// Where the probability maps and report.md go (default: DATA/eval-SPLIT).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        #[arg(long, default_value = "test")]
+        split: String,
+        /// Only the first N studies of the split (0 = all).
+        #[arg(long, default_value_t = 0)]
+        max_studies: usize,
+        /// Score existing probability maps in OUT without running inference again.
+        #[arg(long)]
+        skip_inference: bool,
     },
 }
 
@@ -106,6 +124,39 @@ fn main() -> Result<()> {
             }
             args.extend(extra);
             run_python("trainer.py", &args)?;
+        }
+        Cmd::Evaluate {
+            data,
+            model,
+            out,
+            split,
+            max_studies,
+            skip_inference,
+        } => {
+            let out = out.unwrap_or_else(|| data.join(format!("eval-{split}")));
+            if !skip_inference {
+                let args = [
+                    "--data",
+                    &data.display().to_string(),
+                    "--model",
+                    &model.display().to_string(),
+                    "--out",
+                    &out.display().to_string(),
+                    "--split",
+                    &split,
+                    "--max-studies",
+                    &max_studies.to_string(),
+                ]
+                .map(str::to_owned);
+                run_python("evaluate.py", &args)?;
+            }
+            let ev = evaluate::evaluate(&data, &out)?;
+            let title = format!("{} on {} ({split} split)", model.display(), data.display());
+            let md = evaluate::render(&ev, &title);
+            let report = out.join("report.md");
+            std::fs::write(&report, &md).with_context(|| report.display().to_string())?;
+            print!("{md}");
+            eprintln!("wrote {}", report.display());
         }
     }
     Ok(())

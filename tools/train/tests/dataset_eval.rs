@@ -1,0 +1,171 @@
+//! Dataset building and evaluation on a tiny phantom archive (2 small studies), without PyTorch:
+//! the node's code must turn the archive into model-grid pairs, and the scoring side must give
+//! F1 = 1 for a "model" whose probability map is the label itself and 0 for an empty one.
+
+use std::sync::OnceLock;
+
+use ndarray::{Array3, Ix3};
+use petground::ground::preprocess::{PAD_MULTIPLE, padded_dims};
+use petground::volume::Geometry;
+use petground_train::{dataset, evaluate, npy};
+
+struct Built {
+    dir: tempfile::TempDir,
+    funnel: dataset::Funnel,
+    pairs: Vec<dataset::Pair>,
+}
+
+/// The archive and dataset, built once for both tests (debug builds take a while).
+fn built() -> &'static Built {
+    static BUILT: OnceLock<Built> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let archive = dir.path().join("archive");
+        petground_phantom::archive(&archive, 2, 4242, true).expect("phantom archive");
+        let out = dir.path().join("data");
+        let funnel = dataset::build(&archive, &out, &dataset::Options::default()).expect("dataset");
+        let pairs = dataset::read_manifest(&out).expect("manifest");
+        Built { dir, funnel, pairs }
+    })
+}
+
+#[test]
+fn tiny_archive_gives_model_grid_pairs_and_a_consistent_funnel() {
+    let b = built();
+    let (funnel, pairs) = (&b.funnel, &b.pairs);
+    let data = b.dir.path().join("data");
+    assert_eq!(funnel.studies, 2);
+    assert_eq!(funnel.studies_failed, 0);
+    // Each phantom report has 3–8 lesion sentences, all with an SUVmax.
+    assert!(funnel.sentences >= 6, "{}", funnel.render());
+    assert!(funnel.with_suv <= funnel.sentences);
+    assert!(funnel.matched <= funnel.with_suv && funnel.qc_pass <= funnel.matched);
+    assert_eq!(funnel.kept, pairs.len());
+    let dropped: usize = funnel.drops.values().sum();
+    assert_eq!(
+        funnel.kept + dropped,
+        funnel.sentences,
+        "every sentence is kept or has a reason"
+    );
+    // The phantom's lesions are built to be found: most sentences survive.
+    assert!(
+        pairs.len() * 10 >= funnel.sentences * 8,
+        "{}",
+        funnel.render()
+    );
+    assert!(std::fs::read_to_string(data.join("funnel.json")).is_ok());
+
+    for p in pairs {
+        assert!(["train", "val", "test"].contains(&p.split.as_str()));
+        assert_ne!(
+            p.site, "unknown",
+            "truth.json gives the site of {}",
+            p.sentence
+        );
+        assert!(
+            ["fdg", "psma", "dotatate"].contains(&p.tracer.as_str()),
+            "{}",
+            p.tracer
+        );
+        // The model text has neither the SUV value nor the image number.
+        let suv = format!("{:.1}", p.reported_suv_max);
+        assert!(
+            p.sentence.contains(&suv) && !p.text.contains(&suv),
+            "{} / {}",
+            p.sentence,
+            p.text
+        );
+        assert!(
+            (p.label_suv_max - p.reported_suv_max).abs() <= 0.2 + 1e-6,
+            "QC held"
+        );
+        let model: Geometry = (&p.model_grid).into();
+        assert_eq!(model.spacing, [8.0; 3]);
+        let [pz, py, px] = padded_dims(&model);
+        assert_eq!(
+            [pz % PAD_MULTIPLE, py % PAD_MULTIPLE, px % PAD_MULTIPLE],
+            [0, 0, 0]
+        );
+        let image = npy::read::<f32>(&data.join(&p.image)).expect("image");
+        assert_eq!(image.shape(), &[2, pz, py, px]);
+        assert!(image.iter().all(|v| (0.0..=1.0).contains(v)));
+        let label = npy::read::<u8>(&data.join(&p.label)).expect("label");
+        assert_eq!(label.shape(), &[pz, py, px]);
+        assert!(label.iter().any(|&v| v == 1));
+        let label_pet = npy::read::<u8>(&data.join(&p.label_pet)).expect("label");
+        assert_eq!(label_pet.shape(), &p.pet_grid.dims);
+        let suv = npy::read::<f32>(&data.join(&p.suv)).expect("suv");
+        let max = label_pet
+            .iter()
+            .zip(suv.iter())
+            .filter(|(l, _)| **l > 0)
+            .map(|(_, s)| f64::from(*s))
+            .fold(f64::MIN, f64::max);
+        assert!(
+            (max - p.label_suv_max).abs() < 1e-4,
+            "the stored SUV is the labelled one"
+        );
+        // The PET channel is hot where the label is (SUV ≥ 2.5 → ≥ 0.25 somewhere in it).
+        let hot = label
+            .iter()
+            .zip(image.iter())
+            .filter(|(l, _)| **l > 0)
+            .map(|(_, v)| *v)
+            .fold(0.0f32, f32::max);
+        assert!(hot >= 0.2, "PET channel {hot} under the label of {}", p.id);
+    }
+    // One patient per study here, never in two splits.
+    for p in pairs {
+        assert!(
+            pairs
+                .iter()
+                .filter(|q| q.patient_id == p.patient_id)
+                .all(|q| q.split == p.split)
+        );
+    }
+}
+
+#[test]
+fn evaluation_scores_perfect_and_empty_predictions() {
+    let b = built();
+    let pairs = &b.pairs;
+    let data = b.dir.path().join("data");
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let eval = tmp.path().join("eval");
+    std::fs::create_dir_all(eval.join("preds")).expect("mkdir");
+    // "Model": the training label itself as probability, cropped to the model grid; the
+    // empty-text map is all zeros (so vision only finds nothing).
+    for p in pairs {
+        let label = npy::read::<u8>(&data.join(&p.label))
+            .expect("label")
+            .into_dimensionality::<Ix3>()
+            .expect("3d");
+        let [z, y, x] = p.model_grid.dims;
+        let prob = Array3::from_shape_fn((z, y, x), |(a, b, c)| f32::from(label[[a, b, c]]));
+        npy::write(&eval.join("preds").join(format!("{}.npy", p.id)), &prob).expect("write");
+        let empty = Array3::<f32>::zeros((z, y, x));
+        npy::write(
+            &eval.join("preds").join(format!("{}-empty.npy", p.study)),
+            &empty,
+        )
+        .expect("write");
+    }
+    let ids: Vec<&str> = pairs.iter().map(|p| p.id.as_str()).collect();
+    std::fs::write(
+        eval.join("inference.json"),
+        serde_json::json!({ "pairs": ids }).to_string(),
+    )
+    .expect("write");
+    let ev = evaluate::evaluate(&data, &eval).expect("evaluate");
+    let [model, vision, _hottest] = &ev.overall;
+    assert_eq!(model.sentences, pairs.len());
+    // The label goes to the model grid and back: the round trip keeps the lesion's max voxel
+    // for nearly every sentence (small lesions on 16 mm slices may lose it).
+    assert!(model.f1() >= 0.8, "F1 {} ({model:?})", model.f1());
+    assert!(model.mean_dice() > 0.5, "Dice {}", model.mean_dice());
+    assert_eq!((vision.tp, vision.fp), (0, 0));
+    assert_eq!(vision.fn_, pairs.len());
+    assert_eq!(vision.f1(), 0.0);
+    let md = evaluate::render(&ev, "tiny");
+    assert!(md.contains("| model (text) |") && md.contains("tracer="));
+}
