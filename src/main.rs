@@ -135,11 +135,13 @@ fn serve(path: &Path) -> Result<(), Failure> {
     let cfg = load(path)?;
     init_tracing();
     // Models and ONNX Runtime load before any socket is bound: a bad model fails fast (exit 2).
-    let grounder =
-        petground::ground::grounder::startup(&cfg.model, cfg.grounding_mode).map_err(usage)?;
-    let grounder = grounder
-        .has_model()
-        .then(|| Arc::new(std::sync::Mutex::new(grounder)));
+    let grounder = if cfg.grounding_mode.uses_model() {
+        let g =
+            petground::ground::grounder::startup(&cfg.model, cfg.grounding_mode).map_err(usage)?;
+        g.has_model().then(|| Arc::new(std::sync::Mutex::new(g)))
+    } else {
+        None
+    };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -218,15 +220,20 @@ fn ground(study: &Path, report: &Path, out: &Path, config: Option<&Path>) -> Res
         .with_context(|| format!("looking for a PET series in {}", study.display()))
         .map_err(runtime)?;
     // Without a usable model the weak-label-first mode still grounds by weak labels.
-    let grounder = match startup(&settings, mode) {
-        Ok(g) if g.has_model() => Some(std::sync::Mutex::new(g)),
-        Ok(_) => None,
-        Err(e) if mode == GroundingMode::WeakLabelFirst => {
-            eprintln!("petground: model grounding unavailable ({e}); using weak labels only");
-            None
+    let grounder = if !mode.uses_model() {
+        None
+    } else {
+        match startup(&settings, mode) {
+            Ok(g) if g.has_model() => Some(std::sync::Mutex::new(g)),
+            Ok(_) => None,
+            Err(e) if mode == GroundingMode::WeakLabelFirst => {
+                eprintln!("petground: model grounding unavailable ({e}); using weak labels only");
+                None
+            }
+            Err(e) => return Err(usage(e)),
         }
-        Err(e) => return Err(usage(e)),
     };
+
     let params = petground::label::LabelParams {
         slice_tolerance: tolerance,
         ..Default::default()

@@ -154,3 +154,30 @@ fn a_model_whose_hash_differs_from_the_manifest_stops_the_node_with_exit_2() {
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("grounding.onnx"), "{err}");
 }
+
+#[test]
+fn the_shipped_model_passes_its_manifest_and_grounds_a_phantom_study() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let study = dir.path().join("study");
+    let mut o = Options::new(41);
+    o.small = true;
+    o.lesions = Some(2);
+    petground_phantom::generate(&o, &study).expect("phantom");
+    let models = ground_support::repo().join("models");
+    let out = dir.path().join("out");
+    let (code, text) = ground(
+        &study,
+        &study.join("report.txt"),
+        &out,
+        &config(dir.path(), &models, "model"),
+    );
+    assert_eq!(code, 0, "{text}");
+    let names = algorithms(&out);
+    let sha =
+        petground::ground::manifest::sha256_file(&models.join("grounding.onnx")).expect("hash");
+    assert!(
+        names.iter().all(|n| n.contains(&sha[..12])),
+        "the SEG names the shipped model {}: {names:?}",
+        &sha[..12]
+    );
+}

@@ -17,8 +17,11 @@ use crate::volume::Geometry;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum GroundingMode {
-    /// ITM weak label when it succeeds, the model otherwise.
+    /// ITM weak labels only: the model is not loaded (the default while the shipped model is
+    /// below its accuracy target; see models/MODELS.md).
     #[default]
+    WeakLabel,
+    /// ITM weak label when it succeeds, the model otherwise.
     WeakLabelFirst,
     /// The model only (a missing model is a start-up error).
     Model,
@@ -30,6 +33,11 @@ impl GroundingMode {
     /// Whether the node cannot run without `models/grounding.onnx`.
     pub fn requires_model(self) -> bool {
         matches!(self, GroundingMode::Model | GroundingMode::Both)
+    }
+
+    /// Whether this mode uses the model at all (and so loads ONNX Runtime at start-up).
+    pub fn uses_model(self) -> bool {
+        self != GroundingMode::WeakLabel
     }
 }
 

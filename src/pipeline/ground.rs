@@ -118,6 +118,7 @@ pub fn ground_study(
             && match methods.mode {
                 GroundingMode::Model | GroundingMode::Both => true,
                 GroundingMode::WeakLabelFirst => !matches!(weak, Some(Ok(_))),
+                GroundingMode::WeakLabel => false,
             };
         let model = if want_model {
             let input = model_input.get_or_insert_with(|| prepare(&series, inputs.ct));
