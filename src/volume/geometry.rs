@@ -9,7 +9,7 @@ use ndarray::Array3;
 ///
 /// Index convention: arrays are `[z, y, x]`; `x` runs along a row (the first direction cosine of
 /// ImageOrientationPatient), `y` down the columns (the second), `z` from slice to slice.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Geometry {
     /// Grid size as `[nz, ny, nx]`.
     pub dims: [usize; 3],

@@ -41,43 +41,6 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> DatasetError + '_ {
     }
 }
 
-/// A grid as stored beside the arrays (the volume `Geometry`, serialisable).
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct GridJson {
-    pub dims: [usize; 3],
-    pub origin: [f64; 3],
-    pub spacing: [f64; 3],
-    pub row_dir: [f64; 3],
-    pub col_dir: [f64; 3],
-    pub slice_dir: [f64; 3],
-}
-
-impl From<&Geometry> for GridJson {
-    fn from(g: &Geometry) -> Self {
-        GridJson {
-            dims: g.dims,
-            origin: g.origin,
-            spacing: g.spacing,
-            row_dir: g.row_dir,
-            col_dir: g.col_dir,
-            slice_dir: g.slice_dir,
-        }
-    }
-}
-
-impl From<&GridJson> for Geometry {
-    fn from(g: &GridJson) -> Self {
-        Geometry {
-            dims: g.dims,
-            origin: g.origin,
-            spacing: g.spacing,
-            row_dir: g.row_dir,
-            col_dir: g.col_dir,
-            slice_dir: g.slice_dir,
-        }
-    }
-}
-
 /// One sentence → label pair: a line of manifest.jsonl. Paths are relative to the dataset root.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Pair {
@@ -104,9 +67,9 @@ pub struct Pair {
     pub label_pet: String,
     /// `[z, y, x]` float32 SUV on the native PET grid (for the metric's SUVmax rule).
     pub suv: String,
-    pub pet_grid: GridJson,
+    pub pet_grid: Geometry,
     /// Unpadded model grid; the image is padded at the end of each axis.
-    pub model_grid: GridJson,
+    pub model_grid: Geometry,
 }
 
 /// Sentence counts at each stage and why the rest were dropped.
@@ -426,8 +389,8 @@ fn study(
             label,
             label_pet,
             suv: format!("{name}/suv.npy"),
-            pet_grid: pet_geom.into(),
-            model_grid: (&input.grid).into(),
+            pet_grid: pet_geom.clone(),
+            model_grid: input.grid.clone(),
         });
     }
     if pairs.is_empty() {

@@ -120,8 +120,8 @@ pub fn evaluate(data: &Path, eval_dir: &Path) -> Result<Evaluation, EvalError> {
             path: data.join("manifest.jsonl"),
             why: format!("no pair {id}"),
         })?;
-        let pet: Geometry = (&p.pet_grid).into();
-        let model: Geometry = (&p.model_grid).into();
+        let pet: Geometry = p.pet_grid.clone();
+        let model: Geometry = p.model_grid.clone();
         if study_cache.as_ref().map(|c| c.0 != p.study).unwrap_or(true) {
             let suv = read3::<f32>(&data.join(&p.suv))?;
             let empty = read_prob(

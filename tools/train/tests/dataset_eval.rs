@@ -79,7 +79,7 @@ fn tiny_archive_gives_model_grid_pairs_and_a_consistent_funnel() {
             (p.label_suv_max - p.reported_suv_max).abs() <= 0.2 + 1e-6,
             "QC held"
         );
-        let model: Geometry = (&p.model_grid).into();
+        let model: Geometry = p.model_grid.clone();
         assert_eq!(model.spacing, [8.0; 3]);
         let [pz, py, px] = padded_dims(&model);
         assert_eq!(
