@@ -13,6 +13,9 @@ pub(super) const EVENTS: TableDefinition<u64, &[u8]> = TableDefinition::new("eve
 /// Series not yet complete → time of their last instance: what the completeness watcher scans,
 /// so its work does not grow with the store's history.
 pub(super) const OPEN_SERIES: TableDefinition<&str, u64> = TableDefinition::new("open_series");
+/// `<series>/<sop>` → (): the instances of a series by range scan, without reading them all.
+pub(super) const SERIES_INSTANCES: TableDefinition<&str, ()> =
+    TableDefinition::new("series_instances");
 /// Study → its series UIDs (JSON list).
 pub(super) const SERIES_BY_STUDY: TableDefinition<&str, &[u8]> =
     TableDefinition::new("series_by_study");
@@ -111,6 +114,8 @@ impl Store {
         tx.open_table(EVENTS).map_err(|e| self.db_err(e))?;
         tx.open_table(OPEN_SERIES).map_err(|e| self.db_err(e))?;
         tx.open_table(SERIES_BY_STUDY).map_err(|e| self.db_err(e))?;
+        tx.open_table(SERIES_INSTANCES)
+            .map_err(|e| self.db_err(e))?;
         tx.open_table(super::reports::REPORTS)
             .map_err(|e| self.db_err(e))?;
         tx.open_table(super::reports::REPORT_IDS)
@@ -151,11 +156,25 @@ impl Store {
         &self,
         series: &str,
     ) -> Result<Vec<(String, InstanceRecord)>, StoreError> {
-        Ok(self
-            .scan::<InstanceRecord>(INSTANCES)?
-            .into_iter()
-            .filter(|(_, r)| r.series == series)
-            .collect())
+        let tx = self.db.begin_read().map_err(|e| self.db_err(e))?;
+        let by_series = tx
+            .open_table(SERIES_INSTANCES)
+            .map_err(|e| self.db_err(e))?;
+        let inst = tx.open_table(INSTANCES).map_err(|e| self.db_err(e))?;
+        // Keys are `<series>/<sop>`; '0' is the byte after '/', so this is exactly the prefix.
+        let (lo, hi) = (format!("{series}/"), format!("{series}0"));
+        let mut out = Vec::new();
+        for row in by_series
+            .range(lo.as_str()..hi.as_str())
+            .map_err(|e| self.db_err(e))?
+        {
+            let (k, _) = row.map_err(|e| self.db_err(e))?;
+            let sop = &k.value()[lo.len()..];
+            if let Some(v) = inst.get(sop).map_err(|e| self.db_err(e))? {
+                out.push((sop.to_owned(), decode(sop, v.value())?));
+            }
+        }
+        Ok(out)
     }
 
     /// The series of one study.

@@ -177,6 +177,11 @@ impl Store {
             let mut inst = tx.open_table(INSTANCES).map_err(|e| self.db_err(e))?;
             inst.insert(h.sop_instance.as_str(), encode(record).as_slice())
                 .map_err(|e| self.db_err(e))?;
+            let member = format!("{}/{}", h.series, h.sop_instance);
+            tx.open_table(super::index::SERIES_INSTANCES)
+                .map_err(|e| self.db_err(e))?
+                .insert(member.as_str(), ())
+                .map_err(|e| self.db_err(e))?;
             let mut series = tx.open_table(SERIES).map_err(|e| self.db_err(e))?;
             let key = h.series.as_str();
             let existing: Option<SeriesRecord> =
