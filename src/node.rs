@@ -125,8 +125,12 @@ async fn watch_series(
         }
         let s = store.clone();
         let secs = stable.as_secs();
-        match tokio::task::spawn_blocking(move || s.complete_stable_series(unix_now(), secs)).await
-        {
+        let work = move || {
+            // Bounds how much an unclean stop leaves for start-up reconciliation to re-index.
+            s.sync_index()?;
+            s.complete_stable_series(unix_now(), secs)
+        };
+        match tokio::task::spawn_blocking(work).await {
             Ok(Ok(done)) => {
                 for ev in done {
                     info!(event = ?ev.kind, "series complete");

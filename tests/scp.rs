@@ -247,16 +247,19 @@ fn store_raw(node: &Node, sop_class: &str, sop: &str, dataset: &[u8]) -> Respons
         sop_instance_uid: sop.to_owned(),
         has_dataset: true,
     };
-    for (value_type, data) in [
-        (PDataValueType::Command, cmd.encode()),
-        (PDataValueType::Data, dataset.to_vec()),
-    ] {
+    // The data set in 64 KiB fragments, one per P-DATA-TF (well under the node's max PDU).
+    let mut fragments = vec![(PDataValueType::Command, cmd.encode(), true)];
+    let chunks: Vec<&[u8]> = dataset.chunks(64 << 10).collect();
+    for (i, c) in chunks.iter().enumerate() {
+        fragments.push((PDataValueType::Data, c.to_vec(), i + 1 == chunks.len()));
+    }
+    for (value_type, data, is_last) in fragments {
         assoc
             .send(&Pdu::PData {
                 data: vec![PDataValue {
                     presentation_context_id: pc,
                     value_type,
-                    is_last: true,
+                    is_last,
                     data,
                 }],
             })
@@ -303,6 +306,33 @@ fn cut_short_dataset_and_oversize_instance_get_failure_statuses() {
         status::SUCCESS,
         "the node keeps serving: {rsp:?}"
     );
+}
+
+#[test]
+fn instances_over_the_in_memory_size_go_through_a_temporary_file_intact() {
+    // The receiver assembles instances up to 4 MiB in memory and spills larger ones to a
+    // temporary file: a ~5 MB slice must be stored byte for byte, and one cut short refused.
+    let dir = tempdir();
+    let node = Node::start(dir.path(), "");
+    let spec = SeriesSpec::ct(2, 1600);
+    let files = spec.write(&dir.path().join("send"));
+    assert!(std::fs::metadata(&files[0]).expect("size").len() > 5_000_000);
+    let (ok, out) = storescu(&node, &[], &files[..1]);
+    assert!(ok, "storescu failed: {out}");
+    let stored = stored_path(&node, &files[0]);
+    assert_eq!(dataset_bytes(&stored), dataset_bytes(&files[0]));
+
+    let sop = dicomgen::uid();
+    let mut full = Vec::new();
+    spec.instance(&sop, 2)
+        .write_dataset(&mut full)
+        .expect("encode");
+    let rsp = store_raw(&node, dicomgen::CT, &sop, &full[..full.len() - 1000]);
+    assert_eq!(rsp.status, status::CANNOT_UNDERSTAND, "{rsp:?}");
+    let rsp = store_raw(&node, dicomgen::CT, &sop, &full);
+    assert_eq!(rsp.status, status::SUCCESS, "{rsp:?}");
+    assert!(files_below(&node.data_dir().join("incoming")).is_empty());
+    assert_eq!(files_below(&node.data_dir().join("studies")).len(), 2);
 }
 
 #[test]

@@ -279,7 +279,7 @@ async fn step(
         (State::Data(mut incoming), PDataValueType::Data)
             if incoming.pc == pdv.presentation_context_id =>
         {
-            incoming.write(&pdv.data).await;
+            incoming.write(ctx, &pdv.data).await;
             if !pdv.is_last {
                 return Ok(State::Data(incoming));
             }

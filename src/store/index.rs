@@ -142,6 +142,16 @@ impl Store {
         }
     }
 
+    /// One series' record, if known.
+    pub fn series(&self, uid: &str) -> Result<Option<SeriesRecord>, StoreError> {
+        let tx = self.db.begin_read().map_err(|e| self.db_err(e))?;
+        let t = tx.open_table(SERIES).map_err(|e| self.db_err(e))?;
+        match t.get(uid).map_err(|e| self.db_err(e))? {
+            Some(v) => Ok(Some(decode(uid, v.value())?)),
+            None => Ok(None),
+        }
+    }
+
     /// Every series, keyed by SeriesInstanceUID.
     pub fn all_series(&self) -> Result<Vec<(String, SeriesRecord)>, StoreError> {
         self.scan(SERIES)

@@ -1,13 +1,15 @@
 //! Storing one received instance: read its header from the temporary file, fsync, rename into
 //! `studies/<study>/<series>/`, fsync the folder, index it — in that order, so that an
-//! acknowledged instance is always both on disk and in the index, and a crash at any point leaves
-//! either nothing visible or a complete file.
+//! acknowledged instance is always on disk, and a crash at any point leaves either nothing
+//! visible or a complete file. The file is the record: an index commit that only adds an
+//! instance to an already open series is not fsynced (`index_instance`), and
+//! `reconcile_open_series` re-indexes at start-up what a crash took from the index.
 
 use std::path::{Path, PathBuf};
 
 use dicom_dictionary_std::tags;
 use dicom_object::{DefaultDicomObject, OpenFileOptions};
-use redb::ReadableTable;
+use redb::{ReadableDatabase, ReadableTable};
 
 use super::index::{
     INSTANCES, InstanceRecord, SERIES, STUDIES, SeriesRecord, StudyRecord, complete, decode,
@@ -15,6 +17,7 @@ use super::index::{
 };
 use super::{Event, Store, StoreError, sync_dir};
 use crate::dicom::Uid;
+use std::sync::atomic::Ordering;
 
 /// What the store needs to know of an instance, read from its header.
 #[derive(Debug, Clone, PartialEq)]
@@ -171,9 +174,18 @@ impl Store {
         is_new: bool,
         now: u64,
     ) -> Result<Vec<Event>, StoreError> {
-        let tx = self.db.begin_write().map_err(|e| self.db_err(e))?;
+        let mut tx = self.db.begin_write().map_err(|e| self.db_err(e))?;
         let mut events = Vec::new();
+        let was_open;
+        let stays_open;
+        let mut new_study = false;
         {
+            was_open = tx
+                .open_table(super::index::OPEN_SERIES)
+                .map_err(|e| self.db_err(e))?
+                .get(h.series.as_str())
+                .map_err(|e| self.db_err(e))?
+                .is_some();
             let mut inst = tx.open_table(INSTANCES).map_err(|e| self.db_err(e))?;
             inst.insert(h.sop_instance.as_str(), encode(record).as_slice())
                 .map_err(|e| self.db_err(e))?;
@@ -226,7 +238,8 @@ impl Store {
             let mut open = tx
                 .open_table(super::index::OPEN_SERIES)
                 .map_err(|e| self.db_err(e))?;
-            if rec.complete.is_none() {
+            stays_open = rec.complete.is_none();
+            if stays_open {
                 open.insert(key, now).map_err(|e| self.db_err(e))?;
             } else {
                 open.remove(key).map_err(|e| self.db_err(e))?;
@@ -234,6 +247,7 @@ impl Store {
             let mut studies = tx.open_table(STUDIES).map_err(|e| self.db_err(e))?;
             let skey = h.study.as_str();
             if studies.get(skey).map_err(|e| self.db_err(e))?.is_none() {
+                new_study = true;
                 let study = StudyRecord {
                     accession: h.accession.clone(),
                     patient_id: h.patient_id.clone(),
@@ -247,8 +261,103 @@ impl Store {
                 events.extend(self.match_waiting_reports(&tx, skey, &study, now)?);
             }
         }
+        // The instance file is already durable (fsync + folder fsync), so the index entry of an
+        // instance of a series that stays open need not be: when that commit is lost in a
+        // crash, `reconcile_open_series` re-indexes the series' files at the next start. Every
+        // commit that opens or closes a series, or records a study, stays durable, so every
+        // series with non-durable entries is durably listed in OPEN_SERIES.
+        if was_open && stays_open && !new_study {
+            tx.set_durability(redb::Durability::None)
+                .map_err(|e| self.db_err(e))?;
+            self.index_unsynced.store(true, Ordering::Release);
+        }
         tx.commit().map_err(|e| self.db_err(e))?;
         Ok(events)
+    }
+
+    /// Makes every earlier non-durable index commit durable (one empty durable commit). The
+    /// series watcher calls it every tick; closing the database does it too.
+    pub fn sync_index(&self) -> Result<(), StoreError> {
+        if !self.index_unsynced.swap(false, Ordering::AcqRel) {
+            return Ok(());
+        }
+        let tx = self.db.begin_write().map_err(|e| self.db_err(e))?;
+        tx.commit().map_err(|e| {
+            self.index_unsynced.store(true, Ordering::Release);
+            self.db_err(e)
+        })
+    }
+
+    /// Re-indexes the files of every open series that the index lacks (or knows in an older
+    /// version): the non-durable index commits a crash lost. Returns how many were re-indexed.
+    pub(super) fn reconcile_open_series(&self, now: u64) -> Result<usize, StoreError> {
+        let open: Vec<String> = {
+            let tx = self.db.begin_read().map_err(|e| self.db_err(e))?;
+            let t = tx
+                .open_table(super::index::OPEN_SERIES)
+                .map_err(|e| self.db_err(e))?;
+            let mut v = Vec::new();
+            for row in t.iter().map_err(|e| self.db_err(e))? {
+                v.push(row.map_err(|e| self.db_err(e))?.0.value().to_owned());
+            }
+            v
+        };
+        let mut fixed = 0;
+        for series in open {
+            let Some(rec) = self.series(&series)? else {
+                continue;
+            };
+            let dir = self.dir.join("studies").join(&rec.study).join(&series);
+            let Ok(entries) = std::fs::read_dir(&dir) else {
+                continue;
+            };
+            // Newest version of each SOP instance present on disk.
+            let mut newest: std::collections::BTreeMap<String, u32> = Default::default();
+            for entry in entries.flatten() {
+                let name = entry.file_name();
+                if let Some((sop, version)) = name.to_str().and_then(parse_instance_file_name) {
+                    let v = newest.entry(sop.to_owned()).or_insert(version);
+                    *v = (*v).max(version);
+                }
+            }
+            for (sop, version) in newest {
+                let existing = self.instance(&sop)?;
+                if existing.as_ref().is_some_and(|r| r.version >= version) {
+                    continue;
+                }
+                let (Ok(study_uid), Ok(series_uid), Ok(sop_uid)) = (
+                    Uid::parse(&rec.study),
+                    Uid::parse(&series),
+                    Uid::parse(&sop),
+                ) else {
+                    continue;
+                };
+                let rel = Store::instance_rel_path(&study_uid, &series_uid, &sop_uid, version);
+                let path = self.dir.join(&rel);
+                let header = match InstanceHeader::read(&path) {
+                    Ok(h) if h.sop_instance == sop_uid && h.series == series_uid => h,
+                    Ok(_) | Err(_) => {
+                        tracing::warn!(file = %rel.display(), "unindexed file in an open series is unreadable or misplaced; left alone");
+                        continue;
+                    }
+                };
+                let record = InstanceRecord {
+                    study: header.study.to_string(),
+                    series: header.series.to_string(),
+                    sop_class: header.sop_class.clone(),
+                    path: rel.to_string_lossy().into_owned(),
+                    bytes: std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0),
+                    version,
+                    transfer_syntax: header.transfer_syntax.clone(),
+                    instance_number: header.instance_number,
+                    received_unix: now,
+                };
+                self.index_instance(&header, &record, existing.is_none(), now)?;
+                fixed += 1;
+            }
+        }
+        self.sync_index()?;
+        Ok(fixed)
     }
 
     fn add_series_to_study(
@@ -274,6 +383,18 @@ impl Store {
     pub fn absolute(&self, rel: &str) -> PathBuf {
         self.dir.join(rel)
     }
+}
+
+/// `<sop>.dcm` → (sop, 1); `<sop>.v<N>.dcm` → (sop, N) (see `Store::instance_rel_path`).
+fn parse_instance_file_name(name: &str) -> Option<(&str, u32)> {
+    let stem = name.strip_suffix(".dcm")?;
+    if let Some((sop, v)) = stem.rsplit_once(".v")
+        && let Ok(n) = v.parse::<u32>()
+        && n >= 2
+    {
+        return Some((sop, n));
+    }
+    Some((stem, 1))
 }
 
 /// Whether two files have identical content (streamed, so large instances cost no memory).

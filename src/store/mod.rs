@@ -62,6 +62,8 @@ pub struct Store {
     db: redb::Database,
     tmp_counter: AtomicU64,
     match_patient_and_date: AtomicBool,
+    /// Some index commit since the last durable one was non-durable (see `sync_index`).
+    index_unsynced: AtomicBool,
 }
 
 impl Store {
@@ -90,8 +92,16 @@ impl Store {
             db,
             tmp_counter: AtomicU64::new(0),
             match_patient_and_date: AtomicBool::new(false),
+            index_unsynced: AtomicBool::new(false),
         };
         store.init_tables()?;
+        let fixed = store.reconcile_open_series(unix_now())?;
+        if fixed > 0 {
+            tracing::info!(
+                instances = fixed,
+                "re-indexed stored instances whose index entries an unclean stop lost"
+            );
+        }
         Ok(store)
     }
 

@@ -94,12 +94,20 @@ class ConTEXTualNet3D(nn.Module):
         self.head = nn.Conv3d(f[0], 2, 1)
         self.n_dec = n_dec
 
-    def forward(self, image, text, mask):
+    def encode(self, image):
         skips = []
         x = image
         for blk in self.enc:
             x = blk(x)
             skips.append(x)
+        return skips
+
+    def forward(self, image, text, mask, repeat=1):
+        """`repeat` > 1: one image, `repeat` sentences (text/mask batch = repeat): the encoder
+        runs once and its features are shared by every sentence's decoder pass."""
+        skips = self.encode(image)
+        if repeat > 1:
+            skips = [s.expand(repeat, *s.shape[1:]) for s in skips]
         x = skips.pop()
         for up, dec, att in zip(self.up, self.dec, self.attn):
             x = up(x)
@@ -161,6 +169,30 @@ class Data:
         items = [self.sample(self.pairs[i], rng, crop) for i in idx]
         return [torch.from_numpy(np.stack(x)) for x in zip(*items)]
 
+    def group(self, idx):
+        """One study's whole volume [1, 2, Z, Y, X] with several of its sentences: labels
+        [K, Z, Y, X], tokens [K, L, D], masks [K, L]. The sentences compete for the same image,
+        so the loss rewards picking the described lesion, not any hot spot."""
+        img = self.image(self.pairs[idx[0]]["image"]).astype(np.float32)[None]
+        labs = np.stack([np.load(self.root / self.pairs[i]["label"]) for i in idx])
+        toks = np.stack([self.texts[self.pairs[i]["text"]][0] for i in idx])
+        masks = np.stack([self.texts[self.pairs[i]["text"]][1] for i in idx])
+        return [torch.from_numpy(x) for x in (img, labs, toks, masks)]
+
+
+def study_groups(pairs, k, rng):
+    """One epoch of steps: every pair once, grouped by study, at most `k` per step."""
+    by_study = {}
+    for i, p in enumerate(pairs):
+        by_study.setdefault(p["study"], []).append(i)
+    steps = []
+    for idx in by_study.values():
+        idx = idx[:]
+        rng.shuffle(idx)
+        steps += [idx[j:j + k] for j in range(0, len(idx), k)]
+    rng.shuffle(steps)
+    return steps
+
 
 def lr_at(step, base, warmup, total, time_frac=0.0):
     """Linear warmup, then cosine to 0 over the steps -- or over the time limit when that ends
@@ -199,6 +231,9 @@ def main():
     ap.add_argument("--warmup", type=int, default=50)
     ap.add_argument("--batch", type=int, default=2)
     ap.add_argument("--crop-z", type=int, default=32)
+    ap.add_argument("--group", type=int, default=0,
+                    help="K > 0: each step is one study's whole volume with up to K of its "
+                         "sentences (encoder run once); --batch and --crop-z are then unused")
     ap.add_argument("--filters", default="8,16,32,64,128")
     ap.add_argument("--ckpt-every", type=int, default=100)
     ap.add_argument("--val-every", type=int, default=250)
@@ -267,15 +302,23 @@ def main():
             break
         net.train()
         t0 = time.time()
-        if len(order) < a.batch:
-            order = list(range(len(train)))
-            rng.shuffle(order)
-        idx, order = order[:a.batch], order[a.batch:]
-        img, lab, tok, mask = [t.to(device) for t in data.batch(idx, rng)]
+        if a.group:
+            if not order:
+                order = study_groups(train, a.group, rng)
+            idx, order = order[0], order[1:]
+            img, lab, tok, mask = [t.to(device) for t in data.group(idx)]
+            repeat = len(idx)
+        else:
+            if len(order) < a.batch:
+                order = list(range(len(train)))
+                rng.shuffle(order)
+            idx, order = order[:a.batch], order[a.batch:]
+            img, lab, tok, mask = [t.to(device) for t in data.batch(idx, rng)]
+            repeat = 1
         for g in opt.param_groups:
             frac = (time.time() - t_start) / a.time_limit if a.time_limit else 0.0
             g["lr"] = lr_at(step, a.lr, a.warmup, a.steps, frac)
-        loss, dl, ce = dice_ce(net(img, tok, mask), lab)
+        loss, dl, ce = dice_ce(net(img, tok, mask, repeat), lab)
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -286,7 +329,8 @@ def main():
             vr = random.Random(0)
             with torch.no_grad():
                 ls = [dice_ce(net(*[t.to(device) for t in (b[0], b[2], b[3])]), b[1].to(device))[0].item()
-                      for b in (vdata.batch([i], vr) for i in range(len(val)))]
+                      for b in (vdata.batch([i], vr, crop=not a.group)
+                                    for i in range(len(val)))]
             vloss = f"{np.mean(ls):.4f}"
         w.writerow([step, f"{loss.item():.4f}", f"{dl:.4f}", f"{ce:.4f}",
                     f"{opt.param_groups[0]['lr']:.6f}", f"{time.time() - t0:.3f}", vloss])

@@ -26,14 +26,30 @@ pub struct Expect {
 pub struct Incoming {
     pub pc: u8,
     expect: Expect,
-    tmp: Option<(PathBuf, BufWriter<tokio::fs::File>)>,
-    /// Where the data set starts in the temporary file (after preamble and file meta).
+    sink: Sink,
+    /// Where the data set starts (after preamble and file meta).
     dataset_offset: u64,
     written: u64,
     limit: u64,
     /// Set at the first failure; later fragments are read and dropped, then this is answered.
     failure: Option<(u16, String)>,
 }
+
+/// Where the Part 10 bytes of the instance in flight go.
+enum Sink {
+    /// Nothing is kept (the transfer already failed).
+    None,
+    /// In memory, written to disk in one go when complete: most instances (a CT slice is
+    /// ~0.5 MB), and no thread hand-offs while the data set streams in.
+    Memory(Vec<u8>),
+    /// Spilled to a temporary file once over `SPILL_BYTES`, so that large multi-frame
+    /// instances do not hold memory per association.
+    File(PathBuf, BufWriter<tokio::fs::File>),
+}
+
+/// Instances up to this size are assembled in memory (times `dicom.max_associations` bounds
+/// the memory this takes).
+const SPILL_BYTES: usize = 4 << 20;
 
 const IMPLEMENTATION_CLASS_UID: &str = "1.2.826.0.1.3680043.10.1434.1";
 const IMPLEMENTATION_VERSION: &str = concat!("PETGROUND_", env!("CARGO_PKG_VERSION"));
@@ -50,7 +66,7 @@ impl Incoming {
     pub async fn start(ctx: &ScpContext, expect: Expect) -> Self {
         let mut me = Self {
             pc: expect.pc,
-            tmp: None,
+            sink: Sink::None,
             dataset_offset: 0,
             written: 0,
             limit: ctx.cfg.max_instance_bytes,
@@ -69,10 +85,10 @@ impl Incoming {
                 "SOP class differs from the presentation context".into(),
             ));
         } else {
-            match me.open(ctx).await {
-                Ok((path, w, offset)) => {
-                    me.tmp = Some((path, w));
-                    me.dataset_offset = offset;
+            match me.file_head() {
+                Ok(head) => {
+                    me.dataset_offset = head.len() as u64;
+                    me.sink = Sink::Memory(head);
                 }
                 Err((code, why)) => me.failure = Some((code, why)),
             }
@@ -80,10 +96,8 @@ impl Incoming {
         me
     }
 
-    async fn open(
-        &self,
-        ctx: &ScpContext,
-    ) -> Result<(PathBuf, BufWriter<tokio::fs::File>, u64), (u16, String)> {
+    /// Preamble, "DICM" and our file meta group for this instance.
+    fn file_head(&self) -> Result<Vec<u8>, (u16, String)> {
         let e = &self.expect;
         let meta = FileMetaTableBuilder::new()
             .media_storage_sop_class_uid(e.sop_class.trim_end_matches('\0'))
@@ -94,22 +108,45 @@ impl Incoming {
             .source_application_entity_title(e.calling.as_str())
             .build()
             .map_err(|err| (status::PROCESSING_FAILURE, format!("file meta: {err}")))?;
-        let mut head = vec![0u8; 128];
+        let mut head = Vec::with_capacity(1 << 20);
+        head.resize(128, 0);
         head.extend_from_slice(b"DICM");
         meta.write(&mut head)
             .map_err(|err| (status::PROCESSING_FAILURE, format!("file meta: {err}")))?;
-        let (path, file) = ctx
-            .store
-            .incoming_file()
-            .map_err(|err| (status::PROCESSING_FAILURE, err.to_string()))?;
-        let mut w = BufWriter::with_capacity(1 << 18, tokio::fs::File::from_std(file));
-        w.write_all(&head)
-            .await
-            .map_err(|err| (io_status(&err), err.to_string()))?;
-        Ok((path, w, head.len() as u64))
+        Ok(head)
     }
 
-    pub async fn write(&mut self, data: &[u8]) {
+    /// Moves the bytes gathered in memory to a temporary file (blocking pool).
+    async fn spill(ctx: &ScpContext, buf: Vec<u8>) -> Result<Sink, (u16, String)> {
+        let store = ctx.store.clone();
+        let made = tokio::task::spawn_blocking(move || {
+            use std::io::Write;
+            let (path, mut file) = store
+                .incoming_file()
+                .map_err(|err| (status::PROCESSING_FAILURE, err.to_string()))?;
+            match file.write_all(&buf) {
+                Ok(()) => Ok((path, file)),
+                Err(err) => {
+                    let _ = std::fs::remove_file(&path);
+                    Err((io_status(&err), format!("write failed: {err}")))
+                }
+            }
+        })
+        .await
+        .map_err(|join| {
+            (
+                status::PROCESSING_FAILURE,
+                format!("spill task failed: {join}"),
+            )
+        })??;
+        let (path, file) = made;
+        Ok(Sink::File(
+            path,
+            BufWriter::with_capacity(1 << 18, tokio::fs::File::from_std(file)),
+        ))
+    }
+
+    pub async fn write(&mut self, ctx: &ScpContext, data: &[u8]) {
         if self.failure.is_some() {
             return;
         }
@@ -121,16 +158,33 @@ impl Incoming {
             ));
             return;
         }
-        if let Some((_, w)) = &mut self.tmp
-            && let Err(err) = w.write_all(data).await
-        {
-            self.failure = Some((io_status(&err), format!("write failed: {err}")));
+        match &mut self.sink {
+            Sink::None => {}
+            Sink::Memory(buf) if buf.len() + data.len() <= SPILL_BYTES => {
+                buf.extend_from_slice(data)
+            }
+            Sink::Memory(buf) => {
+                let mut buf = std::mem::take(buf);
+                buf.extend_from_slice(data);
+                match Self::spill(ctx, buf).await {
+                    Ok(sink) => self.sink = sink,
+                    Err(f) => {
+                        self.sink = Sink::None;
+                        self.failure = Some(f);
+                    }
+                }
+            }
+            Sink::File(_, w) => {
+                if let Err(err) = w.write_all(data).await {
+                    self.failure = Some((io_status(&err), format!("write failed: {err}")));
+                }
+            }
         }
     }
 
     /// Drops a transfer that will never complete (association ended mid-data-set).
     pub async fn discard(mut self) {
-        if let Some((path, w)) = self.tmp.take() {
+        if let Sink::File(path, w) = std::mem::replace(&mut self.sink, Sink::None) {
             drop(w);
             let _ = tokio::fs::remove_file(path).await;
         }
@@ -138,9 +192,10 @@ impl Incoming {
 
     /// Completes the transfer: the response to send and the bytes stored.
     pub async fn finish(mut self, ctx: &ScpContext) -> (Response, u64) {
-        let tmp = match self.tmp.take() {
-            Some((path, mut w)) => match w.flush().await {
-                Ok(()) => Some(path),
+        let tmp = match std::mem::replace(&mut self.sink, Sink::None) {
+            Sink::Memory(buf) => Some(Payload::Memory(buf)),
+            Sink::File(path, mut w) => match w.flush().await {
+                Ok(()) => Some(Payload::File(path)),
                 Err(err) => {
                     self.failure
                         .get_or_insert((io_status(&err), format!("write failed: {err}")));
@@ -148,12 +203,12 @@ impl Incoming {
                     None
                 }
             },
-            None => None,
+            Sink::None => None,
         };
         let e = &self.expect;
         let rsp = |code| Response::store(e.message_id, &e.sop_class, &e.sop_instance, code);
         if let Some((code, why)) = self.failure.take() {
-            if let Some(p) = tmp {
+            if let Some(Payload::File(p)) = tmp {
                 let _ = tokio::fs::remove_file(p).await;
             }
             warn!(sop = %e.sop_instance, status = format!("{code:04X}"), reason = %why, "C-STORE failed");
@@ -178,15 +233,44 @@ impl Incoming {
     }
 }
 
+/// A completely received instance: Part 10 bytes in memory, or a temporary file.
+enum Payload {
+    Memory(Vec<u8>),
+    File(PathBuf),
+}
+
 /// Checks the data set against its command and commits it. Returns the status and, for a
 /// failure, the reason.
-async fn commit(ctx: &ScpContext, tmp: PathBuf, e: &Expect, offset: u64) -> (u16, Option<String>) {
+async fn commit(
+    ctx: &ScpContext,
+    payload: Payload,
+    e: &Expect,
+    offset: u64,
+) -> (u16, Option<String>) {
     let store = ctx.store.clone();
     let quarantine = quarantine_path(ctx, &e.sop_instance);
     let (want_class, want_inst) = (e.sop_class.clone(), e.sop_instance.clone());
     let ts = e.transfer_syntax.trim_end_matches('\0').to_owned();
     let joined = tokio::task::spawn_blocking(move || {
-        if let Err(why) = check_complete(&tmp, offset, &ts) {
+        let (tmp, walked) = match payload {
+            Payload::File(path) => (path, None),
+            Payload::Memory(buf) => {
+                // Walked from memory before it is written: no second read of the file.
+                // (Deflated data sets are parsed whole from the file below.)
+                let walked = (ts != dicom_dictionary_std::uids::DEFLATED_EXPLICIT_VR_LITTLE_ENDIAN)
+                    .then(|| check_complete_bytes(&buf, offset, &ts));
+                let (path, mut file) = store
+                    .incoming_file()
+                    .map_err(|err| (status::PROCESSING_FAILURE, err.to_string()))?;
+                if let Err(err) = std::io::Write::write_all(&mut file, &buf) {
+                    let _ = std::fs::remove_file(&path);
+                    return Err((io_status(&err), format!("write failed: {err}")));
+                }
+                (path, walked)
+            }
+        };
+        let walked = walked.unwrap_or_else(|| check_complete(&tmp, offset, &ts));
+        if let Err(why) = walked {
             keep_in_quarantine(&tmp, &quarantine, &why);
             return Err((status::CANNOT_UNDERSTAND, why));
         }
@@ -237,6 +321,13 @@ async fn commit(ctx: &ScpContext, tmp: PathBuf, e: &Expect, offset: u64) -> (u16
             Some(format!("store task failed: {join}")),
         ),
     }
+}
+
+/// `check_complete` for a (not deflated) data set still in memory.
+fn check_complete_bytes(buf: &[u8], offset: u64, ts: &str) -> Result<(), String> {
+    let explicit = ts != dicom_dictionary_std::uids::IMPLICIT_VR_LITTLE_ENDIAN;
+    crate::dicom::walk::check_complete(std::io::Cursor::new(buf), offset, explicit)
+        .map_err(|e| e.to_string())
 }
 
 /// Refuses a data set that was cut short (see `dicom::walk`).
