@@ -233,6 +233,23 @@ pub(crate) fn is_lesion_noun(w: &str) -> bool {
     )
 }
 
+/// The plural forms among [`is_lesion_noun`].
+pub(crate) fn is_plural_lesion_noun(w: &str) -> bool {
+    matches!(
+        w,
+        "nodes"
+            | "lesions"
+            | "masses"
+            | "nodules"
+            | "foci"
+            | "deposits"
+            | "metastases"
+            | "tumors"
+            | "tumours"
+            | "implants"
+    )
+}
+
 /// Words that say the subject is a lesion (not reference tissue).
 pub(crate) fn is_lesion_cue(w: &str) -> bool {
     is_lesion_noun(w)

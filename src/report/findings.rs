@@ -147,6 +147,30 @@ fn close(t: &[Token], open: &mut Open, out: &mut Vec<Draft>, end: usize) {
     open.last = open.last.max(d.suv.max(d.slice).unwrap_or(0));
 }
 
+/// Whether a sentence without any SUV value or image number still describes a lesion with
+/// uptake (see the module root): one lesion noun (singular), an uptake word, and no negator,
+/// resolution, reference or prior-exam word.
+pub(crate) fn numberless(t: &[Token]) -> bool {
+    let words = || t.iter().filter_map(Token::word);
+    // Exactly one lesion, named in the singular: "Multiple avid liver lesions" or an impression
+    // listing "right axillary node, left iliac node and L3 lesion" is not one finding.
+    let mut nouns = words().filter(|w| cues::is_lesion_noun(w));
+    let one_lesion = nouns
+        .next()
+        .is_some_and(|w| !cues::is_plural_lesion_noun(w))
+        && nouns.next().is_none();
+    one_lesion
+        && words().any(cues::is_uptake_cue)
+        && !words().any(|w| {
+            cues::is_prior(w) || cues::is_prior_after(w) || cues::is_strong_ref(w)
+        })
+        // Stricter than for sentences with numbers: any negator ("No new receptor-avid
+        // lesions") or resolution word rules the sentence out.
+        && !words().any(|w| cues::is_negator(w) || cues::is_resolution(w))
+        && !has_negation(t, 0, t.len())
+        && classify_lead(t, 0, t.len()) == Subject::Lesion
+}
+
 /// A strong reference word ("physiologic", "excretion") in `[a, b)` that is not the object of
 /// a comparison: the image number points at normal tissue.
 fn has_reference_word(t: &[Token], a: usize, b: usize) -> bool {

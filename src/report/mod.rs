@@ -29,6 +29,14 @@
 //!   is one, "8 mm nodule on image 88" and "previously SUVmax 5.0, image 150" are not. We keep
 //!   these because a physician pointed at the lesion and called it avid; the weak-label step
 //!   skips findings without an SUV, so they cost nothing there.
+//! - **Sentences with no number at all** give one finding with `suv_max` and `slice` null when
+//!   they name exactly one lesion, in the singular ("node", "mass", "lesion", "focus", …), say it
+//!   has uptake (an uptake word as above), and have no negator, no resolution, reference or
+//!   physiologic word and no prior-exam word: "Hypermetabolic right axillary lymph node (1.6
+//!   cm)." is one; "No hypermetabolic lymphadenopathy", "Physiologic uptake in the bowel",
+//!   "Previously avid node has resolved", "Multiple avid liver lesions" and an impression that
+//!   lists several lesions are not. Only the grounding model can place these (the weak-label step needs an SUV); its input
+//!   `text` is the whole sentence.
 //! - **Several lesions in one sentence** give one finding each (a second SUV or image number, or
 //!   a new lesion noun after "and"/","/";", starts the next finding; "respectively" lists are
 //!   zipped). Each finding's `sentence` is the whole source sentence (CONTRACT §4) and its `text`
@@ -145,6 +153,14 @@ fn findings_of_sentence(sentence: &str, out: &mut Vec<Finding>) {
     let suv = measure::find_suv(&toks);
     let slices = slices::find_slices(&toks);
     if suv.is_empty() && slices.is_empty() {
+        if findings::numberless(&toks) {
+            out.push(Finding {
+                sentence: sentence.to_string(),
+                suv_max: None,
+                slice: None,
+                text: sentence.to_string(),
+            });
+        }
         return;
     }
     for d in findings::assemble(&toks, &suv, &slices) {
