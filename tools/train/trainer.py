@@ -10,14 +10,19 @@ Loss Dice (foreground) + CE; AdamW (lr 1e-3: the paper's 5e-5 is for a 20x large
 250 epochs; a small net on few steps needs the larger rate), wd 1e-5, linear warmup then cosine;
 no flips (left/right matter); seed fixed. Patches: Z windows of --crop-z slices (full Y, X) that
 contain the lesion at a random offset; the net is fully convolutional, so export and inference
-take the whole padded volume. Checkpoints every --ckpt-every steps; --resume continues.
-Uses CUDA when available."""
+take the whole padded volume. With --group K, each step is instead one study's whole volume with
+up to K of its sentences: the encoder runs once, and the sentences compete for the same image, so
+the loss rewards the described lesion rather than any hot spot (and there is no crop/inference
+mismatch in context or instance-norm statistics). --text-aug P trains a pair on its numberless
+variant (strip_scaffold) with probability P, for findings that never had numbers.
+Checkpoints every --ckpt-every steps; --resume continues. Uses CUDA when available."""
 import argparse
 import csv
 import json
 import math
 import os
 import random
+import re
 import time
 from pathlib import Path
 
@@ -27,6 +32,24 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 import textenc
+
+
+_SUV = r"(?:SUV\s*max(?:imum)?|max(?:imum)?\s+SUV|SUV)(?:\s+of)?\s*[:=]?\s*"
+_IMG = r"(?:\(\s*)?(?:series\s+\d+,?\s+)?(?:axial\s+)?(?:image|img|slice|im)\s*(?:\)\s*)?"
+
+
+def strip_scaffold(text):
+    """The finding text (numbers already cut, CONTRACT section 4) with its emptied SUV and image
+    phrases removed as a whole: what a sentence that never had numbers looks like, which is
+    what the node sends the model for such findings. Used as text augmentation (--text-aug)."""
+    s = re.sub(r"(?:with\s+|,\s*)?" + _SUV
+               + r"(?=[,.;)]|\s+(?:on|series|image|img|im|slice|\(|$))", " ", text)
+    s = re.sub(r"\bon\s+(?:image|img|im|slice)\s+(?=[a-z])", " ", s)
+    s = re.sub(r"(?:,\s*|\bon\s+)?" + _IMG + r"(?=[,.;)]|$)", " ", s)
+    s = re.sub(r"\(\s*\)", " ", s)
+    s = re.sub(r"\s+([,.;)])", r"\1", s)
+    s = re.sub(r"([,;])\s*(?=[,.;)])", "", s)
+    return re.sub(r"\s{2,}", " ", s).strip()
 
 
 def set_seed(seed):
@@ -139,12 +162,20 @@ def dice_ce(logits, target):
 
 
 class Data:
-    def __init__(self, root, pairs, crop_z, texts):
+    def __init__(self, root, pairs, crop_z, texts, text_aug=0.0, rng=None):
         self.root = Path(root)
         self.pairs = pairs
         self.crop_z = crop_z
         self.texts = texts
         self.images = {}
+        self.text_aug = text_aug
+        self.rng = rng or random.Random(0)
+
+    def text(self, p):
+        """The pair's text, or with probability --text-aug its numberless variant."""
+        if self.text_aug and self.rng.random() < self.text_aug:
+            return self.texts[strip_scaffold(p["text"])]
+        return self.texts[p["text"]]
 
     def image(self, rel):
         if rel not in self.images:  # float16 in memory: ~2.4 MB per study
@@ -162,7 +193,7 @@ class Data:
             z0 = rng.randint(lo, max(lo, hi))
             img = img[:, z0:z0 + self.crop_z]
             lab = lab[z0:z0 + self.crop_z]
-        tok, mask = self.texts[p["text"]]
+        tok, mask = self.text(p)
         return img.astype(np.float32), lab, tok, mask
 
     def batch(self, idx, rng, crop=True):
@@ -175,8 +206,9 @@ class Data:
         so the loss rewards picking the described lesion, not any hot spot."""
         img = self.image(self.pairs[idx[0]]["image"]).astype(np.float32)[None]
         labs = np.stack([np.load(self.root / self.pairs[i]["label"]) for i in idx])
-        toks = np.stack([self.texts[self.pairs[i]["text"]][0] for i in idx])
-        masks = np.stack([self.texts[self.pairs[i]["text"]][1] for i in idx])
+        enc = [self.text(self.pairs[i]) for i in idx]
+        toks = np.stack([e[0] for e in enc])
+        masks = np.stack([e[1] for e in enc])
         return [torch.from_numpy(x) for x in (img, labs, toks, masks)]
 
 
@@ -235,6 +267,8 @@ def main():
                     help="K > 0: each step is one study's whole volume with up to K of its "
                          "sentences (encoder run once); --batch and --crop-z are then unused")
     ap.add_argument("--filters", default="8,16,32,64,128")
+    ap.add_argument("--text-aug", type=float, default=0.0,
+                    help="probability of training a pair on its numberless text variant")
     ap.add_argument("--ckpt-every", type=int, default=100)
     ap.add_argument("--val-every", type=int, default=250)
     ap.add_argument("--seed", type=int, default=7)
@@ -255,7 +289,10 @@ def main():
     train = [p for p in pairs if p["split"] == "train"]
     val = [p for p in pairs if p["split"] == "val"][:24]
     enc = textenc.TextEncoder(textenc.encoder_dir(a.encoder_dir))
-    texts = textenc.encode_all([p["text"] for p in train + val], enc, out / "text_cache.npz")
+    all_texts = [p["text"] for p in train + val]
+    if a.text_aug:
+        all_texts += [strip_scaffold(p["text"]) for p in train]
+    texts = textenc.encode_all(all_texts, enc, out / "text_cache.npz")
     print(f"{len(train)} train pairs, {len(val)} val pairs, {len(texts)} texts, device {device}")
 
     filters = tuple(int(v) for v in a.filters.split(","))
@@ -278,7 +315,7 @@ def main():
         print(f"initialised from {a.init}")
     (out / "config.json").write_text(json.dumps({**vars(a), "params": nparam}, indent=1))
     print(f"{nparam} parameters")
-    data = Data(a.data, train, a.crop_z, texts)
+    data = Data(a.data, train, a.crop_z, texts, a.text_aug, random.Random(a.seed + 1))
     vdata = Data(a.data, val, a.crop_z, texts)
     log_path = out / "loss.csv"
     new_log = not log_path.is_file() or not a.resume
