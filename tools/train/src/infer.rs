@@ -14,7 +14,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use ndarray::{Array3, Axis, Ix4};
+use ndarray::{Array3, Array4, Axis, Ix4};
 use petground::ground::manifest::{Manifest, ManifestError, sha256_file};
 use petground::ground::model::{GroundingModel, ModelError};
 use petground::ground::runtime::{self, Device, ModelSettings, RuntimeError};
@@ -72,9 +72,10 @@ pub struct Options {
     pub threads: usize,
 }
 
-/// The repository root (tools/train/../..).
+/// The repository root (tools/train/../..), resolved so reports show a plain path.
 pub fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    std::fs::canonicalize(&root).unwrap_or(root)
 }
 
 impl Default for Options {
@@ -100,7 +101,7 @@ pub struct Info {
     pub onnxruntime: String,
     pub threads: usize,
     pub forwards: usize,
-    /// Seconds per grounding-model forward (text encoding not included), as evaluate.py did.
+    /// Seconds per grounding-model forward (text encoding not included), as the former evaluate.py did.
     pub forward_s_mean: Option<f64>,
     pub forward_s_max: Option<f64>,
 }
@@ -162,16 +163,10 @@ pub fn run(data: &Path, model: &Path, out: &Path, opts: &Options) -> Result<Info
     let pairs = select_pairs(read_manifest(data)?, &opts.split, opts.max_studies);
     let empty = text.encode("")?;
     let mut times = Vec::with_capacity(pairs.len() * 2);
-    let mut image: Option<(String, ndarray::Array4<f32>)> = None;
+    let mut image: Option<(String, Array4<f32>)> = None;
     for (i, p) in pairs.iter().enumerate() {
         if image.as_ref().map(|c| c.0 != p.study).unwrap_or(true) {
-            let path = data.join(&p.image);
-            let a = npy::read::<f32>(&path)?
-                .into_dimensionality::<Ix4>()
-                .map_err(|e| InferError::Input {
-                    path: path.clone(),
-                    why: e.to_string(),
-                })?;
+            let a = read_image(&data.join(&p.image))?;
             let prob = forward(&mut net, &a, &empty, p, &mut times)?;
             npy::write(&preds.join(format!("{}-empty.npy", p.study)), &prob)?;
             image = Some((p.study.clone(), a));
@@ -202,13 +197,27 @@ pub fn run(data: &Path, model: &Path, out: &Path, opts: &Options) -> Result<Info
         forward_s_mean: (!times.is_empty()).then(|| mean(&times)),
         forward_s_max: times.iter().copied().reduce(f64::max),
     };
+    write_info(out, &info)?;
+    Ok(info)
+}
+
+/// The study's padded model-grid image `[2, Z, Y, X]`.
+fn read_image(path: &Path) -> Result<Array4<f32>, InferError> {
+    npy::read::<f32>(path)?
+        .into_dimensionality::<Ix4>()
+        .map_err(|e| InferError::Input {
+            path: path.to_owned(),
+            why: e.to_string(),
+        })
+}
+
+fn write_info(out: &Path, info: &Info) -> Result<(), InferError> {
     let path = out.join("inference.json");
-    let json = serde_json::to_string_pretty(&info).map_err(|e| InferError::Input {
+    let json = serde_json::to_string_pretty(info).map_err(|e| InferError::Input {
         path: path.clone(),
         why: e.to_string(),
     })?;
-    std::fs::write(&path, json).map_err(io(&path))?;
-    Ok(info)
+    std::fs::write(&path, json).map_err(io(&path))
 }
 
 /// Reads `eval_dir/inference.json`.
@@ -248,7 +257,7 @@ fn mean(v: &[f64]) -> f64 {
 /// One forward on the padded image `[2, Z, Y, X]`; the map cropped to the pair's model grid.
 fn forward(
     net: &mut GroundingModel,
-    image: &ndarray::Array4<f32>,
+    image: &Array4<f32>,
     emb: &TextEmbedding,
     p: &Pair,
     times: &mut Vec<f64>,
