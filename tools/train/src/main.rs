@@ -162,8 +162,8 @@ fn main() -> Result<()> {
                     onnxruntime: onnxruntime.unwrap_or(defaults.onnxruntime),
                     threads,
                 };
-                let info = infer::run(&data, &model, &out, &opts)?;
-                eprint!("{}", infer::summary(&info));
+                // Its summary (forward times, model sha256) goes into the report.
+                infer::run(&data, &model, &out, &opts)?;
             }
             let md = evaluate::report(
                 &data,

@@ -318,4 +318,23 @@ fn evaluate_runs_the_standin_model_through_the_rust_inference() {
     if let Some(p) = pairs.get(shown) {
         assert!(!eval.join(format!("overlay-{}.png", p.id)).exists());
     }
+
+    // The command line re-scores the same maps without inference (no Python anywhere).
+    std::fs::remove_file(eval.join("report.md")).expect("rm report");
+    let out = Command::new(env!("CARGO_BIN_EXE_petground-train"))
+        .args(["evaluate", "--skip-inference", "--split", "all", "--data"])
+        .arg(&data)
+        .arg("--model")
+        .arg(&standin)
+        .arg("--out")
+        .arg(&eval)
+        .output()
+        .expect("run petground-train");
+    assert!(out.status.success(), "{out:?}");
+    let again = std::fs::read_to_string(eval.join("report.md")).expect("report.md");
+    let row = md.lines().find(|l| l.starts_with("| model (text) |"));
+    assert_eq!(
+        again.lines().find(|l| l.starts_with("| model (text) |")),
+        row
+    );
 }
