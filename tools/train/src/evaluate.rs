@@ -1,4 +1,4 @@
-//! Scoring half of `petground-train evaluate`: reads the probability maps that evaluate.py wrote
+//! Scoring half of `petground-train evaluate`: reads the probability maps that `infer` wrote
 //! for one split, post-processes them as the node does (`post`), and scores the model, the
 //! same model with empty text (vision only) and the hottest-component baseline with the paper's
 //! metric (`metric`), overall and by tracer, site, lesion size and uptake; renders markdown.
@@ -10,6 +10,8 @@ use ndarray::{Array3, Ix3};
 use petground::volume::Geometry;
 
 use crate::dataset::{DatasetError, Pair, read_manifest};
+use crate::figures::{self, FigureError};
+use crate::infer;
 use crate::metric::{Counts, MetricError, score};
 use crate::npy::{self, NpyError};
 use crate::post::{PostError, hottest_component, prob_to_pet_mask, squeeze};
@@ -24,6 +26,8 @@ pub enum EvalError {
     Post(#[from] PostError),
     #[error(transparent)]
     Metric(#[from] MetricError),
+    #[error(transparent)]
+    Figure(#[from] FigureError),
     #[error("{path}: {why}")]
     Input { path: PathBuf, why: String },
 }
@@ -45,6 +49,8 @@ pub struct Evaluation {
     /// Per method: sentences whose prediction overlaps the truth at all (the TP rule without
     /// its SUVmax condition), to tell "wrong place" from "right place, wrong extent".
     pub overlap: [usize; 3],
+    /// The pair ids scored, in inference order.
+    pub pairs: Vec<String>,
 }
 
 /// Size group of a lesion by MTV (mL).
@@ -99,7 +105,7 @@ pub fn evaluate(data: &Path, eval_dir: &Path) -> Result<Evaluation, EvalError> {
         .and_then(|t| serde_json::from_str(&t).ok())
         .ok_or_else(|| EvalError::Input {
             path: info_path.clone(),
-            why: "missing or unreadable (run evaluate.py first)".to_owned(),
+            why: "missing or unreadable (run evaluate without --skip-inference first)".to_owned(),
         })?;
     let ids: Vec<String> = info["pairs"]
         .as_array()
@@ -113,7 +119,10 @@ pub fn evaluate(data: &Path, eval_dir: &Path) -> Result<Evaluation, EvalError> {
         .into_iter()
         .map(|p| (p.id.clone(), p))
         .collect();
-    let mut ev = Evaluation::default();
+    let mut ev = Evaluation {
+        pairs: ids.clone(),
+        ..Evaluation::default()
+    };
     let mut study_cache: Option<StudyMasks> = None;
     for id in &ids {
         let p = manifest.get(id).ok_or_else(|| EvalError::Input {
@@ -202,6 +211,32 @@ pub fn render(ev: &Evaluation, title: &str) -> String {
         ));
     }
     s
+}
+
+/// The whole report: scores `eval_dir`'s maps, writes the plots and `eval_dir/report.md`
+/// (tables, inference paragraph, plots with their legends); returns the markdown.
+pub fn report(
+    data: &Path,
+    eval_dir: &Path,
+    loss_csv: Option<&Path>,
+    title: &str,
+) -> Result<String, EvalError> {
+    let ev = evaluate(data, eval_dir)?;
+    let mut md = render(&ev, title);
+    // An inference.json from before the Rust path (evaluate.py) lacks these fields.
+    if let Ok(info) = infer::read_info(eval_dir) {
+        md.push('\n');
+        md.push_str(&infer::summary(&info));
+    }
+    md.push_str(&figures::write_all(
+        data, eval_dir, &ev, &ev.pairs, loss_csv,
+    )?);
+    let path = eval_dir.join("report.md");
+    std::fs::write(&path, &md).map_err(|e| EvalError::Input {
+        path,
+        why: e.to_string(),
+    })?;
+    Ok(md)
 }
 
 #[cfg(test)]

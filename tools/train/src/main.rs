@@ -1,9 +1,9 @@
 //! The `petground-train` command line: `dataset`, `fit`, `evaluate`. All work is in the library
-//! except starting the Python scripts.
+//! except starting the Python trainer (`fit`).
 
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
-use petground_train::{dataset, evaluate};
+use petground_train::{dataset, evaluate, infer};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -44,13 +44,15 @@ enum Cmd {
         #[arg(last = true)]
         extra: Vec<String>,
     },
-    /// Score an ONNX model on a split (paper's metric) against two baselines; writes report.md.
+    /// Run an ONNX model on a split through the node's Rust inference, score it (paper's
+    /// metric) against two baselines; writes report.md and PNG plots.
     Evaluate {
         #[arg(long)]
         data: PathBuf,
+        /// The grounding model (.onnx) to evaluate; it need not be in models/manifest.json.
         #[arg(long)]
         model: PathBuf,
-        /// Where the probability maps and report.md go (default: DATA/eval-SPLIT).
+        /// Where the probability maps, report.md and the plots go (default: DATA/eval-SPLIT).
         #[arg(long)]
         out: Option<PathBuf>,
         #[arg(long, default_value = "test")]
@@ -61,6 +63,19 @@ enum Cmd {
         /// Score existing probability maps in OUT without running inference again.
         #[arg(long)]
         skip_inference: bool,
+        /// Folder with manifest.json, tokenizer.json, text_encoder.onnx [default: the repo's models/].
+        #[arg(long)]
+        models_dir: Option<PathBuf>,
+        /// ONNX Runtime library ($ORT_DYLIB_PATH overrides it) [default: the repo's
+        /// vendor/onnxruntime/libonnxruntime.so, from scripts/fetch-onnxruntime].
+        #[arg(long)]
+        onnxruntime: Option<PathBuf>,
+        /// Intra-op threads of each ONNX Runtime session.
+        #[arg(long, default_value_t = 2)]
+        threads: usize,
+        /// The trainer's loss.csv: adds a training-curves plot to the report.
+        #[arg(long)]
+        loss_csv: Option<PathBuf>,
     },
 }
 
@@ -132,31 +147,32 @@ fn main() -> Result<()> {
             split,
             max_studies,
             skip_inference,
+            models_dir,
+            onnxruntime,
+            threads,
+            loss_csv,
         } => {
             let out = out.unwrap_or_else(|| data.join(format!("eval-{split}")));
             if !skip_inference {
-                let args = [
-                    "--data",
-                    &data.display().to_string(),
-                    "--model",
-                    &model.display().to_string(),
-                    "--out",
-                    &out.display().to_string(),
-                    "--split",
-                    &split,
-                    "--max-studies",
-                    &max_studies.to_string(),
-                ]
-                .map(str::to_owned);
-                run_python("evaluate.py", &args)?;
+                let defaults = infer::Options::default();
+                let opts = infer::Options {
+                    split: split.clone(),
+                    max_studies,
+                    models_dir: models_dir.unwrap_or(defaults.models_dir),
+                    onnxruntime: onnxruntime.unwrap_or(defaults.onnxruntime),
+                    threads,
+                };
+                // Its summary (forward times, model sha256) goes into the report.
+                infer::run(&data, &model, &out, &opts)?;
             }
-            let ev = evaluate::evaluate(&data, &out)?;
-            let title = format!("{} on {} ({split} split)", model.display(), data.display());
-            let md = evaluate::render(&ev, &title);
-            let report = out.join("report.md");
-            std::fs::write(&report, &md).with_context(|| report.display().to_string())?;
+            let md = evaluate::report(
+                &data,
+                &out,
+                loss_csv.as_deref(),
+                &format!("{} on {} ({split} split)", model.display(), data.display()),
+            )?;
             print!("{md}");
-            eprintln!("wrote {}", report.display());
+            eprintln!("wrote {}", out.join("report.md").display());
         }
     }
     Ok(())

@@ -1,13 +1,20 @@
 //! Dataset building and evaluation on a tiny phantom archive (2 small studies), without PyTorch:
-//! the node's code must turn the archive into model-grid pairs, and the scoring side must give
-//! F1 = 1 for a "model" whose probability map is the label itself and 0 for an empty one.
+//! the node's code must turn the archive into model-grid pairs, the scoring side must give
+//! F1 = 1 for a "model" whose probability map is the label itself and 0 for an empty one, and
+//! `evaluate` must run end to end through the node's Rust inference with the stand-in model
+//! (tests/fixtures/grounding_standin.onnx), writing report.md and its PNG plots.
 
+use std::path::{Path, PathBuf};
+use std::process::Command;
 use std::sync::OnceLock;
 
-use ndarray::{Array3, Ix3};
+use ndarray::{Array3, Ix3, Ix4};
 use petground::ground::preprocess::{PAD_MULTIPLE, padded_dims};
+use petground::ground::runtime::DEFAULT_LIBRARY;
 use petground::volume::Geometry;
-use petground_train::{dataset, evaluate, npy};
+use petground_train::metric::{Counts, score};
+use petground_train::post::hottest_component;
+use petground_train::{dataset, evaluate, figures, infer, npy};
 
 struct Built {
     dir: tempfile::TempDir,
@@ -168,4 +175,166 @@ fn evaluation_scores_perfect_and_empty_predictions() {
     assert_eq!(vision.f1(), 0.0);
     let md = evaluate::render(&ev, "tiny");
     assert!(md.contains("| model (text) |") && md.contains("tracer="));
+}
+
+/// The repository root (tools/train/../..).
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// ONNX Runtime, fetched once with scripts/fetch-onnxruntime when absent (as the node's
+/// ground_* tests do): a test FAILS, never skips, without it.
+fn ensure_library() -> PathBuf {
+    let lib = repo().join(DEFAULT_LIBRARY);
+    if !lib.is_file() {
+        let status = Command::new(repo().join("scripts/fetch-onnxruntime"))
+            .current_dir(repo())
+            .status();
+        assert!(
+            matches!(status, Ok(s) if s.success()) && lib.is_file(),
+            "ONNX Runtime library {} is missing and scripts/fetch-onnxruntime could not fetch it \
+             ({status:?}); run scripts/fetch-onnxruntime before the tests",
+            lib.display()
+        );
+    }
+    lib
+}
+
+/// Width and height from a PNG file's header.
+fn png_size(path: &Path) -> (u32, u32) {
+    let f = std::fs::File::open(path).expect("png exists");
+    let reader = png::Decoder::new(std::io::BufReader::new(f))
+        .read_info()
+        .expect("valid png");
+    let info = reader.info();
+    (info.width, info.height)
+}
+
+#[test]
+fn evaluate_runs_the_standin_model_through_the_rust_inference() {
+    let b = built();
+    let pairs = &b.pairs;
+    let data = b.dir.path().join("data");
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let eval = tmp.path().join("eval");
+    let standin = repo().join("tests/fixtures/grounding_standin.onnx");
+    let opts = infer::Options {
+        split: "all".to_owned(),
+        onnxruntime: ensure_library(),
+        threads: 1,
+        ..infer::Options::default()
+    };
+    let info = infer::run(&data, &standin, &eval, &opts).expect("inference");
+    let ids: Vec<&str> = pairs.iter().map(|p| p.id.as_str()).collect();
+    assert_eq!(
+        info.pairs, ids,
+        "every pair of the split, in manifest order"
+    );
+    let studies = pairs
+        .iter()
+        .map(|p| p.study.as_str())
+        .collect::<std::collections::BTreeSet<_>>()
+        .len();
+    assert_eq!(
+        info.forwards,
+        pairs.len() + studies,
+        "one empty-text run per study"
+    );
+    assert!(info.forward_s_mean.is_some_and(|s| s > 0.0));
+    assert_eq!(info.model_sha256.len(), 64);
+    assert!(eval.join(infer::CANDIDATE_MANIFEST).is_file());
+
+    // The stand-in is prob = sigmoid(20·PET − 10 + mean(text·mask)): foreground where the PET
+    // channel is above ≈ 0.5, on the unpadded model grid.
+    for p in pairs {
+        let prob = npy::read::<f32>(&eval.join("preds").join(format!("{}.npy", p.id)))
+            .expect("prob")
+            .into_dimensionality::<Ix3>()
+            .expect("3d");
+        assert_eq!(prob.dim(), p.model_grid.dims.into());
+        let image = npy::read::<f32>(&data.join(&p.image))
+            .expect("image")
+            .into_dimensionality::<Ix4>()
+            .expect("4d");
+        for ((z, y, x), &v) in prob.indexed_iter() {
+            let pet = image[[0, z, y, x]];
+            if pet > 0.6 {
+                assert!(v > 0.5, "{}: PET {pet} gave {v}", p.id);
+            } else if pet < 0.4 {
+                assert!(v < 0.5, "{}: PET {pet} gave {v}", p.id);
+            }
+        }
+    }
+
+    let csv = repo().join("tools/train/runs/run2-loss.csv");
+    let md = evaluate::report(&data, &eval, Some(&csv), "tiny").expect("report");
+    assert_eq!(
+        std::fs::read_to_string(eval.join("report.md")).expect("report.md"),
+        md
+    );
+    let ev = evaluate::evaluate(&data, &eval).expect("evaluate");
+    let [model, vision, hottest] = &ev.overall;
+    assert_eq!(model.sentences, pairs.len());
+    // Phantom lesions reported with SUVmax ≥ 5 lie above the stand-in's threshold: it grounds
+    // some sentence on its true lesion.
+    assert!(model.tp > 0 && model.f1() > 0.0, "{model:?}");
+    assert!(vision.tp > 0, "{vision:?}");
+    // The hottest-component baseline does not depend on inference: recomputed here directly.
+    let mut expect = Counts::default();
+    for p in pairs {
+        let suv = npy::read::<f32>(&data.join(&p.suv))
+            .expect("suv")
+            .into_dimensionality::<Ix3>()
+            .expect("3d");
+        let truth = npy::read::<u8>(&data.join(&p.label_pet))
+            .expect("label")
+            .into_dimensionality::<Ix3>()
+            .expect("3d")
+            .mapv(|v| v > 0);
+        let hot = hottest_component(suv.view()).expect("hottest");
+        expect.add(&score(truth.view(), hot.view(), suv.view()).expect("score"));
+    }
+    assert_eq!(*hottest, expect);
+
+    assert!(md.contains("Inference: the node's Rust path"), "{md}");
+    assert!(md.contains("](curves.png)") && md.contains("](f1_by_group.png)"));
+    assert_eq!(png_size(&eval.join("curves.png")), (640, 320));
+    let groups = ev.groups.len() as u32;
+    assert_eq!(
+        png_size(&eval.join("f1_by_group.png")),
+        (20 + 24 * groups, 200)
+    );
+    let shown = pairs.len().min(figures::EXAMPLES);
+    for p in &pairs[..shown] {
+        let name = format!("overlay-{}.png", p.id);
+        assert!(md.contains(&format!("]({name})")), "{name} linked");
+        let [z, _, x] = p.model_grid.dims;
+        let s = figures::OVERLAY_SCALE;
+        assert_eq!(
+            png_size(&eval.join(&name)),
+            ((x * s) as u32, (z * s) as u32)
+        );
+    }
+    if let Some(p) = pairs.get(shown) {
+        assert!(!eval.join(format!("overlay-{}.png", p.id)).exists());
+    }
+
+    // The command line re-scores the same maps without inference (no Python anywhere).
+    std::fs::remove_file(eval.join("report.md")).expect("rm report");
+    let out = Command::new(env!("CARGO_BIN_EXE_petground-train"))
+        .args(["evaluate", "--skip-inference", "--split", "all", "--data"])
+        .arg(&data)
+        .arg("--model")
+        .arg(&standin)
+        .arg("--out")
+        .arg(&eval)
+        .output()
+        .expect("run petground-train");
+    assert!(out.status.success(), "{out:?}");
+    let again = std::fs::read_to_string(eval.join("report.md")).expect("report.md");
+    let row = md.lines().find(|l| l.starts_with("| model (text) |"));
+    assert_eq!(
+        again.lines().find(|l| l.starts_with("| model (text) |")),
+        row
+    );
 }
