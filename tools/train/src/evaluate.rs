@@ -49,6 +49,12 @@ pub struct Evaluation {
     /// Per method: sentences whose prediction overlaps the truth at all (the TP rule without
     /// its SUVmax condition), to tell "wrong place" from "right place, wrong extent".
     pub overlap: [usize; 3],
+    /// Laterality check on one-sided sentences (those with a `-swapped` map): how many there
+    /// were, how many the model got right (TP), and how many it still "got right" with left and
+    /// right exchanged in the text — low when the side word steers the answer.
+    pub one_sided: usize,
+    pub one_sided_tp: usize,
+    pub swapped_tp: usize,
     /// The pair ids scored, in inference order.
     pub pairs: Vec<String>,
 }
@@ -151,6 +157,14 @@ pub fn evaluate(data: &Path, eval_dir: &Path) -> Result<Evaluation, EvalError> {
         if pred != *vision {
             ev.text_changed += 1;
         }
+        let swapped = eval_dir.join("preds").join(format!("{id}-swapped.npy"));
+        if swapped.is_file() {
+            let sw = read_prob(&swapped)?;
+            let sw = prob_to_pet_mask(sw.view(), &model, &pet)?;
+            ev.one_sided += 1;
+            ev.one_sided_tp += score(truth.view(), pred.view(), suv.view())?.tp;
+            ev.swapped_tp += score(truth.view(), sw.view(), suv.view())?.tp;
+        }
         let scores = [
             score(truth.view(), pred.view(), suv.view())?,
             score(truth.view(), vision.view(), suv.view())?,
@@ -198,6 +212,14 @@ pub fn render(ev: &Evaluation, title: &str) -> String {
         "\nText changed the predicted mask (vs empty text) for {} of {n} sentences.\n\n",
         ev.text_changed
     ));
+    if ev.one_sided > 0 {
+        s.push_str(&format!(
+            "Laterality: of {} one-sided sentences the model grounds {} correctly (TP); with \
+             \"left\" and \"right\" exchanged in the text, {} still land on the described \
+             lesion (the fewer, the more the side word steers the answer).\n\n",
+            ev.one_sided, ev.one_sided_tp, ev.swapped_tp
+        ));
+    }
     s.push_str(
         "| group | n | F1 model | F1 vision only | F1 hottest |\n|---|---:|---:|---:|---:|\n",
     );

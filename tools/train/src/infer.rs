@@ -177,6 +177,11 @@ pub fn run(data: &Path, model: &Path, out: &Path, opts: &Options) -> Result<Info
         let emb = text.encode(&p.text)?;
         let prob = forward(&mut net, a, &emb, p, &mut times)?;
         npy::write(&preds.join(format!("{}.npy", p.id)), &prob)?;
+        if let Some(swapped) = swap_sides(&p.text) {
+            let emb = text.encode(&swapped)?;
+            let prob = forward(&mut net, a, &emb, p, &mut times)?;
+            npy::write(&preds.join(format!("{}-swapped.npy", p.id)), &prob)?;
+        }
         if (i + 1) % 20 == 0 {
             eprintln!(
                 "{}/{} pairs, {:.2} s per forward",
@@ -199,6 +204,48 @@ pub fn run(data: &Path, model: &Path, out: &Path, opts: &Options) -> Result<Info
     };
     write_info(out, &info)?;
     Ok(info)
+}
+
+/// A one-sided text with "left" and "right" exchanged (the laterality check of `evaluate`):
+/// `None` when the text names no side or both.
+pub fn swap_sides(text: &str) -> Option<String> {
+    let mut out = String::with_capacity(text.len());
+    let (mut left, mut right) = (false, false);
+    let mut word = String::new();
+    let flush = |word: &mut String, out: &mut String, left: &mut bool, right: &mut bool| {
+        let swapped = match word.to_ascii_lowercase().as_str() {
+            "left" => {
+                *left = true;
+                Some("right")
+            }
+            "right" => {
+                *right = true;
+                Some("left")
+            }
+            _ => None,
+        };
+        match swapped {
+            // Keep the capital of a sentence-initial "Left"/"Right".
+            Some(s) if word.starts_with(|c: char| c.is_ascii_uppercase()) => {
+                let mut c = s.chars();
+                out.extend(c.next().map(|f| f.to_ascii_uppercase()));
+                out.push_str(c.as_str());
+            }
+            Some(s) => out.push_str(s),
+            None => out.push_str(word),
+        }
+        word.clear();
+    };
+    for ch in text.chars() {
+        if ch.is_alphanumeric() {
+            word.push(ch);
+        } else {
+            flush(&mut word, &mut out, &mut left, &mut right);
+            out.push(ch);
+        }
+    }
+    flush(&mut word, &mut out, &mut left, &mut right);
+    (left != right).then_some(out)
 }
 
 /// The study's padded model-grid image `[2, Z, Y, X]`.
@@ -318,6 +365,21 @@ mod tests {
             pet_grid: g.clone(),
             model_grid: g,
         }
+    }
+
+    #[test]
+    fn sides_are_swapped_only_in_one_sided_texts() {
+        assert_eq!(
+            swap_sides("Left axillary node, SUVmax , image .").as_deref(),
+            Some("Right axillary node, SUVmax , image .")
+        );
+        assert_eq!(
+            swap_sides("Hypermetabolic right-sided hilar node.").as_deref(),
+            Some("Hypermetabolic left-sided hilar node.")
+        );
+        assert_eq!(swap_sides("Subcarinal lymph node."), None);
+        assert_eq!(swap_sides("Left and right hilar nodes."), None);
+        assert_eq!(swap_sides("Bright focus, upright."), None);
     }
 
     #[test]

@@ -235,11 +235,25 @@ fn evaluate_runs_the_standin_model_through_the_rust_inference() {
         .map(|p| p.study.as_str())
         .collect::<std::collections::BTreeSet<_>>()
         .len();
+    let one_sided = pairs
+        .iter()
+        .filter(|p| infer::swap_sides(&p.text).is_some())
+        .count();
+    assert!(one_sided > 0, "the tiny archive has one-sided sentences");
     assert_eq!(
         info.forwards,
-        pairs.len() + studies,
-        "one empty-text run per study"
+        pairs.len() + studies + one_sided,
+        "one empty-text run per study, one side-swapped run per one-sided sentence"
     );
+    for p in pairs.iter() {
+        let swapped = eval.join("preds").join(format!("{}-swapped.npy", p.id));
+        assert_eq!(
+            swapped.is_file(),
+            infer::swap_sides(&p.text).is_some(),
+            "{}",
+            p.id
+        );
+    }
     assert!(info.forward_s_mean.is_some_and(|s| s > 0.0));
     assert_eq!(info.model_sha256.len(), 64);
     assert!(eval.join(infer::CANDIDATE_MANIFEST).is_file());
@@ -297,6 +311,10 @@ fn evaluate_runs_the_standin_model_through_the_rust_inference() {
     assert_eq!(*hottest, expect);
 
     assert!(md.contains("Inference: the node's Rust path"), "{md}");
+    assert!(
+        md.contains(&format!("Laterality: of {one_sided} one-sided sentences")),
+        "{md}"
+    );
     assert!(md.contains("](curves.png)") && md.contains("](f1_by_group.png)"));
     assert_eq!(png_size(&eval.join("curves.png")), (640, 320));
     let groups = ev.groups.len() as u32;
