@@ -14,7 +14,10 @@ take the whole padded volume. With --group K, each step is instead one study's w
 up to K of its sentences: the encoder runs once, and the sentences compete for the same image, so
 the loss rewards the described lesion rather than any hot spot (and there is no crop/inference
 mismatch in context or instance-norm statistics). --text-aug P trains a pair on its numberless
-variant (strip_scaffold) with probability P, for findings that never had numbers.
+variant (strip_scaffold) with probability P, for findings that never had numbers. --neg-swap Q
+(with --group) teaches the side word: a one-sided sentence whose study has no lesion at the
+other side's site is, with probability Q, trained with "left"/"right" exchanged and an empty
+target.
 Checkpoints every --ckpt-every steps; --resume continues. Uses CUDA when available."""
 import argparse
 import csv
@@ -50,6 +53,26 @@ def strip_scaffold(text):
     s = re.sub(r"\s+([,.;)])", r"\1", s)
     s = re.sub(r"([,;])\s*(?=[,.;)])", "", s)
     return re.sub(r"\s{2,}", " ", s).strip()
+
+
+def swap_sides(text):
+    """`text` with "left" and "right" exchanged, or None unless exactly one side is named."""
+    words = re.findall(r"[A-Za-z]+", text.lower())
+    if ("left" in words) == ("right" in words):
+        return None
+    swap = {"left": "right", "right": "left", "Left": "Right", "Right": "Left"}
+    return re.sub(r"\b(left|right|Left|Right)\b", lambda m: swap[m.group(1)], text)
+
+
+def swapped_site(site):
+    """The site code of the other side (left_axillary <-> right_axillary, lul <-> rul, ...),
+    or the site itself when it has no side."""
+    for a, b in (("left_", "right_"), ("right_", "left_")):
+        if site.startswith(a):
+            return b + site[len(a):]
+    if len(site) == 3 and site[0] in "lr" and site[2] == "l":
+        return ("r" if site[0] == "l" else "l") + site[1:]
+    return site
 
 
 def set_seed(seed):
@@ -162,14 +185,29 @@ def dice_ce(logits, target):
 
 
 class Data:
-    def __init__(self, root, pairs, crop_z, texts, text_aug=0.0, rng=None):
+    def __init__(self, root, pairs, crop_z, texts, text_aug=0.0, rng=None, neg_swap=0.0):
         self.root = Path(root)
         self.pairs = pairs
         self.crop_z = crop_z
         self.texts = texts
         self.images = {}
         self.text_aug = text_aug
+        self.neg_swap = neg_swap
         self.rng = rng or random.Random(0)
+        self.sites = {}
+        for p in pairs:
+            self.sites.setdefault(p["study"], set()).add(p["site"])
+
+    def negative(self, p):
+        """With probability --neg-swap, a one-sided pair whose study has no lesion at the
+        other side's site becomes a negative: the side-swapped text with an empty target."""
+        if not self.neg_swap or self.rng.random() >= self.neg_swap:
+            return None
+        other = swapped_site(p["site"])
+        swapped = swap_sides(p["text"])
+        if swapped is None or other == p["site"] or other in self.sites[p["study"]]:
+            return None
+        return self.texts[swapped]
 
     def text(self, p):
         """The pair's text, or with probability --text-aug its numberless variant."""
@@ -205,8 +243,16 @@ class Data:
         [K, Z, Y, X], tokens [K, L, D], masks [K, L]. The sentences compete for the same image,
         so the loss rewards picking the described lesion, not any hot spot."""
         img = self.image(self.pairs[idx[0]]["image"]).astype(np.float32)[None]
-        labs = np.stack([np.load(self.root / self.pairs[i]["label"]) for i in idx])
-        enc = [self.text(self.pairs[i]) for i in idx]
+        labs, enc = [], []
+        for i in idx:
+            p = self.pairs[i]
+            lab = np.load(self.root / p["label"])
+            neg = self.negative(p)
+            if neg is not None:
+                lab = np.zeros_like(lab)
+            labs.append(lab)
+            enc.append(neg if neg is not None else self.text(p))
+        labs = np.stack(labs)
         toks = np.stack([e[0] for e in enc])
         masks = np.stack([e[1] for e in enc])
         return [torch.from_numpy(x) for x in (img, labs, toks, masks)]
@@ -269,6 +315,10 @@ def main():
     ap.add_argument("--filters", default="8,16,32,64,128")
     ap.add_argument("--text-aug", type=float, default=0.0,
                     help="probability of training a pair on its numberless text variant")
+    ap.add_argument("--neg-swap", type=float, default=0.0,
+                    help="with --group: probability that a one-sided pair is trained as a "
+                         "negative (side-swapped text, empty target) when its study has no "
+                         "lesion on the other side")
     ap.add_argument("--ckpt-every", type=int, default=100)
     ap.add_argument("--val-every", type=int, default=250)
     ap.add_argument("--seed", type=int, default=7)
@@ -292,6 +342,8 @@ def main():
     all_texts = [p["text"] for p in train + val]
     if a.text_aug:
         all_texts += [strip_scaffold(p["text"]) for p in train]
+    if a.neg_swap:
+        all_texts += [t for t in (swap_sides(p["text"]) for p in train) if t]
     texts = textenc.encode_all(all_texts, enc, out / "text_cache.npz")
     print(f"{len(train)} train pairs, {len(val)} val pairs, {len(texts)} texts, device {device}")
 
@@ -315,7 +367,8 @@ def main():
         print(f"initialised from {a.init}")
     (out / "config.json").write_text(json.dumps({**vars(a), "params": nparam}, indent=1))
     print(f"{nparam} parameters")
-    data = Data(a.data, train, a.crop_z, texts, a.text_aug, random.Random(a.seed + 1))
+    data = Data(a.data, train, a.crop_z, texts, a.text_aug, random.Random(a.seed + 1),
+                a.neg_swap if a.group else 0.0)
     vdata = Data(a.data, val, a.crop_z, texts)
     log_path = out / "loss.csv"
     new_log = not log_path.is_file() or not a.resume
