@@ -52,6 +52,17 @@ enum Cmd {
         seed: u64,
         #[arg(long)]
         small: bool,
+        /// Vendor SUV conventions, used in turn study by study (repeat or comma-separate).
+        #[arg(long, value_enum, value_delimiter = ',', default_value = "plain")]
+        vendor: Vec<Vendor>,
+        /// Let lesions sit next to hot physiological uptake (harder cases).
+        #[arg(long)]
+        hard: bool,
+        /// Range of the lesions' target SUV.
+        #[arg(long, default_value_t = 2.0)]
+        min_suv: f64,
+        #[arg(long, default_value_t = 25.0)]
+        max_suv: f64,
     },
     /// C-STORE a study's pet/ and ct/ files to a node, then send report.hl7 over MLLP.
     Send {
@@ -109,8 +120,23 @@ fn main() -> Result<()> {
             count,
             seed,
             small,
+            vendor,
+            hard,
+            min_suv,
+            max_suv,
         } => {
-            for dir in petground_phantom::archive(&out, count, seed, small)? {
+            anyhow::ensure!(
+                0.0 < min_suv && min_suv <= max_suv,
+                "--min-suv must be positive and not above --max-suv"
+            );
+            let settings = petground_phantom::ArchiveSettings {
+                small,
+                vendors: vendor,
+                groundable: !hard,
+                min_suv,
+                max_suv,
+            };
+            for dir in petground_phantom::archive_with(&out, count, seed, &settings)? {
                 println!("{}", dir.display());
             }
         }

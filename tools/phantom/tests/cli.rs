@@ -47,6 +47,56 @@ fn generate_writes_every_output() {
 }
 
 #[test]
+fn archive_settings_vary_vendor_and_suv_range() {
+    let dir = tempfile::tempdir().expect("temp");
+    let st = bin()
+        .args(["archive", "--small", "--count", "3", "--seed", "21"])
+        .args([
+            "--vendor",
+            "ge,philips",
+            "--hard",
+            "--min-suv",
+            "6",
+            "--max-suv",
+            "9",
+        ])
+        .arg("--out")
+        .arg(dir.path())
+        .status()
+        .expect("run");
+    assert!(st.success());
+    let t: Vec<Truth> = (0..3)
+        .map(|i| Truth::load(&dir.path().join(format!("study-{i:04}/truth.json"))).expect("truth"))
+        .collect();
+    let vendors: Vec<&str> = t.iter().map(|t| t.vendor.as_str()).collect();
+    assert_eq!(vendors, ["ge", "philips", "ge"]);
+    for l in t.iter().flat_map(|t| &t.lesions) {
+        assert!(
+            (6.0..=9.0).contains(&l.peak_suv),
+            "target SUV {}",
+            l.peak_suv
+        );
+    }
+    let bad = bin()
+        .args([
+            "archive",
+            "--small",
+            "--count",
+            "1",
+            "--min-suv",
+            "9",
+            "--max-suv",
+            "6",
+        ])
+        .arg("--out")
+        .arg(dir.path().join("bad"))
+        .output()
+        .expect("run");
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("--min-suv"));
+}
+
+#[test]
 fn archive_writes_distinct_studies() {
     let dir = tempfile::tempdir().expect("temp");
     let st = bin()
