@@ -12,8 +12,14 @@ use std::sync::Arc;
 use petground::ground::manifest::{MANIFEST_FILE, sha256_file};
 use petground::ground::runtime::{self, Device, ModelSettings, Runtime};
 
+/// The repository root: the package's own folder, or (when tools/train's tests include this
+/// module) the nearest folder above it that holds scripts/fetch-onnxruntime.
 pub fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+    let here = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    here.ancestors()
+        .find(|d| d.join("scripts/fetch-onnxruntime").is_file())
+        .map(Path::to_path_buf)
+        .unwrap_or(here)
 }
 
 pub fn library() -> PathBuf {

@@ -4,13 +4,17 @@
 //! `evaluate` must run end to end through the node's Rust inference with the stand-in model
 //! (tests/fixtures/grounding_standin.onnx), writing report.md and its PNG plots.
 
-use std::path::{Path, PathBuf};
+// The node's ground_* test set-up (ONNX Runtime fetched once; a test fails, never skips,
+// without it), shared rather than copied.
+#[path = "../../../tests/ground_support/mod.rs"]
+mod ground_support;
+
+use std::path::Path;
 use std::process::Command;
 use std::sync::OnceLock;
 
 use ndarray::{Array3, Ix3, Ix4};
 use petground::ground::preprocess::{PAD_MULTIPLE, padded_dims};
-use petground::ground::runtime::DEFAULT_LIBRARY;
 use petground::volume::Geometry;
 use petground_train::metric::{Counts, score};
 use petground_train::post::hottest_component;
@@ -177,29 +181,6 @@ fn evaluation_scores_perfect_and_empty_predictions() {
     assert!(md.contains("| model (text) |") && md.contains("tracer="));
 }
 
-/// The repository root (tools/train/../..).
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-/// ONNX Runtime, fetched once with scripts/fetch-onnxruntime when absent (as the node's
-/// ground_* tests do): a test FAILS, never skips, without it.
-fn ensure_library() -> PathBuf {
-    let lib = repo().join(DEFAULT_LIBRARY);
-    if !lib.is_file() {
-        let status = Command::new(repo().join("scripts/fetch-onnxruntime"))
-            .current_dir(repo())
-            .status();
-        assert!(
-            matches!(status, Ok(s) if s.success()) && lib.is_file(),
-            "ONNX Runtime library {} is missing and scripts/fetch-onnxruntime could not fetch it \
-             ({status:?}); run scripts/fetch-onnxruntime before the tests",
-            lib.display()
-        );
-    }
-    lib
-}
-
 /// Width and height from a PNG file's header.
 fn png_size(path: &Path) -> (u32, u32) {
     let f = std::fs::File::open(path).expect("png exists");
@@ -217,10 +198,10 @@ fn evaluate_runs_the_standin_model_through_the_rust_inference() {
     let data = b.dir.path().join("data");
     let tmp = tempfile::tempdir().expect("tempdir");
     let eval = tmp.path().join("eval");
-    let standin = repo().join("tests/fixtures/grounding_standin.onnx");
+    let standin = ground_support::repo().join("tests/fixtures/grounding_standin.onnx");
     let opts = infer::Options {
         split: "all".to_owned(),
-        onnxruntime: ensure_library(),
+        onnxruntime: ground_support::ensure_library(),
         threads: 1,
         ..infer::Options::default()
     };
@@ -280,7 +261,7 @@ fn evaluate_runs_the_standin_model_through_the_rust_inference() {
         }
     }
 
-    let csv = repo().join("tools/train/runs/run2-loss.csv");
+    let csv = ground_support::repo().join("tools/train/runs/run2-loss.csv");
     let md = evaluate::report(&data, &eval, Some(&csv), "tiny").expect("report");
     assert_eq!(
         std::fs::read_to_string(eval.join("report.md")).expect("report.md"),
