@@ -17,7 +17,8 @@ mismatch in context or instance-norm statistics). --text-aug P trains a pair on 
 variant (strip_scaffold) with probability P, for findings that never had numbers. --neg-swap Q
 (with --group) teaches the side word: a one-sided sentence whose study has no lesion at the
 other side's site is, with probability Q, trained with "left"/"right" exchanged and an empty
-target.
+target; --neg-site R does the same for the lung lobe, liver segment or vertebral level (a sibling
+site the study has no lesion at), the confusions left after side words are learned.
 Checkpoints every --ckpt-every steps; --resume continues. Uses CUDA when available."""
 import argparse
 import csv
@@ -73,6 +74,41 @@ def swapped_site(site):
     if len(site) == 3 and site[0] in "lr" and site[2] == "l":
         return ("r" if site[0] == "l" else "l") + site[1:]
     return site
+
+
+_LOBE = re.compile(r"\b(right|left)\s+(upper|middle|lower)\s+lobe\b", re.I)
+_SEGMENT = re.compile(r"\b(segment)\s+([2-8])\b", re.I)
+_LEVEL = re.compile(r"\b([TL])(\d{1,2})\b")
+LOBES = ("rul", "rml", "rll", "lul", "lll")
+SEGMENTS = tuple(f"liver_s{n}" for n in range(4, 9))
+LEVELS = ("t6", "t10", "l3")
+
+
+def _cased(word, like):
+    return word.capitalize() if like[:1].isupper() else word
+
+
+def sibling_sites(text, site):
+    """Counterfactual texts for --neg-site: `text` with its lung lobe, liver segment or
+    vertebral level changed to each sibling site, as [(text, site code)]. These are the
+    confusions the model makes when it knows the organ but not the place in it."""
+    out = []
+    if site in LOBES and len(_LOBE.findall(text)) == 1:
+        side = {"r": "right", "l": "left"}
+        part = {"u": "upper", "m": "middle", "l": "lower"}
+        for code in LOBES:
+            if code != site:
+                out.append((_LOBE.sub(lambda m: f"{_cased(side[code[0]], m.group(1))} "
+                                      f"{part[code[1]]} lobe", text), code))
+    elif site in SEGMENTS and len(_SEGMENT.findall(text)) == 1:
+        for code in SEGMENTS:
+            if code != site:
+                out.append((_SEGMENT.sub(lambda m: f"{m.group(1)} {code[-1]}", text), code))
+    elif site in LEVELS and len(_LEVEL.findall(text)) == 1:
+        for code in LEVELS:
+            if code != site:
+                out.append((_LEVEL.sub(code.upper(), text), code))
+    return out
 
 
 def set_seed(seed):
@@ -185,7 +221,8 @@ def dice_ce(logits, target):
 
 
 class Data:
-    def __init__(self, root, pairs, crop_z, texts, text_aug=0.0, rng=None, neg_swap=0.0):
+    def __init__(self, root, pairs, crop_z, texts, text_aug=0.0, rng=None, neg_swap=0.0,
+                 neg_site=0.0):
         self.root = Path(root)
         self.pairs = pairs
         self.crop_z = crop_z
@@ -193,6 +230,7 @@ class Data:
         self.images = {}
         self.text_aug = text_aug
         self.neg_swap = neg_swap
+        self.neg_site = neg_site
         self.rng = rng or random.Random(0)
         self.sites = {}
         for p in pairs:
@@ -200,14 +238,20 @@ class Data:
 
     def negative(self, p):
         """With probability --neg-swap, a one-sided pair whose study has no lesion at the
-        other side's site becomes a negative: the side-swapped text with an empty target."""
-        if not self.neg_swap or self.rng.random() >= self.neg_swap:
-            return None
-        other = swapped_site(p["site"])
-        swapped = swap_sides(p["text"])
-        if swapped is None or other == p["site"] or other in self.sites[p["study"]]:
-            return None
-        return self.texts[swapped]
+        other side's site becomes a negative: the side-swapped text with an empty target.
+        Otherwise, with probability --neg-site, a lobe/segment/level pair becomes one with a
+        sibling site the study has no lesion at (sibling_sites)."""
+        if self.neg_swap and self.rng.random() < self.neg_swap:
+            other = swapped_site(p["site"])
+            swapped = swap_sides(p["text"])
+            if swapped is not None and other != p["site"] and other not in self.sites[p["study"]]:
+                return self.texts[swapped]
+        if self.neg_site and self.rng.random() < self.neg_site:
+            free = [t for t, code in sibling_sites(p["text"], p["site"])
+                    if code not in self.sites[p["study"]]]
+            if free:
+                return self.texts[self.rng.choice(free)]
+        return None
 
     def text(self, p):
         """The pair's text, or with probability --text-aug its numberless variant."""
@@ -319,6 +363,10 @@ def main():
                     help="with --group: probability that a one-sided pair is trained as a "
                          "negative (side-swapped text, empty target) when its study has no "
                          "lesion on the other side")
+    ap.add_argument("--neg-site", type=float, default=0.0,
+                    help="with --group: probability that a lung-lobe, liver-segment or "
+                         "vertebral-level pair is trained as a negative (a sibling site the "
+                         "study has no lesion at, empty target)")
     ap.add_argument("--ckpt-every", type=int, default=100)
     ap.add_argument("--val-every", type=int, default=250)
     ap.add_argument("--seed", type=int, default=7)
@@ -344,6 +392,8 @@ def main():
         all_texts += [strip_scaffold(p["text"]) for p in train]
     if a.neg_swap:
         all_texts += [t for t in (swap_sides(p["text"]) for p in train) if t]
+    if a.neg_site:
+        all_texts += [t for p in train for t, _ in sibling_sites(p["text"], p["site"])]
     texts = textenc.encode_all(all_texts, enc, out / "text_cache.npz")
     print(f"{len(train)} train pairs, {len(val)} val pairs, {len(texts)} texts, device {device}")
 
@@ -368,7 +418,7 @@ def main():
     (out / "config.json").write_text(json.dumps({**vars(a), "params": nparam}, indent=1))
     print(f"{nparam} parameters")
     data = Data(a.data, train, a.crop_z, texts, a.text_aug, random.Random(a.seed + 1),
-                a.neg_swap if a.group else 0.0)
+                a.neg_swap if a.group else 0.0, a.neg_site if a.group else 0.0)
     vdata = Data(a.data, val, a.crop_z, texts)
     log_path = out / "loss.csv"
     new_log = not log_path.is_file() or not a.resume
