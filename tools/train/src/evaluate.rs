@@ -55,8 +55,33 @@ pub struct Evaluation {
     pub one_sided: usize,
     pub one_sided_tp: usize,
     pub swapped_tp: usize,
+    /// Where the model's misses (not TP) went, counted by kind: "rul -> rll" (the prediction
+    /// overlaps another reported lesion of the same study, truth site -> that lesion's site),
+    /// "<site> -> elsewhere" (overlaps no reported lesion) or "<site> -> nothing" (empty mask).
+    pub misses: BTreeMap<String, usize>,
     /// The pair ids scored, in inference order.
     pub pairs: Vec<String>,
+}
+
+/// Where one missed prediction landed (see `Evaluation::misses`): the site of the first other
+/// pair of the same study whose truth it overlaps, "elsewhere", or "nothing".
+fn miss_kind(
+    data: &Path,
+    pred: &Array3<bool>,
+    pair: &Pair,
+    study_pairs: &[&Pair],
+) -> Result<String, EvalError> {
+    if !pred.iter().any(|&v| v) {
+        return Ok("nothing".to_owned());
+    }
+    for other in study_pairs.iter().filter(|o| o.id != pair.id) {
+        let truth = read3::<u8>(&data.join(&other.label_pet))?;
+        if truth.shape() == pred.shape() && pred.iter().zip(truth.iter()).any(|(&p, &t)| p && t > 0)
+        {
+            return Ok(other.site.clone());
+        }
+    }
+    Ok("elsewhere".to_owned())
 }
 
 /// Size group of a lesion by MTV (mL).
@@ -129,6 +154,10 @@ pub fn evaluate(data: &Path, eval_dir: &Path) -> Result<Evaluation, EvalError> {
         pairs: ids.clone(),
         ..Evaluation::default()
     };
+    let mut by_study: BTreeMap<&str, Vec<&Pair>> = BTreeMap::new();
+    for p in manifest.values() {
+        by_study.entry(p.study.as_str()).or_default().push(p);
+    }
     let mut study_cache: Option<StudyMasks> = None;
     for id in &ids {
         let p = manifest.get(id).ok_or_else(|| EvalError::Input {
@@ -170,6 +199,13 @@ pub fn evaluate(data: &Path, eval_dir: &Path) -> Result<Evaluation, EvalError> {
             score(truth.view(), vision.view(), suv.view())?,
             score(truth.view(), hottest.view(), suv.view())?,
         ];
+        if scores[0].tp == 0 {
+            let study_pairs = by_study
+                .get(p.study.as_str())
+                .map_or(&[][..], Vec::as_slice);
+            let to = miss_kind(data, &pred, p, study_pairs)?;
+            *ev.misses.entry(format!("{} -> {to}", p.site)).or_default() += 1;
+        }
         let keys = [
             format!("tracer={}", p.tracer),
             format!("site={}", p.site),
@@ -219,6 +255,30 @@ pub fn render(ev: &Evaluation, title: &str) -> String {
              lesion (the fewer, the more the side word steers the answer).\n\n",
             ev.one_sided, ev.one_sided_tp, ev.swapped_tp
         ));
+    }
+    if !ev.misses.is_empty() {
+        let total: usize = ev.misses.values().sum();
+        let count = |suffix: &str| -> usize {
+            ev.misses
+                .iter()
+                .filter(|(k, _)| k.ends_with(suffix))
+                .map(|(_, n)| n)
+                .sum()
+        };
+        let (elsewhere, nothing) = (count("-> elsewhere"), count("-> nothing"));
+        s.push_str(&format!(
+            "Misses: of the model's {total} sentences without a TP, {} land on another reported \
+             lesion of the same study (the text picked the wrong one of the study's lesions), \
+             {elsewhere} on no reported lesion, {nothing} predict nothing. Truth site -> where \
+             the prediction landed:\n\n| miss | n |\n|---|---:|\n",
+            total - elsewhere - nothing
+        ));
+        let mut rows: Vec<_> = ev.misses.iter().collect();
+        rows.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+        for (k, n) in rows {
+            s.push_str(&format!("| {k} | {n} |\n"));
+        }
+        s.push('\n');
     }
     s.push_str(
         "| group | n | F1 model | F1 vision only | F1 hottest |\n|---|---:|---:|---:|---:|\n",

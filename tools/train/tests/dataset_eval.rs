@@ -179,6 +179,37 @@ fn evaluation_scores_perfect_and_empty_predictions() {
     assert_eq!(vision.f1(), 0.0);
     let md = evaluate::render(&ev, "tiny");
     assert!(md.contains("| model (text) |") && md.contains("tracer="));
+
+    // A confusion: pair `a` predicted as its study neighbour `b`'s lesion is a miss that lands
+    // on `b`'s site, and the report says so.
+    let (a, b2) = pairs
+        .iter()
+        .find_map(|a| {
+            pairs
+                .iter()
+                .find(|b| b.study == a.study && b.id != a.id)
+                .map(|b| (a, b))
+        })
+        .expect("a study with two pairs");
+    let label_b = npy::read::<u8>(&data.join(&b2.label))
+        .expect("label")
+        .into_dimensionality::<Ix3>()
+        .expect("3d");
+    npy::write(
+        &eval.join("preds").join(format!("{}.npy", a.id)),
+        &label_b.mapv(f32::from),
+    )
+    .expect("write");
+    let confused = evaluate::evaluate(&data, &eval).expect("evaluate");
+    let key = format!("{} -> {}", a.site, b2.site);
+    assert_eq!(
+        confused.misses.get(&key),
+        Some(&(ev.misses.get(&key).copied().unwrap_or(0) + 1)),
+        "{:?}",
+        confused.misses
+    );
+    assert!(confused.overall[0].tp <= ev.overall[0].tp);
+    assert!(evaluate::render(&confused, "tiny").contains(&format!("| {key} |")));
 }
 
 /// Width and height from a PNG file's header.
