@@ -6,8 +6,8 @@ filters F = 8/16/32/64/128 by default (strides 1/2/2/2/2), transposed-conv upsam
 transposed conv of the three deepest of the four decoder levels (64, 32, 16 channels), single-head
 cross-attention from image voxels (queries) to the frozen MiniLM token embeddings (keys/values,
 padding masked), applied as `vision * tanh(attn)`, then the skip concat; 2-class softmax.
-Loss Dice (foreground) + CE (an empty target, a negative below: the mean of the 8 highest
-foreground probabilities instead of Dice); AdamW (lr 1e-3: the paper's 5e-5 is for a 20x larger net and
+Loss Dice (foreground) + CE (an empty target, a negative below: --neg-weight x the mean of the
+8 highest foreground probabilities instead of Dice); AdamW (lr 1e-3: the paper's 5e-5 is for a 20x larger net and
 250 epochs; a small net on few steps needs the larger rate), wd 1e-5, linear warmup then cosine;
 no flips (left/right matter); seed fixed. Patches: Z windows of --crop-z slices (full Y, X) that
 contain the lesion at a random offset; the net is fully convolutional, so export and inference
@@ -214,11 +214,13 @@ class Exported(nn.Module):
 NEG_TOPK = 8  # ~4 mL at 8 mm: the size of a small lesion on the model grid
 
 
-def dice_ce(logits, target):
+def dice_ce(logits, target, neg_weight=0.5):
     """Dice (foreground) + CE. A sample with an empty target (a --neg-swap/--neg-site
     negative) has a Dice loss of ~1 whatever the prediction (no gradient), so it is scored by
-    the mean of its NEG_TOPK highest foreground probabilities instead: lit voxels where the text
-    names no lesion cost as much as a missed lesion."""
+    `neg_weight` x the mean of its NEG_TOPK highest foreground probabilities instead. The weight
+    must stay small: for a lesion the model cannot yet tell its positive and negative texts
+    apart on, Dice(p) + r*w*p (r = negatives per positive) is lowest at p = sqrt(2/(r*w)) - 1, a
+    hedge below the 0.5 threshold when r*w > 0.5 (seen with w = 1: recall fell to 0.40)."""
     ce = F.cross_entropy(logits, target.long())
     p = torch.softmax(logits, 1)[:, 1]
     t = target.float()
@@ -228,7 +230,7 @@ def dice_ce(logits, target):
     empty = t.sum(dims) == 0
     if bool(empty.any()):
         peak = p.flatten(1).topk(NEG_TOPK, dim=1).values.mean(1)
-        dice = torch.where(empty, peak, dice)
+        dice = torch.where(empty, neg_weight * peak, dice)
     return dice.mean() + ce, dice.mean().item(), ce.item()
 
 
@@ -379,6 +381,8 @@ def main():
                     help="with --group: probability that a lung-lobe, liver-segment or "
                          "vertebral-level pair is trained as a negative (a sibling site the "
                          "study has no lesion at, empty target)")
+    ap.add_argument("--neg-weight", type=float, default=0.5,
+                    help="loss weight of a negative's peak probability (see dice_ce)")
     ap.add_argument("--ckpt-every", type=int, default=100)
     ap.add_argument("--val-every", type=int, default=250)
     ap.add_argument("--seed", type=int, default=7)
@@ -470,7 +474,7 @@ def main():
         for g in opt.param_groups:
             frac = (time.time() - t_start) / a.time_limit if a.time_limit else 0.0
             g["lr"] = lr_at(step, a.lr, a.warmup, a.steps, frac)
-        loss, dl, ce = dice_ce(net(img, tok, mask, repeat), lab)
+        loss, dl, ce = dice_ce(net(img, tok, mask, repeat), lab, a.neg_weight)
         opt.zero_grad()
         loss.backward()
         opt.step()
