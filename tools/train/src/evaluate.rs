@@ -55,33 +55,53 @@ pub struct Evaluation {
     pub one_sided: usize,
     pub one_sided_tp: usize,
     pub swapped_tp: usize,
-    /// Where the model's misses (not TP) went, counted by kind: "rul -> rll" (the prediction
-    /// overlaps another reported lesion of the same study, truth site -> that lesion's site),
-    /// "<site> -> elsewhere" (overlaps no reported lesion) or "<site> -> nothing" (empty mask).
-    pub misses: BTreeMap<String, usize>,
+    /// Where the model's misses (not TP) went: (truth site, where the prediction landed) ->
+    /// count.
+    pub misses: BTreeMap<(String, Landing), usize>,
     /// The pair ids scored, in inference order.
     pub pairs: Vec<String>,
 }
 
-/// Where one missed prediction landed (see `Evaluation::misses`): the site of the first other
-/// pair of the same study whose truth it overlaps, "elsewhere", or "nothing".
-fn miss_kind(
+/// Where a missed prediction landed.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Landing {
+    /// On another reported lesion of the same study (its site): the text picked the wrong one.
+    Lesion(String),
+    /// On no reported lesion.
+    Elsewhere,
+    /// The mask is empty.
+    Nothing,
+}
+
+impl std::fmt::Display for Landing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Landing::Lesion(site) => f.write_str(site),
+            Landing::Elsewhere => f.write_str("elsewhere"),
+            Landing::Nothing => f.write_str("nothing"),
+        }
+    }
+}
+
+/// Where one missed prediction landed: the site of the first other pair of the same study
+/// whose truth it overlaps, elsewhere, or nothing.
+fn landing(
     data: &Path,
     pred: &Array3<bool>,
     pair: &Pair,
     study_pairs: &[&Pair],
-) -> Result<String, EvalError> {
+) -> Result<Landing, EvalError> {
     if !pred.iter().any(|&v| v) {
-        return Ok("nothing".to_owned());
+        return Ok(Landing::Nothing);
     }
     for other in study_pairs.iter().filter(|o| o.id != pair.id) {
         let truth = read3::<u8>(&data.join(&other.label_pet))?;
         if truth.shape() == pred.shape() && pred.iter().zip(truth.iter()).any(|(&p, &t)| p && t > 0)
         {
-            return Ok(other.site.clone());
+            return Ok(Landing::Lesion(other.site.clone()));
         }
     }
-    Ok("elsewhere".to_owned())
+    Ok(Landing::Elsewhere)
 }
 
 /// Size group of a lesion by MTV (mL).
@@ -203,8 +223,8 @@ pub fn evaluate(data: &Path, eval_dir: &Path) -> Result<Evaluation, EvalError> {
             let study_pairs = by_study
                 .get(p.study.as_str())
                 .map_or(&[][..], Vec::as_slice);
-            let to = miss_kind(data, &pred, p, study_pairs)?;
-            *ev.misses.entry(format!("{} -> {to}", p.site)).or_default() += 1;
+            let to = landing(data, &pred, p, study_pairs)?;
+            *ev.misses.entry((p.site.clone(), to)).or_default() += 1;
         }
         let keys = [
             format!("tracer={}", p.tracer),
@@ -258,14 +278,14 @@ pub fn render(ev: &Evaluation, title: &str) -> String {
     }
     if !ev.misses.is_empty() {
         let total: usize = ev.misses.values().sum();
-        let count = |suffix: &str| -> usize {
+        let count = |kind: &Landing| -> usize {
             ev.misses
                 .iter()
-                .filter(|(k, _)| k.ends_with(suffix))
+                .filter(|((_, to), _)| to == kind)
                 .map(|(_, n)| n)
                 .sum()
         };
-        let (elsewhere, nothing) = (count("-> elsewhere"), count("-> nothing"));
+        let (elsewhere, nothing) = (count(&Landing::Elsewhere), count(&Landing::Nothing));
         s.push_str(&format!(
             "Misses: of the model's {total} sentences without a TP, {} land on another reported \
              lesion of the same study (the text picked the wrong one of the study's lesions), \
@@ -273,10 +293,14 @@ pub fn render(ev: &Evaluation, title: &str) -> String {
              the prediction landed:\n\n| miss | n |\n|---|---:|\n",
             total - elsewhere - nothing
         ));
-        let mut rows: Vec<_> = ev.misses.iter().collect();
-        rows.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
-        for (k, n) in rows {
-            s.push_str(&format!("| {k} | {n} |\n"));
+        let mut rows: Vec<_> = ev
+            .misses
+            .iter()
+            .map(|((site, to), n)| (format!("{site} -> {to}"), n))
+            .collect();
+        rows.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(&b.0)));
+        for (miss, n) in rows {
+            s.push_str(&format!("| {miss} | {n} |\n"));
         }
         s.push('\n');
     }

@@ -16,6 +16,7 @@ use std::sync::OnceLock;
 use ndarray::{Array3, Ix3, Ix4};
 use petground::ground::preprocess::{PAD_MULTIPLE, padded_dims};
 use petground::volume::Geometry;
+use petground_train::evaluate::Landing;
 use petground_train::metric::{Counts, score};
 use petground_train::post::hottest_component;
 use petground_train::{dataset, evaluate, figures, infer, npy};
@@ -201,7 +202,7 @@ fn evaluation_scores_perfect_and_empty_predictions() {
     )
     .expect("write");
     let confused = evaluate::evaluate(&data, &eval).expect("evaluate");
-    let key = format!("{} -> {}", a.site, b2.site);
+    let key = (a.site.clone(), Landing::Lesion(b2.site.clone()));
     assert_eq!(
         confused.misses.get(&key),
         Some(&(ev.misses.get(&key).copied().unwrap_or(0) + 1)),
@@ -209,7 +210,8 @@ fn evaluation_scores_perfect_and_empty_predictions() {
         confused.misses
     );
     assert!(confused.overall[0].tp <= ev.overall[0].tp);
-    assert!(evaluate::render(&confused, "tiny").contains(&format!("| {key} |")));
+    let row = format!("| {} -> {} |", a.site, b2.site);
+    assert!(evaluate::render(&confused, "tiny").contains(&row));
 }
 
 /// Width and height from a PNG file's header.
