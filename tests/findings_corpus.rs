@@ -319,7 +319,12 @@ fn whole_report_reads_findings_sections_only() {
     let f = findings_from_text(REPORT);
     let got: Vec<(Option<f64>, Option<u32>)> = f.iter().map(|x| (x.suv_max, x.slice)).collect();
     assert_eq!(got, vec![(Some(9.1), Some(48)), (Some(7.2), Some(145))]);
-    assert_eq!(f[1].text, "Chest: Right hilar lymph node, SUVmax , image .");
+    // Issue 15: the inline body-region label is kept out of the sentence.
+    assert_eq!(
+        f[1].sentence,
+        "Right hilar lymph node, SUVmax 7.2, image 145."
+    );
+    assert_eq!(f[1].text, "Right hilar lymph node, SUVmax , image .");
 }
 
 #[test]
@@ -347,7 +352,7 @@ OBX|4|FT|IMP^Impression||IMPRESSION:\\.br\\Nodal disease.||||||F\r";
         );
     }
     let err = findings_from_input(b"MSH|^~\\&|A\rPID|1\r").expect_err("no text OBX");
-    assert!(err.to_string().contains("no OBX segment"), "{err}");
+    assert!(err.to_string().contains("no OBX of value type TX"), "{err}");
 }
 
 #[test]
@@ -486,5 +491,61 @@ proptest! {
         if let Ok(f) = findings_from_input(s.as_bytes()) {
             check_invariants(&f);
         }
+    }
+}
+
+proptest! {
+    /// Issue 15: "MSH" followed by anything, multi-byte UTF-8 right after the field separator
+    /// included (`MSH|^~\` + a two-byte character once panicked the listener's connection
+    /// task), through every public entry point that reads HL7 or report bytes.
+    #[test]
+    fn msh_and_arbitrary_bytes_never_panic(
+        tail in proptest::collection::vec(any::<u8>(), 0..200),
+        chars in "[é€😀ß^~&|\\\\\r\n]{0,6}",
+        cut in 0usize..8,
+    ) {
+        let mut inputs: Vec<Vec<u8>> = Vec::new();
+        let mut a = b"MSH".to_vec();
+        a.extend(&tail);
+        inputs.push(a);
+        let head = "MSH|^~\\&";
+        let mut b = head.as_bytes()[..cut.min(head.len())].to_vec();
+        b.extend(chars.as_bytes());
+        b.extend(&tail);
+        inputs.push(b.clone());
+        b.splice(0..0, [0x0b]);
+        b.extend([0x1c, 0x0d]);
+        inputs.push(b);
+        for bytes in &inputs {
+            let _ = petground::hl7::oru::parse(bytes);
+            let _ = petground::hl7::oru::parse_text(bytes);
+            let _ = petground::hl7::oru::looks_like_hl7(bytes);
+            let _ = petground::hl7::mllp::unframe(bytes);
+            let header = petground::hl7::oru::parse_header_bytes(bytes).ok();
+            let meta = petground::hl7::ack::AckMeta { control_id: "A1", timestamp: "20261203" };
+            let _ = petground::hl7::ack::build(
+                header.as_ref(),
+                petground::hl7::ack::AckCode::AE,
+                Some((petground::hl7::ack::ErrorCode::DATA_TYPE, "x")),
+                meta,
+            );
+            if let Ok(f) = findings_from_input(bytes) {
+                check_invariants(&f);
+            }
+        }
+    }
+}
+
+/// The input that panicked the listener before issue 15: `MSH|^~\` and a two-byte character
+/// where the sixth encoding character (v2.7 truncation) would be.
+#[test]
+fn multibyte_character_in_msh2_is_an_error_not_a_panic() {
+    for bytes in [
+        "MSH|^~\\é|RIS|H|P|N|2026||ORU^R01|C1|P|2.5\rOBR|1\r".as_bytes(),
+        "MSH|^~\\&é|RIS".as_bytes(),
+        "MSH|^~é".as_bytes(),
+    ] {
+        assert!(petground::hl7::oru::parse(bytes).is_err());
+        let _ = findings_from_input(bytes);
     }
 }

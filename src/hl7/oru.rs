@@ -2,8 +2,11 @@
 //! the identifiers that tie the report to a study (CONTRACT §3), its status and its text.
 //!
 //! Parsing is structural (hl7-parser 0.3); this module decides what is required. It does not
-//! store, match or acknowledge anything. Input bytes are UTF-8 when valid, else ISO-8859-1 (the
-//! usual MSH-18 of European RIS); MSH-18 itself is not consulted. Segments may be separated by
+//! store, match or acknowledge anything. Input bytes are decoded by MSH-18 (character set):
+//! `8859/1` (also `ISO-8859-1`, `ISO_IR 100`) is ISO-8859-1, `UNICODE UTF-8` (also `UTF-8`) is
+//! UTF-8 with invalid bytes replaced; when MSH-18 is empty or names another set, UTF-8 when valid,
+//! else ISO-8859-1 (the usual MSH-18 of European RIS). This is the one HL7 reader: the listener,
+//! `petground findings`, `petground ground` and `tools/train` all read text through it. Segments may be separated by
 //! `\r`, `\n` or `\r\n`; blank lines are ignored. With several OBR segments the identifiers come
 //! from the first one and the text from all OBX segments.
 use hl7_parser::Message;
@@ -221,13 +224,30 @@ pub fn parse(raw: &[u8]) -> Result<OruReport, Rejected> {
     })
 }
 
-/// Only the report text (OBX order, headings kept), with none of the report rules: for the
-/// `findings` command, which takes any ORU file whether or not it names a study.
+/// Only the report text (OBX order, headings kept), with none of the report's identifier rules:
+/// for `petground findings`, `petground ground` and `tools/train`, which take any ORU file
+/// whether or not it names a study. The text is assembled exactly as [`parse`] assembles it for
+/// the listener, so both give the same findings.
 pub fn parse_text(raw: &[u8]) -> Result<String, OruError> {
     let text = normalise(&bytes_to_text(super::mllp::unframe(raw)));
     parse_header(&text)?;
     let message = Message::parse(&text).map_err(|_| OruError::Syntax { segment: 1 })?;
-    Ok(super::oru_text::collect(&message, &message.separators)?.text)
+    let text = super::oru_text::collect(&message, &message.separators)?.text;
+    if text.trim().is_empty() {
+        return Err(OruError::NoText);
+    }
+    Ok(text)
+}
+
+/// Whether bytes (MLLP framing already removed) are an HL7 v2 message rather than plain text:
+/// after white space or a byte order mark, "MSH" and an ASCII punctuation field separator.
+pub fn looks_like_hl7(bytes: &[u8]) -> bool {
+    let start = bytes
+        .strip_prefix(b"\xef\xbb\xbf".as_slice())
+        .unwrap_or(bytes);
+    let t = start.trim_ascii_start();
+    let t = t.strip_prefix(b"\xef\xbb\xbf".as_slice()).unwrap_or(t);
+    t.starts_with(b"MSH") && t.get(3).is_some_and(u8::is_ascii_punctuation)
 }
 
 /// Only the header, from the first bytes of a message (used to answer an oversize message).
@@ -235,12 +255,55 @@ pub fn parse_header_bytes(raw: &[u8]) -> Result<MessageHeader, OruError> {
     parse_header(&normalise(&bytes_to_text(raw)))
 }
 
-/// UTF-8 when valid, else ISO-8859-1 (every byte is the code point of the same value).
-fn bytes_to_text(raw: &[u8]) -> String {
-    match std::str::from_utf8(raw) {
-        Ok(s) => s.trim_start_matches('\u{feff}').to_owned(),
-        Err(_) => raw.iter().map(|&b| char::from(b)).collect(),
+/// The character set MSH-18 names, as far as it decides the decoding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Charset {
+    Latin1,
+    Utf8,
+    /// Empty, ASCII or a set we do not decode specially: UTF-8 when valid, else ISO-8859-1.
+    Guess,
+}
+
+/// MSH-18, read from the raw bytes of the first segment (its field separator is byte 3).
+fn declared_charset(raw: &[u8]) -> Charset {
+    let raw = raw.strip_prefix(b"\xef\xbb\xbf".as_slice()).unwrap_or(raw);
+    let first = raw
+        .split(|&b| b == b'\r' || b == b'\n')
+        .next()
+        .unwrap_or_default();
+    let (Some(b"MSH"), Some(&sep)) = (first.get(..3), first.get(3)) else {
+        return Charset::Guess;
+    };
+    // Field n of MSH is piece n - 1 when splitting at the separator (MSH-1 is the separator).
+    let field = first.split(|&b| b == sep).nth(17).unwrap_or_default();
+    let component = first
+        .get(4)
+        .and_then(|&c| field.split(|&b| b == c).next())
+        .unwrap_or(field);
+    let name = String::from_utf8_lossy(component)
+        .trim()
+        .to_ascii_uppercase();
+    match name.as_str() {
+        "8859/1" | "ISO-8859-1" | "ISO8859-1" | "ISO_IR 100" | "ISO IR100" => Charset::Latin1,
+        "UNICODE UTF-8" | "UTF-8" | "UTF8" | "ISO_IR 192" => Charset::Utf8,
+        _ => Charset::Guess,
     }
+}
+
+/// Text of the message per its MSH-18 ([`Charset`]); ISO-8859-1 maps every byte to the code
+/// point of the same value.
+fn bytes_to_text(raw: &[u8]) -> String {
+    let latin1 = |raw: &[u8]| raw.iter().map(|&b| char::from(b)).collect::<String>();
+    let text = match declared_charset(raw) {
+        Charset::Latin1 => latin1(raw),
+        Charset::Utf8 => String::from_utf8_lossy(raw).into_owned(),
+        Charset::Guess => match std::str::from_utf8(raw) {
+            Ok(s) => s.to_owned(),
+            Err(_) => latin1(raw),
+        },
+    };
+    text.trim_start_matches(['\u{feff}', '\u{ef}', '\u{bb}', '\u{bf}'])
+        .to_owned()
 }
 
 /// Segments joined by `\r`, blank lines dropped: hl7-parser silently stops at the first segment
@@ -253,12 +316,17 @@ fn normalise(text: &str) -> String {
         .filter(|line| !line.trim().is_empty())
         .collect::<Vec<_>>()
         .join("\r");
-    let field = out.chars().nth(3);
-    if out.starts_with("MSH") && out.is_char_boundary(9) {
-        let sixth = out[8..9].chars().next();
-        if sixth.is_some_and(|c| Some(c) != field && c != '\r' && c.is_ascii_punctuation()) {
-            out.remove(8);
-        }
+    // By characters, not bytes: any byte of MSH-1/MSH-2 may be the start of a multi-byte
+    // character in hostile input.
+    let mut head = out.char_indices().skip(3);
+    let field = head.next().map(|(_, c)| c);
+    if out.starts_with("MSH")
+        && let Some((at, sixth)) = head.nth(4)
+        && Some(sixth) != field
+        && sixth != '\r'
+        && sixth.is_ascii_punctuation()
+    {
+        out.remove(at);
     }
     out
 }

@@ -109,6 +109,76 @@ pub(crate) fn is_suv_connector(w: &str) -> bool {
     )
 }
 
+/// Words that start the reader's interpretation of a lesion ("suspicious for metastasis",
+/// "consistent with nodal disease"): lesion nouns after them name no further lesion.
+pub(crate) fn is_interpretation(w: &str) -> bool {
+    matches!(
+        w,
+        "suspicious"
+            | "consistent"
+            | "compatible"
+            | "concerning"
+            | "likely"
+            | "favored"
+            | "favoured"
+            | "favor"
+            | "favour"
+            | "representing"
+            | "represents"
+            | "suggestive"
+            | "keeping"
+            | "worrisome"
+            | "due"
+            | "related"
+            | "corresponds"
+            | "probably"
+            | "possibly"
+            | "presumably"
+            | "indeterminate"
+            | "equivocal"
+            | "typical"
+            | "characteristic"
+            | "diagnostic"
+            | "highly"
+    )
+}
+
+/// Words that spread uptake over several sites or tissue ("diffuse", "bilateral", "multiple"):
+/// such uptake is no single lesion.
+pub(crate) fn is_spread(w: &str) -> bool {
+    matches!(
+        w,
+        "diffuse"
+            | "diffusely"
+            | "bilateral"
+            | "bilaterally"
+            | "multiple"
+            | "several"
+            | "scattered"
+            | "widespread"
+            | "multifocal"
+            | "both"
+            | "all"
+            | "sites"
+            | "segments"
+            | "elsewhere"
+            | "remaining"
+            | "symmetric"
+            | "symmetrical"
+            | "generalized"
+            | "generalised"
+            | "uptakes"
+    )
+}
+
+/// Words that make a clause about a prior exam ("on the prior study ... it measured SUVmax 3.2").
+pub(crate) fn is_prior_clause_word(w: &str) -> bool {
+    matches!(
+        w,
+        "prior" | "previous" | "previously" | "baseline" | "interim" | "earlier" | "before"
+    )
+}
+
 /// Words that put the value after them on a prior exam.
 pub(crate) fn is_prior(w: &str) -> bool {
     matches!(
@@ -203,7 +273,8 @@ pub(crate) fn is_slice_anchor(w: &str) -> bool {
 
 /// Words allowed between an image keyword and its number ("image number 145", "image no. 145").
 pub(crate) fn is_slice_filler(w: &str) -> bool {
-    matches!(w, "number" | "no" | "num" | "nr")
+    // "image n°145", "image no. 145", "image nr 145".
+    matches!(w, "number" | "no" | "num" | "nr" | "n")
 }
 
 /// Nouns naming a lesion: they separate lesions in a list and make a number before them a count.
@@ -230,6 +301,15 @@ pub(crate) fn is_lesion_noun(w: &str) -> bool {
             | "tumours"
             | "implant"
             | "implants"
+            | "carcinoma"
+            | "sarcoma"
+            | "adenoma"
+            | "cholangiocarcinoma"
+            | "ln"
+            | "lns"
+            | "met"
+            | "mets"
+            | "conglomerate"
     )
 }
 
@@ -247,6 +327,8 @@ pub(crate) fn is_plural_lesion_noun(w: &str) -> bool {
             | "tumors"
             | "tumours"
             | "implants"
+            | "lns"
+            | "mets"
     )
 }
 
@@ -287,6 +369,19 @@ pub(crate) fn is_lesion_cue(w: &str) -> bool {
                 | "carcinoma"
                 | "cancer"
                 | "lymphoma"
+                | "lad"
+                | "sarcoma"
+                | "adenoma"
+                | "melanoma"
+                | "myeloma"
+                | "seminoma"
+                | "expression"
+                | "residual"
+                | "hypodensity"
+                | "hypodense"
+                | "hypoattenuating"
+                | "hypoechoic"
+                | "enhancing"
         )
 }
 
@@ -324,8 +419,6 @@ pub(crate) fn is_ref_organ(w: &str) -> bool {
             | "salivary"
             | "aorta"
             | "aortic"
-            | "mediastinum"
-            | "mediastinal"
             | "marrow"
     )
 }
@@ -377,7 +470,10 @@ pub(crate) fn is_comparator(w: &str) -> bool {
 
 /// Words that start a negation of uptake ("no", "without", "non-avid", "not avid").
 pub(crate) fn is_negator(w: &str) -> bool {
-    matches!(w, "no" | "without" | "not" | "non" | "nonavid" | "absent")
+    matches!(
+        w,
+        "no" | "without" | "not" | "non" | "nonavid" | "absent" | "free"
+    )
 }
 
 /// Words a negator may skip before the uptake word it negates ("no significant FDG uptake").
@@ -402,6 +498,8 @@ pub(crate) fn is_negation_qualifier(w: &str) -> bool {
             | "tracer"
             | "radiotracer"
             | "longer"
+            | "receptor"
+            | "somatostatin"
             | "an"
             | "any"
             | "associated"
@@ -414,7 +512,8 @@ pub(crate) fn is_negation_qualifier(w: &str) -> bool {
 
 /// Words that mean uptake has gone.
 pub(crate) fn is_resolution(w: &str) -> bool {
-    matches!(w, "resolved" | "resolution" | "photopenic" | "nonavid")
+    // Not "photopenic": "peripheral uptake with a photopenic necrotic centre" is a lesion.
+    matches!(w, "resolved" | "resolution" | "nonavid")
 }
 
 /// Comparisons that say uptake is raised ("greater than liver", "above blood pool").

@@ -153,12 +153,34 @@ fn close(t: &[Token], open: &mut Open, out: &mut Vec<Draft>, end: usize) {
 pub(crate) fn numberless(t: &[Token]) -> bool {
     let words = || t.iter().filter_map(Token::word);
     // Exactly one lesion, named in the singular: "Multiple avid liver lesions" or an impression
-    // listing "right axillary node, left iliac node and L3 lesion" is not one finding.
-    let mut nouns = words().filter(|w| cues::is_lesion_noun(w));
-    let one_lesion = nouns
+    // listing "right axillary node, left iliac node and L3 lesion" is not one finding. Nouns in
+    // the interpretation ("..., suspicious for nodal metastasis") name no second lesion.
+    let first_noun = t
+        .iter()
+        .position(|x| x.word().is_some_and(cues::is_lesion_noun));
+    let described = t
+        .iter()
+        .enumerate()
+        .skip(first_noun.map_or(0, |n| n + 1))
+        .find(|(_, x)| x.word().is_some_and(cues::is_interpretation))
+        .map_or(t.len(), |(i, _)| i);
+    let mut nouns = t[..described]
+        .iter()
+        .filter_map(Token::word)
+        .filter(|w| cues::is_lesion_noun(w));
+    let one_noun = nouns
         .next()
         .is_some_and(|w| !cues::is_plural_lesion_noun(w))
         && nouns.next().is_none();
+    // Without a lesion noun, uptake at one site is the lesion ("Left fourth rib uptake due to a
+    // healing fracture", "Incidental focal caecal uptake"), unless it is spread or plural.
+    let site_uptake = first_noun.is_none()
+        && words().any(|w| matches!(w, "uptake" | "activity" | "avidity"))
+        && !words().any(cues::is_spread);
+    let one_lesion = (one_noun || site_uptake) && !words().any(cues::is_spread);
+    let lesion_subject = classify_lead(t, 0, t.len());
+    let subject_ok =
+        lesion_subject == Subject::Lesion || (site_uptake && lesion_subject == Subject::Unknown);
     one_lesion
         && words().any(cues::is_uptake_cue)
         && !words().any(|w| {
@@ -168,7 +190,7 @@ pub(crate) fn numberless(t: &[Token]) -> bool {
         // lesions") or resolution word rules the sentence out.
         && !words().any(|w| cues::is_negator(w) || cues::is_resolution(w))
         && !has_negation(t, 0, t.len())
-        && classify_lead(t, 0, t.len()) == Subject::Lesion
+        && subject_ok
 }
 
 /// A strong reference word ("physiologic", "excretion") in `[a, b)` that is not the object of
@@ -212,11 +234,14 @@ fn usable_values(t: &[Token], all: &[SuvHit]) -> Vec<bool> {
             .map_or(prev_end, |k| k + 1);
         let subject = classify_lead(t, semi, first);
         let trail = trailing(t, head.tok);
+        // "Focal uptake in the uncinate process, SUVmax 9.0, is within the physiologic range":
+        // uptake called physiologic after the value, with no lesion noun before it.
+        let noun = (semi..first).any(|k| t[k].word().is_some_and(cues::is_lesion_noun));
         let reference = match subject {
             Subject::Reference => true,
             // "Mild diffuse splenic uptake, SUVmax 2.9, greater than liver" is a finding.
             Subject::OrganReference => trail != Trail::Elevated,
-            Subject::Lesion => false,
+            Subject::Lesion => !noun && trail == Trail::Reference,
             Subject::Unknown => trail == Trail::Reference,
         };
         let ok = head.status != Status::Reference && !reference && !has_negation(t, semi, first);
@@ -353,22 +378,53 @@ fn is_trail_filler(w: &str) -> bool {
             | "presumably"
             | "considered"
             | "in keeping"
+            // "2.1 in the mediastinal blood pool": on the way to "pool".
+            | "mediastinal"
+            | "mediastinum"
+            | "blood"
     )
 }
 
-/// Reads up to eight tokens after the value at `v`.
+/// Reads up to eight tokens after the value at `v`. An organ followed by a lesion word names
+/// the lesion's site, not reference tissue ("SUV max of 12.0 in the hepatic segment VI lesion").
 pub(crate) fn trailing(t: &[Token], v: usize) -> Trail {
-    for tok in t.iter().skip(v + 1).take(8) {
+    let mut k = v + 1;
+    let mut seen = 0;
+    while k < t.len() && seen < 8 {
+        let tok = &t[k];
+        // Step over a parenthesised image number: "SUVmax 6.8 (im. 229), is physiological".
+        if tok.is_punct('(')
+            && t.get(k + 1)
+                .and_then(Token::word)
+                .is_some_and(cues::is_slice_anchor)
+            && let Some(close) = (k + 2..(k + 7).min(t.len())).find(|&x| t[x].is_punct(')'))
+        {
+            k = close + 1;
+            continue;
+        }
+        seen += 1;
+        k += 1;
         match tok.word() {
             Some(w) if cues::is_elevating(w) => return Trail::Elevated,
+            // `k` is already the next token's index.
+            Some(w) if cues::is_ref_organ(w) && lesion_follows(t, k) => return Trail::Nothing,
             Some(w) if cues::is_strong_ref(w) || cues::is_ref_organ(w) => return Trail::Reference,
             Some(w) if is_trail_filler(w) => {}
             Some(_) => return Trail::Nothing,
-            None if matches!(tok.kind, Kind::Punct('/' | ',' | '(')) => {}
+            None if matches!(tok.kind, Kind::Punct('/' | ',' | '(' | ')')) => {}
             None => return Trail::Nothing,
         }
     }
     Trail::Nothing
+}
+
+/// A lesion word within the next six tokens, before any punctuation but a hyphen or slash.
+fn lesion_follows(t: &[Token], from: usize) -> bool {
+    t.iter()
+        .skip(from)
+        .take(6)
+        .take_while(|x| x.word().is_some() || x.is_number() || x.is_punct('-') || x.is_punct('/'))
+        .any(|x| x.word().is_some_and(cues::is_lesion_cue))
 }
 
 /// Negated or resolved uptake in `[a, b)`: "no significant uptake", "non-avid", "without FDG
@@ -392,6 +448,10 @@ pub(crate) fn has_negation(t: &[Token], a: usize, b: usize) -> bool {
                     )
                 });
             return !partial;
+        }
+        // "PSMA-negative", "FDG-negative": the tracer's uptake is denied.
+        if w == "negative" && k >= 2 && t[k - 1].is_punct('-') {
+            return true;
         }
         if !cues::is_negator(w) {
             return false;

@@ -55,6 +55,16 @@ impl Token {
     }
 }
 
+/// Whether the comma at byte `j` is a decimal comma: one or two digits follow it, then no
+/// further digit (three would be a thousands group, "1,200 MBq").
+fn decimal_comma(bytes: &[u8], j: usize) -> bool {
+    let digits = bytes[j + 1..]
+        .iter()
+        .take_while(|b| b.is_ascii_digit())
+        .count();
+    (1..=2).contains(&digits)
+}
+
 /// Splits a sentence into tokens.
 pub(crate) fn lex(s: &str) -> Vec<Token> {
     let bytes = s.as_bytes();
@@ -84,13 +94,16 @@ pub(crate) fn lex(s: &str) -> Vec<Token> {
                     }
                 } else if d == '.' && !decimal && next_is_digit {
                     decimal = true;
+                } else if d == ',' && !decimal && c != '.' && decimal_comma(bytes, j) {
+                    // "SUVmax 4,2" (European decimal comma); "1,200" stays a thousands group.
+                    decimal = true;
                 } else {
                     break;
                 }
                 end = j + 1;
                 chars.next();
             }
-            let text = &s[i..end];
+            let text = s[i..end].replace(',', ".");
             let value = if text.starts_with('.') {
                 format!("0{text}").parse().unwrap_or(0.0)
             } else {

@@ -205,6 +205,32 @@ fn prior_before(t: &[Token], i: usize) -> bool {
     false
 }
 
+/// The SUV keyword at `anchor` sits in a clause about a prior exam: walking back to the clause
+/// start (";", ",", "(" or the sentence start) there is a prior-exam word ("on the prior study
+/// dated 03/14/2025 it measured SUVmax 3.2", "previously 1.5 cm and SUVmax 3.6", "at interim it
+/// was SUVmax 6.0") and no lesion noun between it and the keyword ("Previously treated node,
+/// SUVmax 5.2" is today's value: the comma ends that clause).
+fn prior_clause(t: &[Token], anchor: usize) -> bool {
+    for k in (anchor.saturating_sub(16)..anchor).rev() {
+        match &t[k].kind {
+            Kind::Punct(',' | ';' | '(' | ')' | '.') => return false,
+            Kind::Word if cues::is_current(&t[k].lower) => return false,
+            // "previously treated node SUVmax 5.2" describes today's lesion.
+            Kind::Word
+                if cues::is_prior_clause_word(&t[k].lower)
+                    && !t
+                        .get(k + 1)
+                        .and_then(Token::word)
+                        .is_some_and(|w| w.ends_with("ed")) =>
+            {
+                return true;
+            }
+            _ => {}
+        }
+    }
+    false
+}
+
 /// A prior-exam word just after the value at `k` that is not the lead-in of another value
 /// ("5.0 on the prior" but not "7.2, previously 4.1").
 fn prior_after(t: &[Token], k: usize) -> bool {
@@ -312,7 +338,8 @@ fn scan_group(
         Ok(li) => li,
         Err(stop) => return stop,
     };
-    let prior = !li.current && (prior_before(t, anchor) || (li.from && !li.range));
+    let prior = !li.current
+        && (prior_before(t, anchor) || (li.from && !li.range) || prior_clause(t, anchor));
     let start = out.len();
     let hit = |tok: usize, status: Status| SuvHit {
         tok,

@@ -3,7 +3,8 @@
 //! deterministic, linear-time text code with no regular expressions; the `hl7` listener, the
 //! pipeline and `tools/train` call it, and the CLI's `petground findings` prints it.
 //!
-//! Steps: [`hl7text`] turns an ORU message into lines (or the input is plain text);
+//! Steps: an ORU message's text comes from the node's one HL7 reader, [`crate::hl7::oru`]
+//! (or the input is plain text);
 //! `sections` keeps FINDINGS/IMPRESSION (or all text when there are no headings); `sentences`
 //! splits; `lexer` tokenises one sentence; `measure` finds SUV values and `slices` image numbers,
 //! each with the exam it belongs to; `findings` groups them into findings. Rules the code follows:
@@ -46,12 +47,18 @@
 //!   physiological" gives nothing when no lesion word comes before the value; with one
 //!   ("Focus in the sigmoid colon, SUVmax 12.4, likely physiologic") the physician still points
 //!   at a focus with uptake, so it stays a finding.
-//! - FINDINGS and IMPRESSION are both read and their findings are not merged: an impression
-//!   that repeats "SUVmax 6.4" gives a second finding (callers may drop repeats by value).
+//! - FINDINGS and IMPRESSION are both read and their findings are not merged here: an
+//!   impression that repeats "SUVmax 6.4" gives a second finding, marked [`Section::Impression`].
+//!   The job core merges findings that ground to the same lesion into one segment
+//!   (`pipeline::restate`), since only the image can tell that two sentences mean one lesion.
+//! - **Whole reports**: hard-wrapped lines are unwrapped (`sentences`); body-region labels
+//!   alone or inline ("CHEST:", "HEAD & NECK:", "ABDOMEN/PELVIS:", "Head and neck:") and list
+//!   markers are kept out of the sentence; a semicolon never ends a sentence.
+//! - **Tables of lesions** (`tables`): a header row naming the SUVmax column (and the image
+//!   column), then a row per lesion; each row is one sentence. "Prior"/"baseline" columns are
+//!   never the value.
 //! - Sentences are at most 2000 bytes; longer runs are cut at white space (they are not prose),
 //!   which also bounds the output of hostile input.
-pub mod hl7text;
-
 mod cues;
 mod findings;
 mod lexer;
@@ -59,13 +66,14 @@ mod measure;
 mod sections;
 mod sentences;
 mod slices;
+mod tables;
 
 #[cfg(test)]
 mod tests;
 
 use serde::Serialize;
 
-pub use hl7text::Hl7TextError;
+use crate::hl7::oru::OruError;
 
 /// One finding (CONTRACT §4). Field order is the JSON order.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -78,6 +86,20 @@ pub struct Finding {
     pub slice: Option<u32>,
     /// The sentence with this finding's SUV value and image number removed (the model's input).
     pub text: String,
+    /// The part of the report the sentence is in (not part of the JSON of CONTRACT §4): decides
+    /// which sentence describes a lesion that FINDINGS and IMPRESSION both name.
+    #[serde(skip)]
+    pub section: Section,
+}
+
+/// Where in the report a finding was written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Section {
+    /// FINDINGS (or a report without headings).
+    #[default]
+    Findings,
+    /// IMPRESSION, CONCLUSION, SUMMARY, OPINION and the like: restates what FINDINGS describe.
+    Impression,
 }
 
 /// Why a report could not be read.
@@ -85,7 +107,7 @@ pub struct Finding {
 pub enum ReportError {
     /// The input is an HL7 message whose report text cannot be read.
     #[error("reading report text from HL7 message: {0}")]
-    Hl7(#[from] Hl7TextError),
+    Hl7(#[from] OruError),
 }
 
 /// Findings of a plain-text report.
@@ -99,22 +121,51 @@ pub fn findings_from_text(report: &str) -> Vec<Finding> {
         report
     };
     let mut out = Vec::new();
-    for block in sections::readable_blocks(report) {
-        for sentence in sentences::split(&block) {
-            findings_of_sentence(&sentence, &mut out);
+    let width = wrap_width(report);
+    for (section, block) in sections::readable_blocks(report) {
+        for piece in tables::split_tables(&block) {
+            match piece {
+                tables::Piece::Prose(text) => {
+                    for sentence in sentences::split(&text, width) {
+                        findings_of_sentence(&sentence, section, &mut out);
+                    }
+                }
+                tables::Piece::Rows(rows) => out.extend(rows.into_iter().map(|r| Finding {
+                    sentence: r.sentence,
+                    suv_max: r.suv_max,
+                    slice: r.slice,
+                    text: r.text,
+                    section,
+                })),
+            }
         }
     }
     out
 }
 
+/// The width a report is (or could be) hard-wrapped at: the 75th percentile of the lengths of
+/// its lines of 40 characters or more (a few longer lines, a title or an unwrapped paragraph,
+/// do not raise it), in characters.
+fn wrap_width(report: &str) -> usize {
+    let mut long: Vec<usize> = report
+        .lines()
+        .map(|l| l.trim().chars().count())
+        .filter(|&n| n >= 40)
+        .collect();
+    long.sort_unstable();
+    long.get(long.len() * 3 / 4).copied().unwrap_or(80)
+}
+
 /// Findings of a report given as bytes: plain text, or an HL7 v2 ORU message (`\r` or `\n`
-/// segment separators, with or without MLLP framing). Invalid UTF-8 is decoded lossily.
+/// segment separators, with or without MLLP framing). An ORU is read by the listener's own
+/// reader ([`crate::hl7::oru::parse_text`]: OBX text, section headings from OBX-3, escapes,
+/// MSH-18 character set), so a report gives the same findings here as through the network.
+/// Invalid UTF-8 in plain text is decoded lossily.
 pub fn findings_from_input(bytes: &[u8]) -> Result<Vec<Finding>, ReportError> {
-    let unframed = hl7text::unframe(bytes);
-    let text = String::from_utf8_lossy(unframed);
-    if hl7text::looks_like_hl7(&text) {
-        let lines = hl7text::report_lines(&text)?;
-        Ok(findings_from_text(&lines.join("\n")))
+    let unframed = crate::hl7::mllp::unframe(bytes);
+    if crate::hl7::oru::looks_like_hl7(unframed) {
+        let text = crate::hl7::oru::parse_text(unframed)?;
+        Ok(findings_from_text(&text))
     } else {
         // Plain text never carries framing; use the bytes as given.
         Ok(findings_from_text(&String::from_utf8_lossy(bytes)))
@@ -148,7 +199,7 @@ pub fn write_findings_text(
 }
 
 /// Appends the findings of one (normalised) sentence.
-fn findings_of_sentence(sentence: &str, out: &mut Vec<Finding>) {
+fn findings_of_sentence(sentence: &str, section: Section, out: &mut Vec<Finding>) {
     let toks = lexer::lex(sentence);
     let suv = measure::find_suv(&toks);
     let slices = slices::find_slices(&toks);
@@ -159,6 +210,7 @@ fn findings_of_sentence(sentence: &str, out: &mut Vec<Finding>) {
                 suv_max: None,
                 slice: None,
                 text: sentence.to_string(),
+                section,
             });
         }
         return;
@@ -175,6 +227,7 @@ fn findings_of_sentence(sentence: &str, out: &mut Vec<Finding>) {
             suv_max: suv_hit.map(|h| h.value),
             slice: slice_hit.map(|h| h.value),
             text: cut(sentence, &cuts),
+            section,
         });
     }
 }

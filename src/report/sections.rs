@@ -14,11 +14,42 @@
 //!
 //! Linear in the text; looks at most the first 48 bytes of a line for a heading.
 
+use super::Section;
+
 /// Whether a section is read for findings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Class {
     Read,
     Ignored,
+}
+
+/// Read headings that conclude the report: their sentences restate what FINDINGS describe.
+const CONCLUDING: &[&str] = &[
+    "impression",
+    "impressions",
+    "conclusion",
+    "conclusions",
+    "summary",
+    "opinion",
+    "interpretation",
+    "diagnosis",
+];
+
+/// The section a read heading opens.
+fn section_of(label: &str) -> Section {
+    let words: Vec<String> = label
+        .split(|c: char| !c.is_alphabetic())
+        .filter(|w| !w.is_empty())
+        .map(str::to_lowercase)
+        .collect();
+    if words
+        .last()
+        .is_some_and(|w| CONCLUDING.contains(&w.as_str()))
+    {
+        Section::Impression
+    } else {
+        Section::Findings
+    }
 }
 
 const READ: &[&str] = &[
@@ -66,8 +97,6 @@ const IGNORED: &[&str] = &[
     "signed",
     "electronically signed",
     "dictated by",
-    "reference",
-    "references",
 ];
 
 /// Longest prefix (bytes) of a line that is examined for a heading.
@@ -77,13 +106,24 @@ const HEAD_MAX: usize = 48;
 fn heading(line: &str) -> Option<(Class, &str)> {
     let trimmed =
         line.trim_start_matches(|c: char| c.is_whitespace() || matches!(c, '#' | '*' | '_'));
+    // A list item ("1) Reference: ...", "- Liver: ...") is content, never a section heading.
+    if trimmed.starts_with(|c: char| c.is_ascii_digit() || matches!(c, '-' | '•' | '(')) {
+        return None;
+    }
     let colon = trimmed
         .char_indices()
         .take_while(|(i, _)| *i < HEAD_MAX)
         .find(|(_, c)| *c == ':');
     let (label, rest) = match colon {
         Some((i, _)) => (&trimmed[..i], &trimmed[i + 1..]),
-        None if trimmed.trim_end().len() <= HEAD_MAX => (trimmed, ""),
+        // A heading alone on its line: short, starting with a capital, and not a sentence's
+        // end ("...serve as\nreference." is the tail of a wrapped sentence, not a heading).
+        None if trimmed.trim_end().len() <= HEAD_MAX
+            && trimmed.starts_with(char::is_uppercase)
+            && !trimmed.trim_end().ends_with(['.', ',', ';', ')']) =>
+        {
+            (trimmed, "")
+        }
         None => return None,
     };
     let norm: String = label
@@ -121,43 +161,65 @@ fn heading(line: &str) -> Option<(Class, &str)> {
     }
 }
 
-/// The blocks of text to read for findings, in order. Blocks never share a sentence.
-pub(crate) fn readable_blocks(text: &str) -> Vec<String> {
+/// The blocks of text to read for findings, in order, with the section each lies in. Blocks
+/// never share a sentence.
+pub(crate) fn readable_blocks(text: &str) -> Vec<(Section, String)> {
     let lines: Vec<(Option<(Class, &str)>, &str)> = text.lines().map(|l| (heading(l), l)).collect();
     let any_heading = lines.iter().any(|(h, _)| h.is_some());
     if !any_heading {
-        return vec![text.to_string()];
+        return vec![(Section::Findings, text.to_string())];
     }
     let any_read = lines
         .iter()
         .any(|(h, _)| matches!(h, Some((Class::Read, _))));
     let mut blocks = Vec::new();
     let mut cur = String::new();
+    let mut section = Section::Findings;
     // Before the first heading: read only when no read heading exists.
     let mut reading = !any_read;
     let mut ignored_has_text = false;
     for (h, line) in lines {
         match h {
             Some((class, rest)) => {
-                flush(&mut cur, &mut blocks);
+                flush(&mut cur, section, &mut blocks);
                 reading = class == Class::Read;
+                if reading {
+                    section = section_of(&line[..line.len() - rest.len()]);
+                }
                 ignored_has_text = !rest.trim().is_empty();
                 if reading {
                     push_line(&mut cur, rest);
                 }
             }
             None if reading => push_line(&mut cur, line),
+            // A body-region label ("CHEST: ...", "ABDOMEN/PELVIS: ...") after an ignored
+            // section or before any read heading is the findings of a report that has no
+            // FINDINGS heading: read it.
+            None if is_region_line(line) => {
+                flush(&mut cur, section, &mut blocks);
+                reading = true;
+                section = Section::Findings;
+                push_line(&mut cur, line);
+            }
             None => {
                 let blank = line.trim().is_empty();
                 if !any_read && blank && ignored_has_text {
                     reading = true;
+                    section = Section::Findings;
                 }
                 ignored_has_text |= !blank;
             }
         }
     }
-    flush(&mut cur, &mut blocks);
+    flush(&mut cur, section, &mut blocks);
     blocks
+}
+
+fn is_region_line(line: &str) -> bool {
+    matches!(
+        super::sentences::label(line.trim_start()),
+        Some((super::sentences::Label::Region, _))
+    )
 }
 
 fn push_line(cur: &mut String, line: &str) {
@@ -165,9 +227,9 @@ fn push_line(cur: &mut String, line: &str) {
     cur.push('\n');
 }
 
-fn flush(cur: &mut String, blocks: &mut Vec<String>) {
+fn flush(cur: &mut String, section: Section, blocks: &mut Vec<(Section, String)>) {
     if !cur.trim().is_empty() {
-        blocks.push(std::mem::take(cur));
+        blocks.push((section, std::mem::take(cur)));
     }
     cur.clear();
 }
@@ -195,6 +257,12 @@ mod tests {
         assert_eq!(heading("Findings of the neck are normal."), None);
         assert_eq!(heading("Chest: right hilar node."), None);
         assert_eq!(heading("Right hilar node SUVmax 7.2"), None);
+        // Issue 15: the tail of a wrapped sentence is no heading.
+        assert_eq!(heading("reference."), None);
+        assert_eq!(heading("as reference."), None);
+        // "Reference: liver SUVmax 2.8" is content (the reference rules skip it), not a section
+        // whose end would have to be guessed.
+        assert_eq!(heading("Reference:"), None);
     }
 
     #[test]
@@ -204,20 +272,29 @@ mod tests {
         let b = readable_blocks(r);
         assert_eq!(
             b,
-            vec!["\nNode SUVmax 7.2.\n".to_string(), " Node.\n".to_string()]
+            vec![
+                (Section::Findings, "\nNode SUVmax 7.2.\n".to_string()),
+                (Section::Impression, " Node.\n".to_string())
+            ]
         );
     }
 
     #[test]
     fn no_headings_reads_everything() {
         let r = "Right hilar node SUVmax 7.2.\nLeft node.";
-        assert_eq!(readable_blocks(r), vec![r.to_string()]);
+        assert_eq!(readable_blocks(r), vec![(Section::Findings, r.to_string())]);
     }
 
     #[test]
     fn ignored_only_ends_at_blank_line() {
         let r = "Clinical history: lymphoma, SUVmax 9 before.\n\nRight hilar node SUVmax 7.2.";
         let b = readable_blocks(r);
-        assert_eq!(b, vec!["Right hilar node SUVmax 7.2.\n".to_string()]);
+        assert_eq!(
+            b,
+            vec![(
+                Section::Findings,
+                "Right hilar node SUVmax 7.2.\n".to_string()
+            )]
+        );
     }
 }

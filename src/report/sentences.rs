@@ -2,12 +2,14 @@
 //!
 //! A sentence ends at ".", "!" or "?" followed by white space (so "7.2" never splits), unless the
 //! word before is an abbreviation ("approx.", "e.g.", "i.e.", "Fig.", "vs.", a single letter) or
-//! the next word starts in lower case; at ";" outside parentheses (the ";" is dropped); and at a
-//! line break when the line ends in punctuation, the next line is blank, starts a list item
-//! ("1.", "a)", "-", "•") or starts with a capital after a line that does not end in a joining
-//! word ("with", "of", ","). List markers are removed. A run longer than [`MAX_SENTENCE`] bytes
-//! is cut at white space, so no sentence (and no finding) can grow without bound. Output
-//! sentences are whitespace-normalised. Linear time.
+//! the next word starts in lower case. A semicolon never ends a sentence: what follows it is the
+//! same finding's image number or SUV, or a prior-exam clause, or the next lesion of the same
+//! sentence (the findings stage separates lesions). Hard-wrapped lines are unwrapped: a line
+//! break is a space unless a blank line, a list item ("1.", "a)", "-", "•") or a line that could
+//! not have been wrapped says otherwise (shorter than 40 characters, or the next line's first word
+//! was clearly shorter than the report's longest line even with the next word). List markers are removed. A run
+//! longer than [`MAX_SENTENCE`] bytes is cut at white space, so no sentence (and no finding) can
+//! grow without bound. Output sentences are whitespace-normalised. Linear time.
 
 /// Longest sentence kept in one piece (bytes); longer runs are not prose.
 pub(crate) const MAX_SENTENCE: usize = 2000;
@@ -44,39 +46,276 @@ const JOINERS: &[&str] = &[
     "showing",
     "suvmax",
     "suv",
+    "max",
+    "image",
+    "images",
+    "slice",
+    "slices",
+    "im",
+    "img",
+    "series",
+    "axial",
+    "no",
+    "up",
+    "sl",
+    "se",
+    "ser",
 ];
 
-/// Splits a block of report text into whitespace-normalised sentences.
-pub(crate) fn split(block: &str) -> Vec<String> {
+/// Splits a block of report text into whitespace-normalised sentences. `width` is the longest
+/// line of the whole report (characters): the hard-wrap width it was typed or sent at, at least.
+pub(crate) fn split(block: &str, width: usize) -> Vec<String> {
     let mut out = Vec::new();
-    for segment in join_lines(block) {
+    for segment in join_lines(block, width) {
         split_segment(&segment, &mut out);
     }
     out
 }
 
-/// Joins wrapped lines; returns the line groups that cannot share a sentence.
-fn join_lines(block: &str) -> Vec<String> {
+/// Shortest line that can be a hard wrap: RIS and editors wrap at 60-80 characters, so a line
+/// shorter than this that ends without punctuation is a line of its own (an OBX per finding, a
+/// terse fragment), not half of a wrapped sentence.
+const MIN_WRAPPED_LINE: usize = 40;
+
+/// Joins hard-wrapped lines; returns the line groups that cannot share a sentence. A line break
+/// is a space unless a blank line, a list marker or end-of-sentence punctuation says otherwise,
+/// or the line could not have been wrapped: it is short, or the next line's first word would
+/// have fitted on it within `width`.
+fn join_lines(block: &str, width: usize) -> Vec<String> {
     let mut groups = Vec::new();
     let mut cur = String::new();
+    let mut prev_len = 0usize;
+    // The last line continued a full line: it is the tail of a wrapped line (or of a line
+    // wrapped twice, by its author and again by the RIS), so it goes on unless punctuated.
+    let mut tail = false;
+    let mut prev_field = false;
     for raw in block.lines() {
-        let (marker, line) = strip_list_marker(raw);
+        let (marker, line) = match strip_list_marker(raw) {
+            // "...SUV max 6.2, im\n83. 4R LN": a number after an open word is no list item.
+            (true, _) if !cur.trim().is_empty() && ends_open(&cur) => (false, raw.trim()),
+            other => other,
+        };
+        let field = is_field_line(line.trim());
+        let (label, line) = if field {
+            (false, line.trim())
+        } else {
+            strip_region_label(line.trim())
+        };
+        let (marker2, line) = if label {
+            strip_list_marker(line)
+        } else {
+            (false, line)
+        };
         let line = line.trim();
         if line.is_empty() {
             push_group(&mut cur, &mut groups);
+            tail = false;
+            prev_field = false;
             continue;
         }
-        let starts_upper = line.chars().next().is_some_and(char::is_uppercase);
-        if marker || (starts_upper && !ends_open(&cur)) {
+        let full = prev_len >= MIN_WRAPPED_LINE && 4 * prev_len > 3 * width;
+        let go_on = (field && prev_field)
+            || (tail && !ends_punctuated(&cur))
+            || continues(&cur, prev_len, line, width);
+        let joined = !cur.trim().is_empty() && !marker && !label && !marker2 && go_on;
+        if !joined {
             push_group(&mut cur, &mut groups);
         }
+        tail = joined && full;
+        prev_field = field;
         if !cur.is_empty() {
             cur.push(' ');
         }
         cur.push_str(line);
+        prev_len = line.chars().count();
     }
     push_group(&mut cur, &mut groups);
     groups
+}
+
+/// Words that name a field of a key:value lesion block ("Location: segment VII", "Size: 2.1
+/// cm", "SUVmax: 8.9", "Image: 141"): such lines join into one sentence and keep their labels.
+const FIELD_WORDS: &[&str] = &[
+    "location",
+    "size",
+    "site",
+    "dimensions",
+    "dimension",
+    "measurement",
+    "measurements",
+    "description",
+    "comment",
+    "comments",
+    "status",
+    "suvmax",
+    "suv",
+    "image",
+    "slice",
+    "sl",
+    "im",
+    "level",
+    "side",
+    "morphology",
+    "density",
+];
+
+fn is_field_line(line: &str) -> bool {
+    let Some(colon) = line
+        .char_indices()
+        .take(24)
+        .find(|(_, c)| *c == ':')
+        .map(|(i, _)| i)
+    else {
+        return false;
+    };
+    let key = line[..colon].trim().to_lowercase();
+    let first = key.split_whitespace().next().unwrap_or("");
+    key.split_whitespace().count() <= 2 && FIELD_WORDS.contains(&first)
+}
+
+fn ends_punctuated(cur: &str) -> bool {
+    cur.trim_end().ends_with(['.', '!', '?', ':'])
+}
+
+/// Whether `next` continues the text `cur`, whose last line was `prev_len` characters long.
+fn continues(cur: &str, prev_len: usize, next: &str, width: usize) -> bool {
+    if cur.trim().is_empty() {
+        return true;
+    }
+    if ends_open(cur) {
+        return true;
+    }
+    // A line that starts in lower case, with a digit, "(" or an image keyword continues what
+    // came before ("prior\nstudy dated", "SUVmax\n7.2", "SUVmax 12.7\n(im 70)").
+    let starts_continuation = next.starts_with(|c: char| c.is_lowercase() || c.is_ascii_digit())
+        || next.starts_with('(')
+        || next
+            .split(|c: char| !c.is_alphabetic())
+            .next()
+            .is_some_and(|w| VALUE_WORDS.contains(&w.to_lowercase().as_str()));
+    if starts_continuation {
+        return true;
+    }
+    if cur.trim_end().ends_with(['.', '!', '?', ':']) {
+        // A sentence end; the splitter decides (it keeps "approx." and "7." together).
+        return true;
+    }
+    let first_word = next
+        .split_whitespace()
+        .next()
+        .map_or(0, |w| w.chars().count());
+    prev_len >= MIN_WRAPPED_LINE && 4 * (prev_len + 1 + first_word) > 3 * width
+}
+
+/// Words of body-region labels ("Head and neck:", "Abdomen/pelvis:", "Musculoskeletal:").
+const REGION_WORDS: &[&str] = &[
+    "head",
+    "neck",
+    "chest",
+    "thorax",
+    "thoracic",
+    "lung",
+    "lungs",
+    "mediastinum",
+    "mediastinal",
+    "hila",
+    "hilar",
+    "abdomen",
+    "abdominal",
+    "pelvis",
+    "pelvic",
+    "musculoskeletal",
+    "skeleton",
+    "skeletal",
+    "bone",
+    "bones",
+    "osseous",
+    "liver",
+    "spleen",
+    "extremities",
+    "extremity",
+    "lymph",
+    "nodes",
+    "node",
+    "other",
+    "brain",
+    "soft",
+    "tissues",
+    "tissue",
+    "and",
+    "upper",
+    "lower",
+    "body",
+    "whole",
+    "axilla",
+    "axillae",
+    "breast",
+    "breasts",
+    "cardiac",
+    "heart",
+    "retroperitoneum",
+    "marrow",
+    "visceral",
+    "viscera",
+    "genitourinary",
+    "gastrointestinal",
+];
+
+/// Words that make a "Label:" a measurement ("SUV: 7.2", "Image: 145"), never a region label.
+const VALUE_WORDS: &[&str] = &[
+    "suv", "suvmax", "image", "images", "im", "img", "slice", "sl", "series", "se",
+];
+
+/// A "Label:" at the start of a line or sentence.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Label {
+    /// A body region or organ system: all capitals ("CHEST:", "HEAD & NECK:",
+    /// "ABDOMEN/PELVIS:") or made of region words ("Head and neck:", "Abdomen and pelvis:").
+    Region,
+    /// Another short label starting with a capital ("Liver:", "Thyroid bed:", "Note:").
+    Other,
+}
+
+/// The label ending in ":" at the start of `s` and the text after it: 1-4 words of letters
+/// only, without an SUV or image keyword ("Image 22:" and "SUVmax: 7.2" are content).
+pub(crate) fn label(s: &str) -> Option<(Label, &str)> {
+    let colon = s.char_indices().take(40).find(|(_, c)| *c == ':')?.0;
+    let (label, rest) = (&s[..colon], &s[colon + 1..]);
+    if !rest.is_empty() && !rest.starts_with(char::is_whitespace) {
+        return None;
+    }
+    let is_sep = |c: char| c.is_whitespace() || matches!(c, '/' | '&' | ',' | '-');
+    let words: Vec<String> = label
+        .split(is_sep)
+        .filter(|w| !w.is_empty())
+        .map(str::to_lowercase)
+        .collect();
+    let letters = label.chars().filter(|c| c.is_alphabetic()).count();
+    let plain = label.chars().all(|c| c.is_alphabetic() || is_sep(c));
+    if words.is_empty() || words.len() > 4 || letters < 2 || !plain {
+        return None;
+    }
+    if words.iter().any(|w| VALUE_WORDS.contains(&w.as_str())) {
+        return None;
+    }
+    let capitals = !label.chars().any(char::is_lowercase);
+    let regions = words.iter().all(|w| REGION_WORDS.contains(&w.as_str()));
+    let kind = if capitals || regions {
+        Label::Region
+    } else if label.starts_with(char::is_uppercase) {
+        Label::Other
+    } else {
+        return None;
+    };
+    Some((kind, rest.trim_start()))
+}
+
+/// Removes a label ([`label`]) from the start of `s`; says whether one was there.
+pub(crate) fn strip_region_label(s: &str) -> (bool, &str) {
+    match label(s) {
+        Some((_, rest)) => (true, rest),
+        None => (false, s),
+    }
 }
 
 fn push_group(cur: &mut String, groups: &mut Vec<String>) {
@@ -89,7 +328,7 @@ fn push_group(cur: &mut String, groups: &mut Vec<String>) {
 /// Whether text ending this way continues on the next line (",", "with", "SUVmax").
 fn ends_open(cur: &str) -> bool {
     let t = cur.trim_end();
-    if t.ends_with(',') || t.ends_with('(') || t.ends_with('-') {
+    if t.ends_with([',', '(', '-', ';', '/', '&']) {
         return true;
     }
     let last = t
@@ -97,7 +336,9 @@ fn ends_open(cur: &str) -> bool {
         .next()
         .unwrap_or("")
         .to_lowercase();
-    JOINERS.contains(&last.as_str())
+    // An adverb cannot end a sentence without its punctuation ("...node is mildly\nFDG-avid").
+    let adverb = last.len() > 4 && last.ends_with("ly");
+    adverb || JOINERS.contains(&last.as_str())
 }
 
 /// Removes a leading list marker ("1.", "2)", "a)", "-", "*", "•") and says whether one was there.
@@ -141,10 +382,6 @@ fn split_segment(s: &str, out: &mut Vec<String>) {
         match c {
             '(' | '[' => depth += 1,
             ')' | ']' => depth = depth.saturating_sub(1),
-            ';' if depth == 0 && !continues_measurement(&s[i + 1..]) => {
-                emit(&s[start..i], out);
-                start = i + 1;
-            }
             '.' | '!' | '?' => {
                 let end = i + 1;
                 let at_space = bytes.get(end).is_none_or(u8::is_ascii_whitespace);
@@ -165,23 +402,6 @@ fn split_segment(s: &str, out: &mut Vec<String>) {
     emit(&s[start..], out);
 }
 
-/// "Node: SUV 6.6; image 60": a piece that starts with an image or SUV keyword continues the
-/// finding before the ";" rather than starting a sentence.
-fn continues_measurement(rest: &str) -> bool {
-    let word: String = rest
-        .trim_start()
-        .chars()
-        .take_while(|c| c.is_alphabetic())
-        .flat_map(char::to_lowercase)
-        .take(12)
-        .collect();
-    word.starts_with("suv")
-        || matches!(
-            word.as_str(),
-            "image" | "images" | "img" | "im" | "slice" | "sl" | "series" | "se"
-        )
-}
-
 /// Whether the terminator at `i` (with white space after it) ends a sentence.
 fn ends_sentence(s: &str, start: usize, i: usize) -> bool {
     if s.as_bytes()[i] != b'.' {
@@ -194,7 +414,9 @@ fn ends_sentence(s: &str, start: usize, i: usize) -> bool {
             p + before[p..].chars().next().map_or(1, char::len_utf8)
         });
     let word = before[word_start..].to_lowercase();
-    let single_letter = word.chars().count() == 1;
+    // "e." or "A." is an initial; "3A." or "4R." ends a sentence (a station, a PSMA-RADS grade).
+    let after_digit = before[..word_start].ends_with(|c: char| c.is_ascii_digit());
+    let single_letter = word.chars().count() == 1 && !after_digit;
     if single_letter || ABBREVIATIONS.contains(&word.as_str()) {
         return false;
     }
@@ -203,6 +425,14 @@ fn ends_sentence(s: &str, start: usize, i: usize) -> bool {
 }
 
 fn emit(piece: &str, out: &mut Vec<String>) {
+    // A region label after a sentence end on the same line ("... image 145. CHEST: ..."); a
+    // key:value lesion block keeps its field names.
+    let piece = piece.trim_start();
+    let piece = if is_field_line(piece) {
+        piece
+    } else {
+        strip_region_label(piece).1
+    };
     let norm = normalise(piece);
     if norm.chars().any(char::is_alphanumeric) {
         out.push(norm);
@@ -220,7 +450,10 @@ mod tests {
 
     #[test]
     fn decimals_and_abbreviations_do_not_split() {
-        let s = split("Node approx. 1.2 cm, e.g. hilar, SUVmax 7.2. Fig. 2 shows it. Second one.");
+        let s = split(
+            "Node approx. 1.2 cm, e.g. hilar, SUVmax 7.2. Fig. 2 shows it. Second one.",
+            80,
+        );
         assert_eq!(
             s,
             [
@@ -232,26 +465,19 @@ mod tests {
     }
 
     #[test]
-    fn semicolons_split_outside_parentheses() {
-        let s = split("Right node, SUVmax 7.2; left node (SUVmax 4.1; image 98).");
-        assert_eq!(
-            s,
-            [
-                "Right node, SUVmax 7.2",
-                "left node (SUVmax 4.1; image 98)."
-            ]
+    fn semicolons_never_end_a_sentence() {
+        // Issue 15: the image number after ";" is the same finding's, and a prior-exam clause
+        // after ";" must not cut the sentence it belongs to.
+        let s = split(
+            "Right node, SUVmax 6.8; axial slice 89. Left node SUVmax 5.1 on slice 9; on the \
+             prior study it measured SUVmax 3.2.",
+            200,
         );
-    }
-
-    #[test]
-    fn semicolon_before_a_measurement_does_not_split() {
-        let s = split("Right node: SUV 6.6; image 60. Left node SUVmax 3; slice 9; liver normal.");
         assert_eq!(
             s,
             [
-                "Right node: SUV 6.6; image 60.",
-                "Left node SUVmax 3; slice 9",
-                "liver normal."
+                "Right node, SUVmax 6.8; axial slice 89.",
+                "Left node SUVmax 5.1 on slice 9; on the prior study it measured SUVmax 3.2."
             ]
         );
     }
@@ -260,6 +486,7 @@ mod tests {
     fn list_items_and_lines() {
         let s = split(
             "1. Right hilar node SUVmax 7.2\n2. Left axillary node SUVmax 4.1\n- Liver normal",
+            80,
         );
         assert_eq!(
             s,
@@ -273,7 +500,10 @@ mod tests {
 
     #[test]
     fn wrapped_lines_join() {
-        let s = split("Right hilar lymph node with\nSUVmax 7.2, image\n145. Next");
+        let s = split(
+            "Right hilar lymph node with\nSUVmax 7.2, image\n145. Next",
+            80,
+        );
         assert_eq!(
             s,
             ["Right hilar lymph node with SUVmax 7.2, image 145.", "Next"]
@@ -282,14 +512,40 @@ mod tests {
 
     #[test]
     fn obx_lines_without_punctuation_split() {
-        let s = split("Right hilar node SUVmax 7.2 image 145\nLeft axillary node SUVmax 4.1");
+        let s = split(
+            "Right hilar node SUVmax 7.2 image 145\nLeft axillary node SUVmax 4.1",
+            80,
+        );
         assert_eq!(s.len(), 2);
+    }
+
+    #[test]
+    fn hard_wrapped_lines_join_before_capitals_and_numbers() {
+        // Wrapped at 60: "Mildly" ends a full line, so the break inside the sentence is a space.
+        let text = "Mediastinal blood pool SUVmax 1.7 and liver SUVmax 3.1 serve\n\
+                    as reference. There is a new focus of uptake that is mildly\n\
+                    FDG-avid in the left supraclavicular region, SUVmax 3.3 and\n\
+                    image 61. Mildly increased uptake in a right hilar node, SUVmax\n\
+                    7.2, image 145.";
+        assert_eq!(
+            split(text, 60),
+            [
+                "Mediastinal blood pool SUVmax 1.7 and liver SUVmax 3.1 serve as reference.",
+                "There is a new focus of uptake that is mildly FDG-avid in the left \
+                 supraclavicular region, SUVmax 3.3 and image 61.",
+                "Mildly increased uptake in a right hilar node, SUVmax 7.2, image 145."
+            ]
+        );
     }
 
     #[test]
     fn long_runs_are_cut() {
         let long = "word ".repeat(2000);
-        assert!(split(&long).iter().all(|s| s.len() <= MAX_SENTENCE + 10));
+        assert!(
+            split(&long, 80)
+                .iter()
+                .all(|s| s.len() <= MAX_SENTENCE + 10)
+        );
     }
 
     #[test]

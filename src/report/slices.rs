@@ -40,10 +40,10 @@ pub(crate) fn find_slices(t: &[Token]) -> Vec<SliceHit> {
 
 fn scan_slices(t: &[Token], anchor: usize, list: usize, out: &mut Vec<SliceHit>) -> usize {
     let mut k = anchor + 1;
-    while k < t.len() && k - anchor <= 3 {
+    while k < t.len() && k - anchor <= 4 {
         match &t[k].kind {
             Kind::Word if cues::is_slice_filler(&t[k].lower) => {}
-            Kind::Punct(':' | '#' | '.' | '=' | '(') => {}
+            Kind::Punct(':' | '#' | '.' | '=' | '(' | '°' | 'º') => {}
             _ => break,
         }
         k += 1;

@@ -20,6 +20,7 @@ fn contract_example() {
             suv_max: Some(7.2),
             slice: Some(145),
             text: "Right hilar lymph node, SUVmax , image .".into(),
+            section: Section::Findings,
         }]
     );
 }
