@@ -252,8 +252,12 @@ fn ground(study: &Path, report: &Path, out: &Path, config: Option<&Path>) -> Res
         .map_err(runtime)?;
     for f in &grounded.findings {
         let agree = f.agreement.map(|a| format!(" [{a}]")).unwrap_or_default();
-        match (&f.method, f.segment) {
-            (Some(m), Some(n)) => println!(
+        match (&f.method, f.segment, f.restatement_of) {
+            (Some(_), Some(n), Some(by)) => println!(
+                "restates	segment {n} (finding {by})	{}{agree}	{}",
+                f.detail, f.sentence
+            ),
+            (Some(m), Some(n), None) => println!(
                 "segment {n}\t{m}\tSUVmax {:.2}\tMTV {:.2} mL\t{}{agree}\t{}",
                 f.label_suv_max.unwrap_or(f64::NAN),
                 f.mtv_ml.unwrap_or(f64::NAN),
@@ -276,7 +280,7 @@ fn ground(study: &Path, report: &Path, out: &Path, config: Option<&Path>) -> Res
             let overlays: Vec<_> = grounded
                 .findings
                 .iter()
-                .filter(|f| f.segment.is_some())
+                .filter(|f| f.segment.is_some() && f.restatement_of.is_none())
                 .zip(&grounded.masks)
                 .map(|(f, mask)| petground::pipeline::picture::Overlay {
                     mask,

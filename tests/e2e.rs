@@ -290,3 +290,101 @@ fn bad_inputs_end_in_clear_recorded_states() {
         "node keeps serving"
     );
 }
+
+/// Issue 15: an IMPRESSION that restates two FINDINGS lesions (by SUVmax, without the image
+/// number) gives exactly one segment per lesion, each described by its FINDINGS sentence, and
+/// `status` records the two restatements.
+#[test]
+fn restating_impression_gives_one_segment_per_lesion() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let pacs = Storescp::start(&dir.path().join("pacs"), "PACS", free_port());
+    let node = Node::start(dir.path(), &destination(pacs.port));
+    let study = dir.path().join("study");
+    let truth = phantom(&study, 31, 5);
+    // Restate two lesions whose reported SUVmax no other lesion shares (so the weak label can
+    // ground the number-only restatement at all).
+    let distinct: Vec<&petground_phantom::LesionTruth> = truth
+        .lesions
+        .iter()
+        .filter(|l| {
+            truth
+                .lesions
+                .iter()
+                .all(|o| o.id == l.id || (o.reported_suv_max - l.reported_suv_max).abs() > 0.3)
+        })
+        .take(2)
+        .collect();
+    assert_eq!(distinct.len(), 2, "phantom seed 31 has two distinct SUVs");
+    let restated = [
+        format!(
+            "1. Hypermetabolic {} (SUVmax {:.1}), suspicious for malignancy.",
+            distinct[0].site_text, distinct[0].reported_suv_max
+        ),
+        format!(
+            "2. The {} with SUVmax {:.1} is also concerning for metastasis.",
+            distinct[1].site_text, distinct[1].reported_suv_max
+        ),
+    ];
+    let mut lines: Vec<&str> = vec!["FINDINGS:"];
+    lines.extend(truth.lesions.iter().map(|l| l.sentence.as_str()));
+    lines.push("IMPRESSION:");
+    lines.extend(restated.iter().map(String::as_str));
+    let msg = common::oru("R-1", &truth.accession_number, None, "F", &lines);
+    send_images(&node, &study);
+    assert!(common::mllp_send(&node, &msg).contains("MSA|AA|R-1"));
+    let segs = pacs.wait_for(1, Duration::from_secs(90));
+    assert_eq!(segs.len(), 1, "one SEG; status:\n{}", node.status());
+    let pet_files: Vec<PathBuf> = files_below(&study.join("pet"));
+    let (pet, _) = petground::volume::suv::assemble_pet_suv(&pet_files).expect("assemble PET");
+    let segments = read_seg(&segs[0], &pet.volume.geometry);
+    // No segment duplicates another: no two share a voxel.
+    for (i, a) in segments.iter().enumerate() {
+        for b in &segments[i + 1..] {
+            let shared = a
+                .mask
+                .iter()
+                .zip(&b.mask)
+                .filter(|(x, y)| **x && **y)
+                .count();
+            assert_eq!(
+                shared, 0,
+                "segments {} and {} overlap ({shared} voxels)",
+                a.number, b.number
+            );
+        }
+    }
+    let findings_sentences: Vec<&str> = truth.lesions.iter().map(|l| l.sentence.as_str()).collect();
+    for s in &segments {
+        assert!(
+            findings_sentences.contains(&s.description.as_str()),
+            "segment {} is described by a FINDINGS sentence, not {:?}",
+            s.number,
+            s.description
+        );
+    }
+    for l in &distinct {
+        assert!(
+            segments.iter().any(|s| s.description == l.sentence),
+            "the restated lesion keeps its FINDINGS sentence: {}",
+            l.sentence
+        );
+    }
+    let mut total = Score::default();
+    score(&segs[0], &study, &truth, &mut total);
+    println!(
+        "restating report: {} segments for {} lesions; TP {} FP {} FN {}",
+        segments.len(),
+        truth.lesions.len(),
+        total.tp,
+        total.fp,
+        total.fn_
+    );
+    assert_eq!(total.fp, 0, "precision 1.0: no duplicate or stray segment");
+    assert_eq!(segments.len(), total.tp, "every segment is a true lesion");
+    let status = node.status();
+    assert_eq!(
+        status.matches("finding: restates finding ").count(),
+        2,
+        "both IMPRESSION sentences are recorded as restatements:\n{status}"
+    );
+}

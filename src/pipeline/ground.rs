@@ -46,20 +46,35 @@ pub struct Grounded {
     pub suv: crate::volume::Volume,
 }
 
-/// A short SegmentLabel (≤ 64 chars) from the finding's text: the phrase before the first comma.
+/// A short SegmentLabel (≤ 64 chars, CONTRACT §5) from the finding's text: the phrase before
+/// the first comma, parenthesis or semicolon, cut at a word boundary when it is longer.
 pub fn segment_label(number: usize, f: &Finding) -> String {
+    const MAX: usize = 64;
     let head = f.text.split([',', '(', ';']).next().unwrap_or("").trim();
     let head: String = head.split_whitespace().collect::<Vec<_>>().join(" ");
-    let mut label = format!("F{number} {head}");
     if head.is_empty() {
-        label = format!("Finding {number}");
+        return format!("Finding {number}");
     }
-    label
-        .chars()
-        .take(64)
-        .collect::<String>()
-        .trim_end()
-        .to_owned()
+    let label = format!("F{number} {head}");
+    if label.chars().count() <= MAX {
+        return label;
+    }
+    let mut out = String::new();
+    for word in label.split(' ') {
+        let len = out.chars().count() + usize::from(!out.is_empty()) + word.chars().count();
+        if len > MAX {
+            break;
+        }
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(word);
+    }
+    if out.chars().count() <= format!("F{number}").len() {
+        // One word longer than the whole label: cut it by characters.
+        out = label.chars().take(MAX).collect();
+    }
+    out.trim_end_matches([' ', '-', '/']).to_owned()
 }
 
 /// How findings are grounded: the weak-label parameters, and the model when one is loaded.
@@ -83,7 +98,9 @@ struct Mask {
     detail: String,
 }
 
-/// Grounds every finding (weak label and/or model, per `methods.mode`) and builds the SEG.
+/// Grounds every finding (weak label and/or model, per `methods.mode`) and builds the SEG with
+/// one segment per lesion: findings that ground to the same lesion (an IMPRESSION sentence
+/// restating a FINDINGS one, [`super::restate`]) share the segment of the most specific one.
 /// `series_number` is the SEG's SeriesNumber.
 pub fn ground_study(
     inputs: &Inputs,
@@ -95,88 +112,34 @@ pub fn ground_study(
     let (series, _suv) = assemble_pet_suv(inputs.pet)?;
     let mut model_input: Option<Result<ModelInput, String>> = None;
     let mut outcomes = Vec::with_capacity(findings.len());
-    let mut masks: Vec<Array3<bool>> = Vec::new();
-    let mut descriptions = Vec::new();
+    let mut chosen: Vec<Option<Mask>> = Vec::with_capacity(findings.len());
     for f in findings {
-        let mut out = FindingOutcome {
-            sentence: f.sentence.clone(),
-            suv_max: f.suv_max,
-            slice: f.slice,
-            method: None,
-            segment: None,
-            detail: String::new(),
-            label_suv_max: None,
-            mtv_ml: None,
-            agreement: None,
-        };
-        let weak = if methods.mode == GroundingMode::Model {
-            None
-        } else {
-            Some(weak(&series, f, methods.label))
-        };
-        let want_model = methods.model.is_some()
-            && match methods.mode {
-                GroundingMode::Model | GroundingMode::Both => true,
-                GroundingMode::WeakLabelFirst => !matches!(weak, Some(Ok(_))),
-                GroundingMode::WeakLabel => false,
-            };
-        let model = if want_model {
-            let input = model_input.get_or_insert_with(|| prepare(&series, inputs.ct));
-            Some(run_model(methods, input, f, &series.volume.geometry))
-        } else {
-            None
-        };
-        if let (Some(Ok(w)), Some(Ok(m))) = (&weak, &model) {
-            out.agreement = Some(agreement(&w.mask, &m.mask));
-        }
-        let mut reasons = Vec::new();
-        let chosen = match (weak, model) {
-            (Some(Ok(w)), _) => Some(w),
-            (w, Some(Ok(m))) => {
-                if let Some(Err(why)) = w {
-                    reasons.push(format!("weak label: {why}"));
-                }
-                Some(m)
-            }
-            (w, m) => {
-                for (name, r) in [("weak label", w), ("model", m)] {
-                    if let Some(Err(why)) = r {
-                        reasons.push(format!("{name}: {why}"));
-                    }
-                }
-                None
-            }
-        };
-        match chosen {
-            Some(c) => {
-                let n = masks.len() + 1;
-                let (max, mtv) = measure(&series.volume, &c.mask);
-                out.method = Some(c.method.clone());
-                out.segment = Some(n as u16);
-                out.detail = if reasons.is_empty() {
-                    c.detail
-                } else {
-                    format!("{}; {}", c.detail, reasons.join("; "))
-                };
-                out.label_suv_max = Some(max);
-                out.mtv_ml = Some(mtv);
-                descriptions.push(SegmentDescription::automatic(
-                    n as u16,
-                    &segment_label(n, f),
-                    &f.sentence,
-                    &c.method,
-                ));
-                masks.push(c.mask);
-            }
-            None => {
-                out.detail = if reasons.is_empty() {
-                    "no SUVmax in the sentence and no grounding model loaded".to_owned()
-                } else {
-                    reasons.join("; ")
-                };
-            }
-        }
+        let (out, c) = ground_finding(&series, inputs, methods, f, &mut model_input);
         outcomes.push(out);
+        chosen.push(c);
+    }
+    let mask_refs: Vec<Option<&Array3<bool>>> =
+        chosen.iter().map(|c| c.as_ref().map(|c| &c.mask)).collect();
+    let lesions = super::restate::lesions(findings, &mask_refs);
+    let mut masks: Vec<Array3<bool>> = Vec::with_capacity(lesions.len());
+    let mut descriptions = Vec::with_capacity(lesions.len());
+    for (k, lesion) in lesions.iter().enumerate() {
+        let n = k + 1;
+        let d = lesion.described_by;
+        let Some(c) = chosen[d].take() else {
+            continue;
+        };
+        for &i in &lesion.findings {
+            outcomes[i].segment = Some(n as u16);
+            outcomes[i].restatement_of = (i != d).then_some(d + 1);
+        }
+        descriptions.push(SegmentDescription::automatic(
+            n as u16,
+            &segment_label(n, &findings[d]),
+            &findings[d].sentence,
+            &c.method,
+        ));
+        masks.push(c.mask);
     }
     if masks.is_empty() {
         return Ok(Grounded {
@@ -206,6 +169,82 @@ pub fn ground_study(
         masks,
         suv: series.volume,
     })
+}
+
+/// One finding through the methods `methods.mode` asks for: its outcome (without a segment
+/// number yet) and the chosen mask, if any. The study's model input is prepared on first use.
+fn ground_finding(
+    series: &AssembledSeries,
+    inputs: &Inputs,
+    methods: &Methods,
+    f: &Finding,
+    model_input: &mut Option<Result<ModelInput, String>>,
+) -> (FindingOutcome, Option<Mask>) {
+    let mut out = FindingOutcome {
+        sentence: f.sentence.clone(),
+        suv_max: f.suv_max,
+        slice: f.slice,
+        method: None,
+        segment: None,
+        detail: String::new(),
+        label_suv_max: None,
+        mtv_ml: None,
+        agreement: None,
+        restatement_of: None,
+    };
+    let weak = (methods.mode != GroundingMode::Model).then(|| weak(series, f, methods.label));
+    let want_model = methods.model.is_some()
+        && match methods.mode {
+            GroundingMode::Model | GroundingMode::Both => true,
+            GroundingMode::WeakLabelFirst => !matches!(weak, Some(Ok(_))),
+            GroundingMode::WeakLabel => false,
+        };
+    let model = want_model.then(|| {
+        let input = model_input.get_or_insert_with(|| prepare(series, inputs.ct));
+        run_model(methods, input, f, &series.volume.geometry)
+    });
+    if let (Some(Ok(w)), Some(Ok(m))) = (&weak, &model) {
+        out.agreement = Some(agreement(&w.mask, &m.mask));
+    }
+    let mut reasons = Vec::new();
+    let chosen = match (weak, model) {
+        (Some(Ok(w)), _) => Some(w),
+        (w, Some(Ok(m))) => {
+            if let Some(Err(why)) = w {
+                reasons.push(format!("weak label: {why}"));
+            }
+            Some(m)
+        }
+        (w, m) => {
+            for (name, r) in [("weak label", w), ("model", m)] {
+                if let Some(Err(why)) = r {
+                    reasons.push(format!("{name}: {why}"));
+                }
+            }
+            None
+        }
+    };
+    match &chosen {
+        Some(c) => {
+            let (max, mtv) = measure(&series.volume, &c.mask);
+            out.method = Some(c.method.clone());
+            out.detail = if reasons.is_empty() {
+                c.detail.clone()
+            } else {
+                format!("{}; {}", c.detail, reasons.join("; "))
+            };
+            out.label_suv_max = Some(max);
+            out.mtv_ml = Some(mtv);
+        }
+        None => {
+            out.detail = if reasons.is_empty() {
+                "no SUVmax in the sentence and no grounding model loaded".to_owned()
+            } else {
+                reasons.join("; ")
+            };
+        }
+    }
+    (out, chosen)
 }
 
 /// The weak label of one finding (PAPER §3), or why there is none.

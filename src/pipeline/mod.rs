@@ -6,6 +6,7 @@
 
 pub mod ground;
 pub mod picture;
+pub mod restate;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};

@@ -65,6 +65,11 @@ pub struct FindingOutcome {
     /// When both the weak label and the model answered: how far they agree.
     #[serde(default)]
     pub agreement: Option<Agreement>,
+    /// When this finding grounded to a lesion that another finding's sentence describes (an
+    /// IMPRESSION restating FINDINGS, CONTRACT §5): that finding's number (1-based, report
+    /// order). `segment` is then the shared segment.
+    #[serde(default)]
+    pub restatement_of: Option<usize>,
 }
 
 /// Agreement of the weak label and the model for one finding (`[grounding] mode = "both"`).

@@ -79,8 +79,11 @@ impl Store {
                 j.seg.as_deref().unwrap_or("-"),
             );
             for f in &j.findings {
-                let what = match (&f.method, f.segment) {
-                    (Some(m), Some(n)) => format!("segment {n} by {m}"),
+                let what = match (&f.method, f.segment, f.restatement_of) {
+                    (Some(m), Some(n), Some(by)) => {
+                        format!("restates finding {by} (segment {n}) by {m}")
+                    }
+                    (Some(m), Some(n), None) => format!("segment {n} by {m}"),
                     _ => "not grounded".to_owned(),
                 };
                 let agree = f.agreement.map(|a| format!(" [{a}]")).unwrap_or_default();
