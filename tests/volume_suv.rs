@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use petground::volume::suv::{SuvRule, TimeSource, assemble_pet_suv, suv_report};
+use petground::volume::suv::{DecayRule, SuvRule, TimeSource, assemble_pet_suv, suv_report};
 
 fn fixture(rel: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -86,6 +86,41 @@ fn siemens_series_time_after_acquisition_uses_acquisition_time() {
     assert_eq!(d.scan_source, TimeSource::AcquisitionDateTime);
     // 10:18:58 injection to 11:07:18.038 acquisition.
     assert!((d.seconds - 2900.038).abs() < 1e-3, "{}", d.seconds);
+}
+
+/// Issue 16: acrin_flt_breast_ACRIN-FLT-Breast_040_018 (Philips) has SeriesTime 14:05:19 and
+/// RadiopharmaceuticalStartDateTime 14:06:00 on the same date. Adding 24 h made its decayed
+/// dose 0.02 MBq and the SUV ~9000 times too high; it is clock skew: decay 0, SUVbw factor
+/// 77 kg / 150.96 MBq = 5.1007e-4 g/Bq.
+#[test]
+fn philips_injection_after_series_time_is_clock_skew() {
+    let rel = "philips/acrin_flt_breast_ACRIN-FLT-Breast_040_018.dcm";
+    let r = suv_report(&fixture(rel)).expect("SUV");
+    println!("{r}");
+    let d = r.decay.as_ref().expect("START");
+    assert_eq!(
+        d.rule,
+        DecayRule::ClockSkew {
+            injection_after_s: 41.0
+        }
+    );
+    assert_eq!(d.seconds, 0.0);
+    assert_eq!(d.injection_source, TimeSource::StartDateTime);
+    let expected = 77_000.0 / r.injected_dose_bq.expect("dose");
+    assert!(
+        (r.scale_factor - expected).abs() < 1e-12,
+        "{}",
+        r.scale_factor
+    );
+    assert!(
+        (r.scale_factor - 5.1007e-4).abs() < 1e-7,
+        "{}",
+        r.scale_factor
+    );
+    assert!(r.to_string().contains("clock skew"), "{r}");
+    let (_, max, median) = suv_stats(rel);
+    assert!((0.5..60.0).contains(&max), "SUVmax {max}");
+    assert!(median < 1.0, "median {median}");
 }
 
 #[test]

@@ -6,7 +6,7 @@ use dicom_core::value::DataSetSequence;
 use dicom_core::{DataElement, PrimitiveValue, Tag, VR};
 use dicom_dictionary_std::tags;
 use dicom_object::InMemDicomObject;
-use petground::volume::suv::{SuvRule, TimeSource, suv_from_header};
+use petground::volume::suv::{DecayRule, SuvRule, TimeSource, suv_from_header};
 
 fn el(tag: Tag, vr: VR, v: &str) -> DataElement<InMemDicomObject> {
     DataElement::new(tag, vr, PrimitiveValue::from(v))
@@ -85,6 +85,81 @@ fn injection_before_midnight_adds_a_day() {
     let d = r.decay.expect("START");
     assert_eq!(d.seconds, 3600.0);
     assert_eq!(d.injection_source, TimeSource::StartTimeOnSeriesDate);
+}
+
+/// Issue 16: an injection time a little after the scan start is clock skew (decay 0), not the
+/// evening before; more than the 10-minute tolerance after, with no injection date, is.
+#[test]
+fn injection_just_after_scan_start_is_clock_skew() {
+    let mut h = header();
+    // StartTime 10:09:59, series 10:00:00, no StartDateTime: 599 s after, within 600 s.
+    set_rp(
+        &mut h,
+        el(tags::RADIOPHARMACEUTICAL_START_TIME, VR::TM, "100959"),
+    );
+    let r = suv_from_header(&h, None).expect("skew");
+    let d = r.decay.expect("START");
+    assert_eq!(d.seconds, 0.0);
+    assert_eq!(
+        d.rule,
+        DecayRule::ClockSkew {
+            injection_after_s: 599.0
+        }
+    );
+    assert!((r.scale_factor - factor(0.0)).abs() < 1e-12);
+    // 10:10:01 is 601 s after: beyond the tolerance, so the evening before (23 h 50 min).
+    set_rp(
+        &mut h,
+        el(tags::RADIOPHARMACEUTICAL_START_TIME, VR::TM, "101001"),
+    );
+    let d = suv_from_header(&h, None)
+        .expect("day before")
+        .decay
+        .expect("START");
+    assert_eq!(
+        (d.seconds, d.rule),
+        (86_400.0 - 601.0, DecayRule::PreviousDay)
+    );
+    // With a StartDateTime on the series date, 5 min after: skew again, by the DateTime.
+    set_rp(
+        &mut h,
+        el(
+            tags::RADIOPHARMACEUTICAL_START_DATE_TIME,
+            VR::DT,
+            "20240102100500",
+        ),
+    );
+    let d = suv_from_header(&h, None)
+        .expect("DT skew")
+        .decay
+        .expect("START");
+    assert_eq!(
+        (d.seconds, d.injection_source, d.rule),
+        (
+            0.0,
+            TimeSource::StartDateTime,
+            DecayRule::ClockSkew {
+                injection_after_s: 300.0
+            }
+        )
+    );
+    // A StartDateTime a full hour after the scan on the same date fits no rule: an error that
+    // names the attribute, never a silently wrong SUV.
+    set_rp(
+        &mut h,
+        el(
+            tags::RADIOPHARMACEUTICAL_START_DATE_TIME,
+            VR::DT,
+            "20240102110000",
+        ),
+    );
+    let err = suv_from_header(&h, None).expect_err("injection an hour after the scan");
+    assert!(
+        err.to_string()
+            .contains("RadiopharmaceuticalStartDateTime (0018,1078)")
+            && err.to_string().contains("3600 s after"),
+        "{err}"
+    );
 }
 
 #[test]

@@ -15,7 +15,7 @@ use dicom_object::{DefaultDicomObject, InMemDicomObject};
 use super::assemble::{AssembledSeries, assemble_with_headers, read_headers};
 use super::attrs::{DateTime, items, number, text};
 use super::error::VolumeError;
-pub use times::{Decay, TimeSource};
+pub use times::{CLOCK_SKEW_S, Decay, DecayRule, TimeSource};
 use times::{acquisition_datetime, decay_times};
 
 /// Philips private SUV scale factor (CNTS → SUVbw).
@@ -92,8 +92,8 @@ impl std::fmt::Display for SuvReport {
         if let Some(d) = &self.decay {
             write!(
                 f,
-                "; injection {} ({:?}); scan {} ({:?}); decay {:.0} s",
-                d.injection, d.injection_source, d.scan, d.scan_source, d.seconds
+                "; injection {} ({:?}); scan {} ({:?}); decay {:.0} s ({})",
+                d.injection, d.injection_source, d.scan, d.scan_source, d.seconds, d.rule
             )?;
         }
         if let Some(h) = self.half_life_s {
@@ -161,6 +161,20 @@ pub fn assemble_pet_suv<P: AsRef<Path>>(
 ) -> Result<(AssembledSeries, SuvReport), VolumeError> {
     let headers = read_headers(paths)?;
     let report = series_suv(&headers)?;
+    if let Some(d) = report
+        .decay
+        .as_ref()
+        .filter(|d| d.rule != DecayRule::Interval)
+    {
+        // Once per series: the rule that decided the decay is not the plain interval.
+        tracing::warn!(
+            injection = %d.injection,
+            scan = %d.scan,
+            decay_s = d.seconds,
+            rule = %d.rule,
+            "SUV decay: injection time is not before the scan start"
+        );
+    }
     let mut series = assemble_with_headers(paths, &headers)?;
     let k = report.scale_factor as f32;
     series.volume.data.mapv_inplace(|v| v * k);

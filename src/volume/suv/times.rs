@@ -1,7 +1,20 @@
 //! Which clock times an SUV decay correction uses (QIBA): scan start from SeriesDate/Time,
 //! or GE's private scan time, or the earliest acquisition when the series time is later than the
 //! acquisition; injection from RadiopharmaceuticalStartDateTime or the series date plus
-//! RadiopharmaceuticalStartTime, across midnight. The dose arithmetic stays in `suv`.
+//! RadiopharmaceuticalStartTime. The dose arithmetic stays in `suv`.
+//!
+//! **The interval rule** (one rule, [`DecayRule`]): with Δ = scan start − injection,
+//! 1. RadiopharmaceuticalStartDateTime, when it gives 0 ≤ Δ < 24 h: that interval;
+//! 2. an injection at most [`CLOCK_SKEW_S`] (10 min) *after* the scan start is clock skew
+//!    between the injection and scanner clocks: decay 0, and the node warns naming both times
+//!    (a real Philips file reads SeriesTime 14:05:19, injection 14:06:00: adding a day made its
+//!    SUV ~9000 times too high);
+//! 3. a StartDateTime on the scan's date more than 10 min after the scan start is an error
+//!    naming the attribute (no rule makes it an interval);
+//! 4. a StartDateTime on another date that gives an impossible interval (a de-identification
+//!    shift) falls back to its time of day on the series date, as does a StartTime alone; then
+//!    0 ≤ Δ is that interval, −10 min ≤ Δ < 0 is clock skew (2), and only an injection time more
+//!    than 10 min after the scan's time of day means the evening before (+24 h).
 
 use dicom_core::Tag;
 use dicom_dictionary_std::tags;
@@ -27,8 +40,40 @@ pub enum TimeSource {
     AcquisitionDateTime,
     /// RadiopharmaceuticalStartDateTime (0018,1078).
     StartDateTime,
-    /// SeriesDate + RadiopharmaceuticalStartTime (0018,1072), +24 h across midnight.
+    /// SeriesDate + RadiopharmaceuticalStartTime (0018,1072) (or the time of day of a
+    /// StartDateTime whose date gives an impossible interval).
     StartTimeOnSeriesDate,
+}
+
+/// An injection at most this long after the scan start (seconds) is clock skew, not an
+/// injection the evening before.
+pub const CLOCK_SKEW_S: f64 = 600.0;
+
+/// Which part of the interval rule (module root) decided the decay time.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum DecayRule {
+    /// The injection precedes the scan start: decay over the interval.
+    Interval,
+    /// The injection clock reads up to [`CLOCK_SKEW_S`] after the scan start: decay 0.
+    ClockSkew {
+        /// How far the injection time is after the scan start (s).
+        injection_after_s: f64,
+    },
+    /// No usable injection date and a time of day after the scan's: the evening before (+24 h).
+    PreviousDay,
+}
+
+impl std::fmt::Display for DecayRule {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Interval => f.write_str("interval"),
+            Self::ClockSkew { injection_after_s } => write!(
+                f,
+                "clock skew: injection {injection_after_s:.0} s after the scan start, decay 0"
+            ),
+            Self::PreviousDay => f.write_str("injected the day before (+24 h)"),
+        }
+    }
 }
 
 /// The times and doses of a decay correction.
@@ -39,6 +84,7 @@ pub struct Decay {
     pub scan: DateTime,
     pub scan_source: TimeSource,
     pub seconds: f64,
+    pub rule: DecayRule,
 }
 
 fn date_time(obj: &InMemDicomObject, date: Tag, time: Tag) -> Option<DateTime> {
@@ -84,28 +130,32 @@ pub(crate) fn decay_times(
         .and_then(|s| parse_time(&s));
     let on_scan_day = |secs: f64| {
         let inj = combine((scan.year, scan.month, scan.day), secs);
-        let mut d = scan.epoch_seconds() - inj.epoch_seconds();
-        if d < 0.0 {
-            d += DAY_S; // injected the evening before a scan after midnight
-        }
-        (inj, d)
+        let (d, rule) = interval(scan.epoch_seconds() - inj.epoch_seconds(), true);
+        (inj, TimeSource::StartTimeOnSeriesDate, d, rule)
     };
-    let (injection, injection_source, seconds) = match (start_dt, start_tm) {
+    let (injection, injection_source, seconds, rule) = match (start_dt, start_tm) {
         // A de-identified date shift can leave 0018,1078 days away from the scan; then only its
         // time of day is trusted.
-        (Some(dt), _) if (0.0..DAY_S).contains(&(scan.epoch_seconds() - dt.epoch_seconds())) => (
-            dt,
-            TimeSource::StartDateTime,
-            scan.epoch_seconds() - dt.epoch_seconds(),
-        ),
-        (Some(dt), _) => {
-            let (inj, d) = on_scan_day(dt.seconds);
-            (inj, TimeSource::StartTimeOnSeriesDate, d)
+        (Some(dt), _)
+            if (-CLOCK_SKEW_S..DAY_S).contains(&(scan.epoch_seconds() - dt.epoch_seconds())) =>
+        {
+            let (d, rule) = interval(scan.epoch_seconds() - dt.epoch_seconds(), false);
+            (dt, TimeSource::StartDateTime, d, rule)
         }
-        (None, Some(t)) => {
-            let (inj, d) = on_scan_day(t);
-            (inj, TimeSource::StartTimeOnSeriesDate, d)
+        // On the scan's own date and later than the skew: no rule makes that a real interval.
+        (Some(dt), _) if (dt.year, dt.month, dt.day) == (scan.year, scan.month, scan.day) => {
+            return Err(VolumeError::suv(
+                "RadiopharmaceuticalStartDateTime (0018,1078)",
+                inst,
+                format!(
+                    "is {:.0} s after the scan start {scan} on the same date (more than the \
+                     {CLOCK_SKEW_S:.0} s clock-skew tolerance)",
+                    dt.epoch_seconds() - scan.epoch_seconds()
+                ),
+            ));
         }
+        (Some(dt), _) => on_scan_day(dt.seconds),
+        (None, Some(t)) => on_scan_day(t),
         (None, None) => {
             return Err(VolumeError::suv(
                 "RadiopharmaceuticalStartTime (0018,1072)",
@@ -120,7 +170,26 @@ pub(crate) fn decay_times(
         scan,
         scan_source,
         seconds,
+        rule,
     })
+}
+
+/// The decay time for Δ = scan − injection (s): the interval when non-negative, 0 for clock
+/// skew, and Δ + 24 h for an injection more than the skew after the scan's time of day when
+/// the date is only assumed (`time_of_day`).
+fn interval(delta: f64, time_of_day: bool) -> (f64, DecayRule) {
+    if delta >= 0.0 {
+        (delta, DecayRule::Interval)
+    } else if delta >= -CLOCK_SKEW_S || !time_of_day {
+        (
+            0.0,
+            DecayRule::ClockSkew {
+                injection_after_s: -delta,
+            },
+        )
+    } else {
+        (delta + DAY_S, DecayRule::PreviousDay)
+    }
 }
 
 /// GE's private scan start, on the series date: de-identification often shifts its date by a
