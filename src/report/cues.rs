@@ -168,6 +168,9 @@ pub(crate) fn is_spread(w: &str) -> bool {
             | "generalized"
             | "generalised"
             | "uptakes"
+            | "joints"
+            | "muscles"
+            | "lesional"
     )
 }
 

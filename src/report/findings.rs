@@ -174,9 +174,16 @@ pub(crate) fn numberless(t: &[Token]) -> bool {
         && nouns.next().is_none();
     // Without a lesion noun, uptake at one site is the lesion ("Left fourth rib uptake due to a
     // healing fracture", "Incidental focal caecal uptake"), unless it is spread or plural.
+    let technique = words().any(|w| {
+        matches!(
+            w,
+            "min" | "minutes" | "mci" | "mbq" | "glucose" | "injected" | "injection"
+        )
+    });
     let site_uptake = first_noun.is_none()
         && words().any(|w| matches!(w, "uptake" | "activity" | "avidity"))
-        && !words().any(cues::is_spread);
+        && !words().any(cues::is_spread)
+        && !technique;
     let one_lesion = (one_noun || site_uptake) && !words().any(cues::is_spread);
     let lesion_subject = classify_lead(t, 0, t.len());
     let subject_ok =
@@ -237,14 +244,25 @@ fn usable_values(t: &[Token], all: &[SuvHit]) -> Vec<bool> {
         // "Focal uptake in the uncinate process, SUVmax 9.0, is within the physiologic range":
         // uptake called physiologic after the value, with no lesion noun before it.
         let noun = (semi..first).any(|k| t[k].word().is_some_and(cues::is_lesion_noun));
+        let physiologic = physiologic_later(t, head.tok, clause_end(t, head.tok, t.len()));
         let reference = match subject {
             Subject::Reference => true,
             // "Mild diffuse splenic uptake, SUVmax 2.9, greater than liver" is a finding.
             Subject::OrganReference => trail != Trail::Elevated,
-            Subject::Lesion => !noun && trail == Trail::Reference,
-            Subject::Unknown => trail == Trail::Reference,
+            Subject::Lesion => !noun && (trail == Trail::Physiologic || physiologic),
+            Subject::Unknown => matches!(trail, Trail::Reference | Trail::Physiologic),
         };
-        let ok = head.status != Status::Reference && !reference && !has_negation(t, semi, first);
+        // "... SUV max 2.1 which is similar to blood pool and is not hypermetabolic": the
+        // denial may follow the value, within its clause.
+        let after_end = all
+            .get(j)
+            .map_or(t.len(), |n| n.anchor.min(n.tok))
+            .min(clause_end(t, head.tok, t.len()));
+        let denied_after = denied_after_value(t, all[j - 1].tok + 1, after_end);
+        let ok = head.status != Status::Reference
+            && !reference
+            && !has_negation(t, semi, first)
+            && !denied_after;
         for k in i..j {
             out[k] = ok && all[k].status == Status::Current;
         }
@@ -279,12 +297,16 @@ fn starts_new_lesion(t: &[Token], a: usize, b: usize) -> bool {
 pub(crate) fn classify_lead(t: &[Token], a: usize, b: usize) -> Subject {
     let b = b.min(t.len());
     let near_start = near_window_start(t, a, b);
-    let lesion_words = (a..b).any(|k| t[k].word().is_some_and(cues::is_lesion_cue));
+    let lesion_words = (a..b).any(|k| {
+        t[k].word().is_some_and(cues::is_lesion_cue)
+            && !(k > a && matches!(t[k - 1].word(), Some("without" | "no")))
+    });
     let elevated = (a..b).any(|k| t[k].word().is_some_and(cues::is_elevating));
     let mut lesion_closer = false;
     for k in (a..b).rev() {
         let Some(w) = t[k].word() else { continue };
-        if cues::is_lesion_cue(w) {
+        let denied = k > a && matches!(t[k - 1].word(), Some("without" | "no"));
+        if cues::is_lesion_cue(w) && !denied {
             lesion_closer = true;
             continue;
         }
@@ -346,7 +368,10 @@ fn near_window_start(t: &[Token], a: usize, b: usize) -> usize {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Trail {
     Nothing,
+    /// A reference organ ("2.1 in the liver").
     Reference,
+    /// A strong reference word ("physiologic", "blood pool", "background").
+    Physiologic,
     Elevated,
 }
 
@@ -408,7 +433,8 @@ pub(crate) fn trailing(t: &[Token], v: usize) -> Trail {
             Some(w) if cues::is_elevating(w) => return Trail::Elevated,
             // `k` is already the next token's index.
             Some(w) if cues::is_ref_organ(w) && lesion_follows(t, k) => return Trail::Nothing,
-            Some(w) if cues::is_strong_ref(w) || cues::is_ref_organ(w) => return Trail::Reference,
+            Some(w) if cues::is_strong_ref(w) => return Trail::Physiologic,
+            Some(w) if cues::is_ref_organ(w) => return Trail::Reference,
             Some(w) if is_trail_filler(w) => {}
             Some(_) => return Trail::Nothing,
             None if matches!(tok.kind, Kind::Punct('/' | ',' | '(' | ')')) => {}
@@ -416,6 +442,36 @@ pub(crate) fn trailing(t: &[Token], v: usize) -> Trail {
         }
     }
     Trail::Nothing
+}
+
+/// A denial of uptake after a value, in `[a, b)`: "... and is not hypermetabolic", "not above
+/// background". Not a resolution word ("below PET resolution") and not a prior exam's state
+/// ("previously not avid" says it is avid now).
+fn denied_after_value(t: &[Token], a: usize, b: usize) -> bool {
+    (a..b.min(t.len())).any(|k| {
+        let negator = t[k].word().is_some_and(cues::is_negator) || t[k].word() == Some("negative");
+        let prior = (k.saturating_sub(2)..k).any(|j| t[j].word().is_some_and(cues::is_prior_after));
+        negator && !prior && has_negation(t, k, (k + 7).min(b))
+    })
+}
+
+/// "Mild focal uptake in the uncinate process (SUVmax 6.9) without a CT abnormality is typical
+/// of physiological uptake": a physiologic word later in the value's clause.
+/// Hedged ("may be physiologic", "likely physiologic") it still points at a lesion.
+fn physiologic_later(t: &[Token], v: usize, end: usize) -> bool {
+    let hedge = |k: usize| {
+        (k.saturating_sub(3)..k).any(|j| {
+            matches!(
+                t[j].word(),
+                Some("may" | "might" | "likely" | "possibly" | "probably" | "could" | "or" | "vs")
+            )
+        })
+    };
+    (v + 1..end.min(t.len())).any(|k| {
+        t[k].word()
+            .is_some_and(|w| w.starts_with("physiolog") || w == "reactive")
+            && !hedge(k)
+    })
 }
 
 /// A lesion word within the next six tokens, before any punctuation but a hyphen or slash.
@@ -455,6 +511,14 @@ pub(crate) fn has_negation(t: &[Token], a: usize, b: usize) -> bool {
         }
         if !cues::is_negator(w) {
             return false;
+        }
+        // "not above background", "not greater than blood pool": elevation denied.
+        if t.get(k + 1)
+            .and_then(Token::word)
+            .is_some_and(cues::is_elevating)
+            && k + 1 < b
+        {
+            return true;
         }
         for tok in &t[k + 1..(k + 6).min(b)] {
             match tok.word() {

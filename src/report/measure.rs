@@ -212,6 +212,29 @@ fn prior_before(t: &[Token], i: usize) -> bool {
 /// SUVmax 5.2" is today's value: the comma ends that clause).
 fn prior_clause(t: &[Token], anchor: usize) -> bool {
     for k in (anchor.saturating_sub(16)..anchor).rev() {
+        let month = |i: Option<usize>| {
+            i.and_then(|i| word(t, i)).is_some_and(|w| {
+                [
+                    "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov",
+                    "dec",
+                ]
+                .iter()
+                .any(|m| w.starts_with(m))
+            })
+        };
+        let value_between = t[k].is_number()
+            && !is_date_part(t, k)
+            && !month(k.checked_sub(1))
+            && !month(Some(k + 1))
+            && !t
+                .get(k + 1)
+                .and_then(Token::word)
+                .is_some_and(cues::is_unit);
+        if value_between {
+            // Another value stands between: "previously SUV max 6.1 and the second ... SUV max
+            // 7.7" puts only the first on the prior exam.
+            return false;
+        }
         match &t[k].kind {
             Kind::Punct(',' | ';' | '(' | ')' | '.') => return false,
             Kind::Word if cues::is_current(&t[k].lower) => return false,
@@ -231,11 +254,26 @@ fn prior_clause(t: &[Token], anchor: usize) -> bool {
     false
 }
 
+/// "compared with SUVmax 4.0 on the right", "vs SUVmax 3.1 contralaterally": a value written
+/// as what the lesion is compared with.
+fn comparison_before(t: &[Token], anchor: usize) -> bool {
+    (anchor.saturating_sub(3)..anchor)
+        .filter_map(|k| t[k].word())
+        .any(|w| {
+            matches!(
+                w,
+                "compared" | "versus" | "vs" | "relative" | "contralateral"
+            )
+        })
+}
+
 /// A prior-exam word just after the value at `k` that is not the lead-in of another value
 /// ("5.0 on the prior" but not "7.2, previously 4.1").
 fn prior_after(t: &[Token], k: usize) -> bool {
     for m in k + 1..(k + 5).min(t.len()) {
         match t[m].word() {
+            // "measured SUVmax 3.0 at that time"
+            Some("that") if word(t, m + 1) == Some("time") => return true,
             Some(w) if cues::is_prior_after(w) => return !value_follows(t, m),
             // "SUVmax 8.0 now measures SUVmax 3.0": a "now" value after this one.
             Some(w) if cues::is_current(w) => {
@@ -339,7 +377,10 @@ fn scan_group(
         Err(stop) => return stop,
     };
     let prior = !li.current
-        && (prior_before(t, anchor) || (li.from && !li.range) || prior_clause(t, anchor));
+        && (prior_before(t, anchor)
+            || (li.from && !li.range)
+            || prior_clause(t, anchor)
+            || comparison_before(t, anchor));
     let start = out.len();
     let hit = |tok: usize, status: Status| SuvHit {
         tok,

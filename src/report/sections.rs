@@ -35,6 +35,19 @@ const CONCLUDING: &[&str] = &[
     "diagnosis",
 ];
 
+/// Whether a read heading names the findings ("FINDINGS:", "PET/CT FINDINGS", "Results:").
+fn is_findings_name(label: &str) -> bool {
+    label
+        .split(|c: char| !c.is_alphabetic())
+        .rfind(|w| !w.is_empty())
+        .is_some_and(|w| {
+            matches!(
+                w.to_lowercase().as_str(),
+                "findings" | "finding" | "results" | "result"
+            )
+        })
+}
+
 /// The section a read heading opens.
 fn section_of(label: &str) -> Section {
     let words: Vec<String> = label
@@ -97,6 +110,10 @@ const IGNORED: &[&str] = &[
     "signed",
     "electronically signed",
     "dictated by",
+    "clinical",
+    "tech",
+    "compare",
+    "hx",
 ];
 
 /// Longest prefix (bytes) of a line that is examined for a heading.
@@ -115,6 +132,9 @@ fn heading(line: &str) -> Option<(Class, &str)> {
         .take_while(|(i, _)| *i < HEAD_MAX)
         .find(|(_, c)| *c == ':');
     let (label, rest) = match colon {
+        // "...corresponding to the MRI\nfindings:" is a wrapped sentence's tail: a heading
+        // starts with a capital.
+        Some(_) if !trimmed.starts_with(char::is_uppercase) => return None,
         Some((i, _)) => (&trimmed[..i], &trimmed[i + 1..]),
         // A heading alone on its line: short, starting with a capital, and not a sentence's
         // end ("...serve as\nreference." is the tail of a wrapped sentence, not a heading).
@@ -175,8 +195,12 @@ pub(crate) fn readable_blocks(text: &str) -> Vec<(Section, String)> {
     let mut blocks = Vec::new();
     let mut cur = String::new();
     let mut section = Section::Findings;
-    // Before the first heading: read only when no read heading exists.
-    let mut reading = !any_read;
+    // Before the first heading: read when no heading introduces the findings themselves (a
+    // free-text body followed only by "IMPRESSION:" or "ADDENDUM:" is the findings).
+    let findings_heading = lines.iter().any(|(h, l)| {
+        matches!(h, Some((Class::Read, rest)) if is_findings_name(&l[..l.len() - rest.len()]))
+    });
+    let mut reading = !any_read || !findings_heading;
     let mut ignored_has_text = false;
     for (h, line) in lines {
         match h {
@@ -216,10 +240,7 @@ pub(crate) fn readable_blocks(text: &str) -> Vec<(Section, String)> {
 }
 
 fn is_region_line(line: &str) -> bool {
-    matches!(
-        super::sentences::label(line.trim_start()),
-        Some((super::sentences::Label::Region, _))
-    )
+    super::sentences::is_region_name(line.trim_start())
 }
 
 fn push_line(cur: &mut String, line: &str) {

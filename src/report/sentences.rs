@@ -60,6 +60,13 @@ const JOINERS: &[&str] = &[
     "sl",
     "se",
     "ser",
+    "number",
+    "segment",
+    "level",
+    "station",
+    "vs",
+    "versus",
+    "than",
 ];
 
 /// Splits a block of report text into whitespace-normalised sentences. `width` is the longest
@@ -89,10 +96,28 @@ fn join_lines(block: &str, width: usize) -> Vec<String> {
     // wrapped twice, by its author and again by the RIS), so it goes on unless punctuated.
     let mut tail = false;
     let mut prev_field = false;
+    // The group began as a dash item: its successors are dash items too.
+    let mut dash_list = false;
+    let mut last_number = 0u32;
     for raw in block.lines() {
+        let full = prev_len >= MIN_WRAPPED_LINE && 4 * prev_len > 3 * width;
+        let dash = raw.trim_start().starts_with(['-', '–']);
+        // A numbered item out of sequence ("1. ... (Krenning\n4) in segments ...") is a
+        // wrapped line, not item 4.
+        let number = list_number(raw);
+        let out_of_sequence =
+            number.is_some_and(|n| last_number > 0 && n != 1 && n != last_number + 1);
         let (marker, line) = match strip_list_marker(raw) {
-            // "...SUV max 6.2, im\n83. 4R LN": a number after an open word is no list item.
-            (true, _) if !cur.trim().is_empty() && ends_open(&cur) => (false, raw.trim()),
+            (true, _) if out_of_sequence && !cur.trim().is_empty() => (false, raw.trim()),
+            // "...SUV max 6.2, im\n83. 4R LN": a number after an open word is no list item, and
+            // "...and liver\n- Deauville 3." a dash after a full unpunctuated line is no bullet.
+            (true, _)
+                if !cur.trim().is_empty()
+                    && (ends_open(&cur)
+                        || (dash && !dash_list && full && !ends_punctuated(&cur))) =>
+            {
+                (false, raw.trim())
+            }
             other => other,
         };
         let field = is_field_line(line.trim());
@@ -113,13 +138,16 @@ fn join_lines(block: &str, width: usize) -> Vec<String> {
             prev_field = false;
             continue;
         }
-        let full = prev_len >= MIN_WRAPPED_LINE && 4 * prev_len > 3 * width;
         let go_on = (field && prev_field)
             || (tail && !ends_punctuated(&cur))
             || continues(&cur, prev_len, line, width);
         let joined = !cur.trim().is_empty() && !marker && !label && !marker2 && go_on;
         if !joined {
             push_group(&mut cur, &mut groups);
+            dash_list = marker && dash;
+        }
+        if marker && let Some(n) = number {
+            last_number = n;
         }
         tail = joined && full;
         prev_field = field;
@@ -310,6 +338,19 @@ pub(crate) fn label(s: &str) -> Option<(Label, &str)> {
     Some((kind, rest.trim_start()))
 }
 
+/// Whether `s` starts with a label made of body-region words ("CHEST:", "Head and neck:",
+/// "ABDOMEN/PELVIS:"), not merely one in capitals ("TECH:", "HX:").
+pub(crate) fn is_region_name(s: &str) -> bool {
+    let Some((Label::Region, _)) = label(s) else {
+        return false;
+    };
+    let colon = s.find(':').unwrap_or(s.len());
+    s[..colon]
+        .split(|c: char| c.is_whitespace() || matches!(c, '/' | '&' | ',' | '-'))
+        .filter(|w| !w.is_empty())
+        .all(|w| REGION_WORDS.contains(&w.to_lowercase().as_str()))
+}
+
 /// Removes a label ([`label`]) from the start of `s`; says whether one was there.
 pub(crate) fn strip_region_label(s: &str) -> (bool, &str) {
     match label(s) {
@@ -339,6 +380,18 @@ fn ends_open(cur: &str) -> bool {
     // An adverb cannot end a sentence without its punctuation ("...node is mildly\nFDG-avid").
     let adverb = last.len() > 4 && last.ends_with("ly");
     adverb || JOINERS.contains(&last.as_str())
+}
+
+/// The number of a numbered list marker ("3.", "3)", "(3)") at the start of the line.
+fn list_number(line: &str) -> Option<u32> {
+    let t = line.trim_start();
+    let t = t.strip_prefix('(').unwrap_or(t);
+    let digits: String = t.chars().take_while(char::is_ascii_digit).collect();
+    let after = t[digits.len()..].chars().next();
+    if digits.is_empty() || digits.len() > 2 || !matches!(after, Some('.' | ')')) {
+        return None;
+    }
+    digits.parse().ok()
 }
 
 /// Removes a leading list marker ("1.", "2)", "a)", "-", "*", "•") and says whether one was there.
