@@ -420,3 +420,40 @@ pub fn series_in(dir: &Path) -> Result<FolderSeries, GroundError> {
         skipped,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn finding(text: &str) -> Finding {
+        Finding {
+            sentence: text.to_owned(),
+            suv_max: None,
+            slice: None,
+            text: text.to_owned(),
+            section: crate::report::Section::Findings,
+        }
+    }
+
+    #[test]
+    fn segment_labels_are_cut_at_a_word_boundary() {
+        // Issue 15: this label used to end "... ~2.3 cm on sl".
+        let f = finding(
+            "Hypermetabolic lobulated soft tissue mass in the right lower lobe measuring ~2.3 cm \
+             on slice , SUVmax ",
+        );
+        let label = segment_label(3, &f);
+        assert!(label.chars().count() <= 64, "{label}");
+        assert_eq!(
+            label,
+            "F3 Hypermetabolic lobulated soft tissue mass in the right lower"
+        );
+        assert_eq!(
+            segment_label(1, &finding("Right hilar node, SUVmax , image .")),
+            "F1 Right hilar node"
+        );
+        assert_eq!(segment_label(2, &finding(", SUVmax .")), "Finding 2");
+        let word = "x".repeat(80);
+        assert_eq!(segment_label(4, &finding(&word)).chars().count(), 64);
+    }
+}
