@@ -224,6 +224,20 @@ def main(sr_path, seg_path, pet_dir):
             "comment": texts(g, "121106"),
             "measurements": len(g.get_measurements()),
         })
+    # The SR IOD has no Frame of Reference module: the image library group carries it.
+    library = [i for i in report[0].ContentSequence
+               if i.ConceptNameCodeSequence[0].CodeValue == "111028"]
+    assert len(library) == 1, "one Image Library"
+    group = library[0].ContentSequence[0]
+    out["frame_of_reference_uid"] = [
+        i.UID for i in group.ContentSequence
+        if i.ValueType == "UIDREF" and i.ConceptNameCodeSequence[0].CodeValue == "112227"
+    ]
+    out["library_images"] = sorted(
+        i.ReferencedSOPSequence[0].ReferencedSOPInstanceUID
+        for i in group.ContentSequence if i.ValueType == "IMAGE"
+    )
+    out["pet_images"] = sorted(uids)
     observers = report.get_observer_contexts()
     out["observer"] = [str(o) for o in observers][:1]
     json.dump(out, sys.stdout)

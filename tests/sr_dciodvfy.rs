@@ -322,6 +322,18 @@ fn check(back: &serde_json::Value, grounded: &Grounded, seg: &petground::seg::Se
             .expect("str")
             .trim_end_matches('\0')
     );
+    let pet_for = seg
+        .element(dicom_dictionary_std::tags::FRAME_OF_REFERENCE_UID)
+        .expect("FoR")
+        .to_str()
+        .expect("str")
+        .trim_end_matches('\0')
+        .to_owned();
+    assert_eq!(back["frame_of_reference_uid"], serde_json::json!([pet_for]));
+    assert_eq!(
+        back["library_images"], back["pet_images"],
+        "every PET image in the library"
+    );
     println!("max |SR - numpy|: {}", back["max_abs_diff"]);
 }
 
