@@ -58,6 +58,21 @@ struct RawConfig {
     model: ModelSettings,
     #[serde(default)]
     grounding: RawGrounding,
+    #[serde(default)]
+    results: RawResults,
+}
+
+/// `[results]`: what goes back besides the SEG.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawResults {
+    sr: bool,
+}
+
+impl Default for RawResults {
+    fn default() -> Self {
+        Self { sr: true }
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -214,6 +229,21 @@ pub struct Config {
     pub model: ModelSettings,
     /// `[grounding] mode`.
     pub grounding_mode: GroundingMode,
+    /// `[results]`.
+    pub results: ResultsConfig,
+}
+
+/// What a job sends back besides the SEG.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ResultsConfig {
+    /// A quantitative SR (TID 1500) after every SEG, to the same destinations (CONTRACT §6).
+    pub sr: bool,
+}
+
+impl Default for ResultsConfig {
+    fn default() -> Self {
+        Self { sr: true }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -457,6 +487,9 @@ impl RawConfig {
             slice_tolerance: self.weak_label.slice_tolerance,
             model: self.model,
             grounding_mode: self.grounding.mode,
+            results: ResultsConfig {
+                sr: self.results.sr,
+            },
         })
     }
 }
@@ -523,6 +556,19 @@ mod tests {
         assert_eq!(cfg.node.ae_title.as_str(), "PETGROUND");
         assert_eq!(cfg.series.stable, Duration::from_secs(10));
         assert_eq!(cfg.send_seg_to, vec!["pacs".to_owned()]);
+        assert!(cfg.results.sr, "the shipped config sends the SR");
+    }
+
+    #[test]
+    fn results_sr_defaults_on_and_can_be_turned_off() {
+        assert!(Config::from_toml(MINIMAL).expect("valid").results.sr);
+        let off = format!("{MINIMAL}\n[results]\nsr = false\n");
+        assert!(!Config::from_toml(&off).expect("valid").results.sr);
+        let typo = format!("{MINIMAL}\n[results]\nsrr = true\n");
+        assert!(matches!(
+            Config::from_toml(&typo),
+            Err(ConfigError::Parse { .. })
+        ));
     }
 
     #[test]

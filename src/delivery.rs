@@ -1,8 +1,8 @@
-//! SEG delivery: drains the durable outbox with the C-STORE SCU. Each entry is one (SEG,
-//! destination); a transient failure is retried with exponential backoff up to a limit, a
+//! Delivery of SEGs and their SRs: drains the durable outbox with the C-STORE SCU. Each entry is
+//! one (file, destination), taken in the order the store gives (an SR after its SEG); a transient failure is retried with exponential backoff up to a limit, a
 //! permanent refusal marks it failed with the peer's status. State lives in the store, so
 //! delivery resumes after a restart; an entry is marked sent in the same step that learns of the
-//! success, so a SEG is never re-sent after a recorded success. (A crash in the instant between
+//! success, so a file is never re-sent after a recorded success. (A crash in the instant between
 //! the peer's success and that commit re-sends once: C-STORE has no way to ask a peer whether it
 //! already holds an instance, and the same SOP Instance UID makes the resend harmless.)
 
@@ -34,7 +34,7 @@ pub fn backoff(cfg: &DeliveryConfig, attempts: u32) -> Duration {
     cfg.retry_initial.saturating_mul(factor).min(cfg.retry_max)
 }
 
-/// Runs until `shutdown`; `wake` is notified when the pipeline queues a new SEG.
+/// Runs until `shutdown`; `wake` is notified when the pipeline queues new files.
 pub async fn run(
     store: Arc<Store>,
     cfg: DeliveryConfig,
@@ -54,6 +54,9 @@ pub async fn run(
                 Vec::new()
             }
         };
+        // A recorded outcome may release an entry that waited for it (an SR for its SEG): look
+        // again at once rather than after the idle sleep.
+        let mut recorded = !due.is_empty();
         for (id, item) in due {
             if shutdown.is_cancelled() {
                 return;
@@ -63,10 +66,17 @@ pub async fn run(
             match tokio::task::spawn_blocking(move || s.put_delivery(id, &updated)).await {
                 Ok(Ok(())) => {}
                 Ok(Err(e)) => {
+                    recorded = false;
                     warn!(delivery = id, error = %e, "recording a delivery outcome failed")
                 }
-                Err(e) => warn!(delivery = id, error = %e, "recording task failed"),
+                Err(e) => {
+                    recorded = false;
+                    warn!(delivery = id, error = %e, "recording task failed")
+                }
             }
+        }
+        if recorded {
+            continue;
         }
         tokio::select! {
             _ = shutdown.cancelled() => return,
@@ -90,7 +100,7 @@ async fn attempt(store: &Store, cfg: &DeliveryConfig, mut item: OutboxItem) -> O
     let (transient, why) = match result {
         Ok(results) => match results.first() {
             Some(r) if r.class.is_delivered() => {
-                info!(seg = %item.sop_instance, dest = %dest.name, status = format!("{:04X}", r.status), attempts = item.attempts, "SEG delivered");
+                info!(sop = %item.sop_instance, kind = item.kind.as_str(), dest = %dest.name, status = format!("{:04X}", r.status), attempts = item.attempts, "delivered");
                 item.state = DeliveryState::Sent { unix: unix_now() };
                 return item;
             }
@@ -105,12 +115,12 @@ async fn attempt(store: &Store, cfg: &DeliveryConfig, mut item: OutboxItem) -> O
                         .unwrap_or_default()
                 ),
             ),
-            None => (true, "no response for the SEG".to_owned()),
+            None => (true, "no response for the file".to_owned()),
         },
         Err(e) => (e.is_transient(), e.to_string()),
     };
     if !transient || item.attempts >= cfg.max_attempts {
-        warn!(seg = %item.sop_instance, dest = %dest.name, attempts = item.attempts, reason = %why, "SEG delivery failed for good");
+        warn!(sop = %item.sop_instance, kind = item.kind.as_str(), dest = %dest.name, attempts = item.attempts, reason = %why, "delivery failed for good");
         item.state = DeliveryState::Failed {
             reason: if transient {
                 format!("gave up after {} attempts: {why}", item.attempts)
@@ -120,7 +130,7 @@ async fn attempt(store: &Store, cfg: &DeliveryConfig, mut item: OutboxItem) -> O
         };
     } else {
         let wait = backoff(cfg, item.attempts);
-        warn!(seg = %item.sop_instance, dest = %dest.name, attempts = item.attempts, retry_in_s = wait.as_secs(), reason = %why, "SEG delivery failed; will retry");
+        warn!(sop = %item.sop_instance, kind = item.kind.as_str(), dest = %dest.name, attempts = item.attempts, retry_in_s = wait.as_secs(), reason = %why, "delivery failed; will retry");
         item.state = DeliveryState::Pending {
             next_try_unix: unix_now() + wait.as_secs().max(1),
             last_error: Some(why),

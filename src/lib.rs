@@ -10,5 +10,6 @@ pub mod node;
 pub mod pipeline;
 pub mod report;
 pub mod seg;
+pub mod sr;
 pub mod store;
 pub mod volume;

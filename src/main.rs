@@ -47,7 +47,8 @@ enum Command {
         files: Vec<PathBuf>,
     },
     /// Offline: run the whole pipeline on a folder of DICOM files and one report (text or HL7);
-    /// write the SEG into --out and print one line per finding with its outcome.
+    /// write the SEG (and, with [results] sr, its SR as <seg>.sr.dcm) into --out and print one
+    /// line per finding with its outcome.
     Ground {
         #[arg(long)]
         study: PathBuf,
@@ -55,8 +56,8 @@ enum Command {
         report: PathBuf,
         #[arg(long)]
         out: PathBuf,
-        /// Take [model], [grounding] and [weak_label] from this config (default: built-in
-        /// defaults: models/ and vendor/onnxruntime/ below the working directory).
+        /// Take [model], [grounding], [weak_label] and [results] from this config (default:
+        /// built-in defaults: models/ and vendor/onnxruntime/ below the working directory).
         #[arg(long)]
         config: Option<PathBuf>,
     },
@@ -203,10 +204,10 @@ async fn on_signal(shutdown: tokio_util::sync::CancellationToken) {
 fn ground(study: &Path, report: &Path, out: &Path, config: Option<&Path>) -> Result<(), Failure> {
     use petground::ground::grounder::{GroundingMode, startup};
     use petground::pipeline::ground;
-    let (settings, mode, tolerance) = match config {
+    let (settings, mode, tolerance, results) = match config {
         Some(p) => {
             let c = load(p)?;
-            (c.model, c.grounding_mode, c.slice_tolerance)
+            (c.model, c.grounding_mode, c.slice_tolerance, c.results)
         }
         None => Default::default(),
     };
@@ -247,22 +248,26 @@ fn ground(study: &Path, report: &Path, out: &Path, config: Option<&Path>) -> Res
         model: grounder.as_ref(),
         mode,
     };
-    let grounded = ground::ground_study(&inputs, &findings, &methods, 9901)
+    let outputs = ground::Outputs {
+        series_number: 9901,
+        sr: results.sr,
+    };
+    let grounded = ground::ground_study(&inputs, &findings, &methods, &outputs)
         .with_context(|| format!("grounding {}", study.display()))
         .map_err(runtime)?;
     for f in &grounded.findings {
         let agree = f.agreement.map(|a| format!(" [{a}]")).unwrap_or_default();
-        match (&f.method, f.segment, f.restatement_of) {
-            (Some(_), Some(n), Some(by)) => println!(
-                "restates	segment {n} (finding {by})	{}{agree}	{}",
+        let measured = f
+            .segment
+            .and_then(|n| grounded.measurements.get(usize::from(n).checked_sub(1)?));
+        match (&f.method, f.segment, f.restatement_of, measured) {
+            (Some(_), Some(n), Some(by), _) => println!(
+                "restates\tsegment {n} (finding {by})\t{}{agree}\t{}",
                 f.detail, f.sentence
             ),
-            (Some(m), Some(n), None) => println!(
-                "segment {n}\t{m}\tSUVmax {:.2}\tMTV {:.2} mL\t{}{agree}\t{}",
-                f.label_suv_max.unwrap_or(f64::NAN),
-                f.mtv_ml.unwrap_or(f64::NAN),
-                f.detail,
-                f.sentence
+            (Some(m), Some(n), None, Some(q)) => println!(
+                "segment {n}\t{m}\tSUVmax {:.2}\tSUVpeak {:.2}\tSUVmean {:.2}\tMTV {:.2} mL\tTLG {:.1}\t{}{agree}\t{}",
+                q.suv_max, q.suv_peak, q.suv_mean, q.mtv_ml, q.tlg, f.detail, f.sentence
             ),
             _ => println!("not grounded\t{}\t{}", f.detail, f.sentence),
         }
@@ -277,6 +282,17 @@ fn ground(study: &Path, report: &Path, out: &Path, config: Option<&Path>) -> Res
                 .with_context(|| format!("writing {}", path.display()))
                 .map_err(runtime)?;
             println!("SEG written: {}", path.display());
+            if let Some(sr) = &grounded.sr {
+                let sr_path = path.with_extension("sr.dcm");
+                petground::seg::write_seg(sr, &sr_path)
+                    .with_context(|| format!("writing {}", sr_path.display()))
+                    .map_err(runtime)?;
+                println!(
+                    "SR written: {} ({})",
+                    sr_path.display(),
+                    petground::seg::sop_instance_uid(sr)
+                );
+            }
             let overlays: Vec<_> = grounded
                 .findings
                 .iter()

@@ -79,6 +79,7 @@ pub async fn run(
             ..LabelParams::default()
         },
         seg_series_number: 9901,
+        sr: cfg.results.sr,
         grounder,
         mode: cfg.grounding_mode,
     };

@@ -1,7 +1,8 @@
 //! End to end with real peers: phantom studies pushed by dcmtk `storescu`, reports by
-//! `mllp_send` (before the images for one study, after for the others), SEGs delivered to a dcmtk
-//! `storescp`, validated by `dciodvfy` and scored against the phantom truth with the paper's TP
-//! rule (overlap and SUVmax within 0.1). Plus restart, delivery and bad-input cases.
+//! `mllp_send` (before the images for one study, after for the others), SEGs and their SRs
+//! delivered to a dcmtk `storescp` (every SEG followed by its SR), validated by `dciodvfy` and
+//! the SEGs scored against the phantom truth with the paper's TP rule (overlap and SUVmax within
+//! 0.1). Plus restart, delivery and bad-input cases.
 
 mod common;
 
@@ -49,6 +50,89 @@ fn dciodvfy_errors(path: &Path) -> Vec<String> {
         .filter(|l| l.starts_with("Error"))
         .map(str::to_owned)
         .collect()
+}
+
+fn modality(path: &Path) -> String {
+    let obj = dicom_object::open_file(path).expect("open received file");
+    obj.element(dicom_dictionary_std::tags::MODALITY)
+        .ok()
+        .and_then(|e| e.to_str().ok())
+        .map(|m| m.trim().to_owned())
+        .unwrap_or_default()
+}
+
+/// The received files split into SEGs and SRs (nothing else may arrive).
+fn segs_and_srs(files: &[PathBuf]) -> (Vec<PathBuf>, Vec<PathBuf>) {
+    let (mut segs, mut srs) = (Vec::new(), Vec::new());
+    for f in files {
+        match modality(f).as_str() {
+            "SEG" => segs.push(f.clone()),
+            "SR" => srs.push(f.clone()),
+            other => panic!("unexpected {other} object {}", f.display()),
+        }
+    }
+    (segs, srs)
+}
+
+/// The SOP Instance UIDs an SR names as evidence (the PET images and its SEG).
+fn sr_evidence(sr: &Path) -> Vec<String> {
+    use dicom_dictionary_std::tags;
+    let obj = dicom_object::open_file(sr).expect("open SR");
+    let mut uids = Vec::new();
+    let items = |o: &dicom_object::InMemDicomObject, tag| {
+        o.element(tag)
+            .ok()
+            .and_then(|e| e.items())
+            .map(<[_]>::to_vec)
+            .unwrap_or_default()
+    };
+    for study in items(&obj, tags::CURRENT_REQUESTED_PROCEDURE_EVIDENCE_SEQUENCE) {
+        for series in items(&study, tags::REFERENCED_SERIES_SEQUENCE) {
+            for sop in items(&series, tags::REFERENCED_SOP_SEQUENCE) {
+                if let Ok(u) = sop.element(tags::REFERENCED_SOP_INSTANCE_UID) {
+                    uids.push(u.to_str().expect("UID").trim_end_matches('\0').to_owned());
+                }
+            }
+        }
+    }
+    uids
+}
+
+fn sop_uid(path: &Path) -> String {
+    dicom_object::open_file(path)
+        .expect("open")
+        .meta()
+        .media_storage_sop_instance_uid()
+        .trim_end_matches('\0')
+        .to_owned()
+}
+
+/// Every SEG has exactly one SR naming it, valid, received no earlier than the SEG.
+fn check_srs(segs: &[PathBuf], srs: &[PathBuf]) {
+    assert_eq!(segs.len(), srs.len(), "one SR per SEG");
+    for seg in segs {
+        let uid = sop_uid(seg);
+        let mine: Vec<&PathBuf> = srs
+            .iter()
+            .filter(|s| sr_evidence(s).contains(&uid))
+            .collect();
+        assert_eq!(mine.len(), 1, "SEG {uid} has {} SRs", mine.len());
+        let errors = dciodvfy_errors(mine[0]);
+        assert!(
+            errors.is_empty(),
+            "dciodvfy errors in {}: {errors:?}",
+            mine[0].display()
+        );
+        let modified = |p: &Path| {
+            std::fs::metadata(p)
+                .and_then(|m| m.modified())
+                .expect("mtime")
+        };
+        assert!(
+            modified(mine[0]) >= modified(seg),
+            "the SR arrived before its SEG"
+        );
+    }
 }
 
 #[derive(Default, Debug)]
@@ -117,13 +201,15 @@ fn studies_and_reports_in_any_order_give_correct_segs() {
     for (d, _) in &studies[1..] {
         send_report(&node, d);
     }
-    let segs = pacs.wait_for(3, Duration::from_secs(90));
+    let received = pacs.wait_for(6, Duration::from_secs(90));
+    let (segs, srs) = segs_and_srs(&received);
     assert_eq!(
         segs.len(),
         3,
         "one SEG per study; status:\n{}",
         node.status()
     );
+    check_srs(&segs, &srs);
     let mut total = Score::default();
     for seg in &segs {
         let errors = dciodvfy_errors(seg);
@@ -164,11 +250,21 @@ fn studies_and_reports_in_any_order_give_correct_segs() {
     // The outcome is recorded just after the peer's answer: poll for it.
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
     let mut status = node.status();
-    while status.matches(" sent (attempts 1)").count() < 3 && std::time::Instant::now() < deadline {
+    while status.matches(" sent (attempts 1)").count() < 6 && std::time::Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(100));
         status = node.status();
     }
-    assert_eq!(status.matches(" sent (attempts 1)").count(), 3, "{status}");
+    assert_eq!(
+        status.matches(" sent (attempts 1)").count(),
+        6,
+        "SEG and SR: {status}"
+    );
+    assert_eq!(status.matches("  delivery ").count(), 6, "{status}");
+    let jobs_with_sr = status
+        .lines()
+        .filter(|l| l.starts_with("  job ") && l.contains(" sr=2.25."))
+        .count();
+    assert_eq!(jobs_with_sr, 3, "each job names its SR: {status}");
 }
 
 #[test]
@@ -193,10 +289,12 @@ fn kill_9_before_delivery_then_exactly_one_seg_after_restart() {
     node.kill9();
     let pacs = Storescp::start(&dir.path().join("pacs"), "PACS", port);
     let node = Node::start_with(dir.path(), node.config.clone());
-    let got = pacs.wait_for(1, Duration::from_secs(30));
-    assert_eq!(got.len(), 1, "{}", node.status());
+    let got = pacs.wait_for(2, Duration::from_secs(30));
+    assert_eq!(got.len(), 2, "{}", node.status());
     std::thread::sleep(Duration::from_secs(3));
-    assert_eq!(pacs.received().len(), 1, "exactly one SEG after restart");
+    let (segs, srs) = segs_and_srs(&pacs.received());
+    assert_eq!(segs.len(), 1, "exactly one SEG after restart");
+    check_srs(&segs, &srs);
     let status = node.status();
     assert!(
         status.contains("jobs: 1"),

@@ -131,11 +131,12 @@ fn a_finding_without_numbers_is_grounded_on_its_lesion_by_petground_ground() {
         .expect("run petground ground");
     let log = String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(0), "{log}");
-    let segs: Vec<PathBuf> = files_below(&out)
+    let (segs, srs): (Vec<PathBuf>, Vec<PathBuf>) = files_below(&out)
         .into_iter()
         .filter(|p| p.extension().is_some_and(|e| e == "dcm"))
-        .collect();
+        .partition(|p| !p.to_string_lossy().ends_with(".sr.dcm"));
     assert_eq!(segs.len(), 1, "{log}");
+    assert_eq!(srs.len(), 1, "the SR beside the SEG: {log}");
     check_seg(&segs[0], &study_dir, &truth);
 }
 
@@ -160,7 +161,19 @@ fn a_finding_without_numbers_is_grounded_on_its_lesion_through_the_network() {
     assert!(ok, "storescu failed: {out}");
     let ack = common::mllp_send(&node, &hl7);
     assert!(ack.contains("MSA|AA|"), "{ack:?}");
-    let segs = pacs.wait_for(1, Duration::from_secs(120));
+    // The SEG, then its SR.
+    let got = pacs.wait_for(2, Duration::from_secs(120));
+    assert_eq!(got.len(), 2, "status:\n{}", node.status());
+    let segs: Vec<&PathBuf> = got
+        .iter()
+        .filter(|p| {
+            let obj = dicom_object::open_file(p).expect("open received file");
+            obj.meta()
+                .media_storage_sop_class_uid()
+                .trim_end_matches('\0')
+                == dicom_dictionary_std::uids::SEGMENTATION_STORAGE
+        })
+        .collect();
     assert_eq!(segs.len(), 1, "status:\n{}", node.status());
-    check_seg(&segs[0], &study_dir, &truth);
+    check_seg(segs[0], &study_dir, &truth);
 }

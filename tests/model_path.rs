@@ -42,7 +42,10 @@ fn ground(study: &Path, report: &Path, out: &Path, cfg: &Path) -> (i32, String) 
 fn algorithms(seg_dir: &Path) -> Vec<String> {
     let seg = files_below(seg_dir)
         .into_iter()
-        .find(|p| p.extension().is_some_and(|e| e == "dcm"))
+        .find(|p| {
+            let name = p.to_string_lossy();
+            name.ends_with(".dcm") && !name.ends_with(".sr.dcm")
+        })
         .expect("a SEG");
     let obj = dicom_object::open_file(&seg).expect("open SEG");
     obj.element_by_name("SegmentSequence")

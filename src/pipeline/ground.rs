@@ -1,7 +1,7 @@
 //! The job core, shared by the node and `petground ground`: PET series files + report text →
-//! one outcome per finding and, when any finding was grounded, one DICOM SEG. Synchronous and
-//! free of the store and the network; the caller decides where inputs come from and where the
-//! SEG goes.
+//! one outcome per finding and, when any finding was grounded, one DICOM SEG and (when asked) the
+//! quantitative SR that goes with it. Synchronous and free of the store and the network; the
+//! caller decides where inputs come from and where the SEG and SR go.
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -12,13 +12,15 @@ use ndarray::{Array3, Axis};
 
 use crate::ground::grounder::{Grounder, GroundingMode};
 use crate::ground::preprocess::{ModelInput, model_input};
-use crate::label::{LabelOutcome, LabelParams, weak_label};
+use crate::label::measure::measure_mask;
+use crate::label::{LabelOutcome, LabelParams, Measurements, weak_label};
 use crate::report::Finding;
 use crate::seg::{SegObject, SegmentDescription, SegmentationBuilder, SourceSeries};
+use crate::sr::SrObject;
 use crate::store::{Agreement, FindingOutcome};
 use crate::volume::resample::ct_on_pet_grid;
 use crate::volume::suv::assemble_pet_suv;
-use crate::volume::{AssembledSeries, Geometry, Volume, assemble_files};
+use crate::volume::{AssembledSeries, Geometry, assemble_files};
 
 /// SegmentAlgorithmName of segments made by the weak-label path.
 pub const WEAK_LABEL_ALGORITHM: &str = "petground weak-label (threshold + ITM)";
@@ -31,6 +33,13 @@ pub enum GroundError {
     Header { path: PathBuf, detail: String },
     #[error("building the SEG: {0}")]
     Seg(#[from] crate::seg::SegError),
+    #[error("building the SR: {0}")]
+    Sr(#[from] crate::sr::SrError),
+    #[error("measuring segment {segment}: {source}")]
+    Measure {
+        segment: usize,
+        source: crate::label::measure::MeasureError,
+    },
     #[error("the PET series has no instances")]
     NoInstances,
 }
@@ -44,6 +53,19 @@ pub struct Grounded {
     pub masks: Vec<Array3<bool>>,
     /// The PET SUV volume the masks lie on.
     pub suv: crate::volume::Volume,
+    /// `label::measure` of each mask on that volume, in segment order.
+    pub measurements: Vec<Measurements>,
+    /// The TID 1500 SR of the SEG, when `Outputs::sr` and there is a SEG (CONTRACT §6).
+    pub sr: Option<SrObject>,
+}
+
+/// What a job writes besides the outcomes.
+#[derive(Debug, Clone, Copy)]
+pub struct Outputs {
+    /// SeriesNumber of the SEG; the SR's is the next one.
+    pub series_number: i32,
+    /// Whether to build the quantitative SR (`[results] sr`).
+    pub sr: bool,
 }
 
 /// A short SegmentLabel (≤ 64 chars, CONTRACT §5) from the finding's text: the phrase before
@@ -98,15 +120,15 @@ struct Mask {
     detail: String,
 }
 
-/// Grounds every finding (weak label and/or model, per `methods.mode`) and builds the SEG with
-/// one segment per lesion: findings that ground to the same lesion (an IMPRESSION sentence
-/// restating a FINDINGS one, [`super::restate`]) share the segment of the most specific one.
-/// `series_number` is the SEG's SeriesNumber.
+/// Grounds every finding (weak label and/or model, per `methods.mode`), builds the SEG with one
+/// segment per lesion (findings that ground to the same lesion, an IMPRESSION sentence restating
+/// a FINDINGS one, share the segment of the most specific one: [`super::restate`]) and, when
+/// `outputs.sr`, the SR.
 pub fn ground_study(
     inputs: &Inputs,
     findings: &[Finding],
     methods: &Methods,
-    series_number: i32,
+    outputs: &Outputs,
 ) -> Result<Grounded, GroundError> {
     let first = inputs.pet.first().ok_or(GroundError::NoInstances)?;
     let (series, _suv) = assemble_pet_suv(inputs.pet)?;
@@ -123,12 +145,16 @@ pub fn ground_study(
     let lesions = super::restate::lesions(findings, &mask_refs);
     let mut masks: Vec<Array3<bool>> = Vec::with_capacity(lesions.len());
     let mut descriptions = Vec::with_capacity(lesions.len());
+    let mut measurements = Vec::with_capacity(lesions.len());
     for (k, lesion) in lesions.iter().enumerate() {
         let n = k + 1;
         let d = lesion.described_by;
         let Some(c) = chosen[d].take() else {
             continue;
         };
+        let m = measure_mask(&series.volume, &c.mask)
+            .map_err(|source| GroundError::Measure { segment: n, source })?;
+        measurements.push(m);
         for &i in &lesion.findings {
             outcomes[i].segment = Some(n as u16);
             outcomes[i].restatement_of = (i != d).then_some(d + 1);
@@ -147,6 +173,8 @@ pub fn ground_study(
             seg: None,
             masks,
             suv: series.volume,
+            measurements,
+            sr: None,
         });
     }
     let header = read_header(first)?;
@@ -158,16 +186,30 @@ pub fn ground_study(
         series_instance_uid: &id.series_instance_uid,
         frame_of_reference_uid: &id.frame_of_reference_uid,
     };
-    let mut builder = SegmentationBuilder::new(source, series_number, "petground findings");
+    let mut builder = SegmentationBuilder::new(source, outputs.series_number, "petground findings");
     for (d, m) in descriptions.into_iter().zip(&masks) {
         builder = builder.add_segment(d, m.view());
     }
     let seg = builder.build()?;
+    let sr = if outputs.sr {
+        let number = outputs.series_number.saturating_add(1);
+        Some(super::results::quantitative_report(
+            source,
+            &seg,
+            &outcomes,
+            &measurements,
+            number,
+        )?)
+    } else {
+        None
+    };
     Ok(Grounded {
         findings: outcomes,
         seg: Some(seg),
         masks,
         suv: series.volume,
+        measurements,
+        sr,
     })
 }
 
@@ -226,15 +268,16 @@ fn ground_finding(
     };
     match &chosen {
         Some(c) => {
-            let (max, mtv) = measure(&series.volume, &c.mask);
+            // Each finding's own mask (a restatement's may differ from its lesion's segment).
+            let m = measure_mask(&series.volume, &c.mask).ok();
             out.method = Some(c.method.clone());
             out.detail = if reasons.is_empty() {
                 c.detail.clone()
             } else {
                 format!("{}; {}", c.detail, reasons.join("; "))
             };
-            out.label_suv_max = Some(max);
-            out.mtv_ml = Some(mtv);
+            out.label_suv_max = m.as_ref().map(|m| m.suv_max);
+            out.mtv_ml = m.as_ref().map(|m| m.mtv_ml);
         }
         None => {
             out.detail = if reasons.is_empty() {
@@ -320,19 +363,6 @@ pub fn model_algorithm_name(g: &Grounder) -> String {
         ),
         None => "petground ConTEXTual Net 3D".to_owned(),
     }
-}
-
-/// SUVmax and MTV (mL) of a mask.
-fn measure(suv: &Volume, mask: &Array3<bool>) -> (f64, f64) {
-    let mut max = f32::MIN;
-    let mut n = 0usize;
-    for (v, &on) in suv.data.iter().zip(mask.iter()) {
-        if on {
-            max = max.max(*v);
-            n += 1;
-        }
-    }
-    (max as f64, n as f64 * suv.geometry.voxel_ml())
 }
 
 /// Dice of two masks and whether they touch the same lesion (overlap at all).

@@ -1,12 +1,14 @@
 //! The only orchestrator: decides which job runs when. A job exists for every active report
 //! matched to a study with a complete PET series (created idempotently in the store, in either
-//! arrival order); jobs run one at a time on the blocking pool; a finished job's SEG is written
-//! durably and queued for every destination in the same commit that marks the job done.
+//! arrival order); jobs run one at a time on the blocking pool; a finished job's SEG (and, with
+//! `[results] sr`, its SR) is written durably and queued for every destination — the SEG first,
+//! then the SR — in the same commit that marks the job done.
 //! Interrupted jobs (a crash) run again after restart; failures are recorded, not retried forever.
 
 pub mod ground;
 pub mod picture;
 pub mod restate;
+pub mod results;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -19,7 +21,8 @@ use tracing::{Instrument, info, info_span, warn};
 use crate::ground::grounder::{Grounder, GroundingMode};
 use crate::label::LabelParams;
 use crate::store::{
-    DeliveryState, Event, JobRecord, JobState, OutboxItem, ReportState, Store, StoreError, unix_now,
+    DeliveryState, Event, JobRecord, JobState, OutboxItem, OutboxKind, ReportState, Store,
+    StoreError, unix_now,
 };
 
 /// A job interrupted this many times (crash while running) is failed, not retried again.
@@ -30,8 +33,10 @@ pub struct PipelineConfig {
     /// Destination names (`routing.send_seg_to`).
     pub send_seg_to: Vec<String>,
     pub label: LabelParams,
-    /// SeriesNumber of the SEGs we write.
+    /// SeriesNumber of the SEGs we write (the SRs get the next one).
     pub seg_series_number: i32,
+    /// Whether every SEG is followed by its quantitative SR (`[results] sr`).
+    pub sr: bool,
     /// The grounding model, when one is loaded (shared with nothing else; one job at a time).
     pub grounder: Option<Arc<Mutex<Grounder>>>,
     pub mode: GroundingMode,
@@ -153,7 +158,11 @@ fn execute(
         model: cfg.grounder.as_deref(),
         mode: cfg.mode,
     };
-    let grounded = match ground::ground_study(&inputs, &findings, &methods, cfg.seg_series_number) {
+    let outputs = ground::Outputs {
+        series_number: cfg.seg_series_number,
+        sr: cfg.sr,
+    };
+    let grounded = match ground::ground_study(&inputs, &findings, &methods, &outputs) {
         Ok(g) => g,
         Err(e) => {
             warn!(error = %e, "job failed");
@@ -172,14 +181,32 @@ fn execute(
             None => info!(reason = %f.detail, "finding not grounded"),
         }
     }
-    let mut deliveries = Vec::new();
+    let mut files = Vec::new();
     if let Some(seg) = &grounded.seg {
         let sop = crate::seg::sop_instance_uid(seg);
-        let rel = write_seg_durably(store.data_dir(), &sop, seg)?;
-        job.seg = Some(sop.clone());
-        for dest in &cfg.send_seg_to {
+        files.push((
+            OutboxKind::Seg,
+            write_durably(store.data_dir(), &sop, seg)?,
+            sop.clone(),
+        ));
+        job.seg = Some(sop);
+    }
+    if let Some(sr) = &grounded.sr {
+        let sop = crate::seg::sop_instance_uid(sr);
+        files.push((
+            OutboxKind::Sr,
+            write_durably(store.data_dir(), &sop, sr)?,
+            sop.clone(),
+        ));
+        job.sr = Some(sop);
+    }
+    // Per destination the SEG, then its SR: the outbox keeps that order (store::jobs).
+    let mut deliveries = Vec::new();
+    for dest in &cfg.send_seg_to {
+        for (kind, rel, sop) in &files {
             deliveries.push(OutboxItem {
                 path: rel.clone(),
+                kind: *kind,
                 sop_instance: sop.clone(),
                 destination: dest.clone(),
                 job: key.to_owned(),
@@ -199,6 +226,7 @@ fn execute(
         findings = job.findings.len(),
         grounded = grounded_n,
         seg = job.seg.as_deref().unwrap_or("-"),
+        sr = job.sr.as_deref().unwrap_or("-"),
         secs = started.elapsed().as_secs_f64(),
         "job done"
     );
@@ -216,17 +244,17 @@ fn series_files(store: &Store, series: &str) -> Result<Vec<PathBuf>, StoreError>
     Ok(files)
 }
 
-/// Writes the SEG to `data_dir/outbox/<sop>.dcm` (temp file, fsync, rename, fsync folder) and
-/// returns its path relative to the data dir.
-fn write_seg_durably(
+/// Writes a SEG or SR to `data_dir/outbox/<sop>.dcm` (temp file, fsync, rename, fsync folder)
+/// and returns its path relative to the data dir.
+fn write_durably(
     data_dir: &Path,
     sop: &str,
-    seg: &crate::seg::SegObject,
+    obj: &crate::seg::SegObject,
 ) -> Result<String, StoreError> {
     let dir = data_dir.join("outbox");
     std::fs::create_dir_all(&dir).map_err(StoreError::io("create folder", &dir))?;
-    let bytes = crate::seg::seg_to_bytes(seg).map_err(|e| StoreError::Io {
-        op: "encode SEG",
+    let bytes = crate::seg::seg_to_bytes(obj).map_err(|e| StoreError::Io {
+        op: "encode",
         path: dir.clone(),
         source: std::io::Error::other(e.to_string()),
     })?;

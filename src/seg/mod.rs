@@ -1,7 +1,9 @@
 //! DICOM Segmentation (SEG) output: a BINARY Segmentation Storage instance built from the PET
 //! series' geometry and one mask per grounded finding (CONTRACT §5), and its encoding as an
 //! Explicit VR Little Endian Part 10 file or byte buffer. Delivery (outbox, C-STORE) is not here:
-//! it takes the bytes or the object this module produces.
+//! it takes the bytes or the object this module produces. The quantitative SR (`crate::sr`) is
+//! the same kind of object and shares the element constructors, the Patient/Study copy, the UIDs
+//! and the writers below.
 //!
 //! ```text
 //! SegmentDescription::automatic(1, "Finding 1", sentence, "petground weak-label ITM")
@@ -11,7 +13,7 @@
 
 mod bits;
 mod builder;
-mod elements;
+pub(crate) mod elements;
 mod groups;
 mod modules;
 mod segment;
@@ -24,13 +26,15 @@ use dicom_object::{FileDicomObject, InMemDicomObject};
 
 pub use bits::{pack_bits, packed_len, unpack_bits};
 pub use builder::{SegmentationBuilder, SourceSeries};
+pub(crate) use modules::copy_patient_study;
+pub(crate) use segment::check_lo;
 pub use segment::{
     AlgorithmIdentification, AlgorithmType, Code, Laterality, SegmentDescription,
     SegmentedPropertyType,
 };
 pub use uid::{is_valid_uid, new_uid};
 
-/// A built SEG: dataset plus file meta group (Explicit VR Little Endian).
+/// A built SEG (or SR): dataset plus file meta group (Explicit VR Little Endian).
 pub type SegObject = FileDicomObject<InMemDicomObject>;
 
 #[derive(Debug, thiserror::Error)]
@@ -59,14 +63,14 @@ pub enum SegError {
     EmptySegment { segment_number: u16 },
     #[error("build SEG: file meta group")]
     Meta(#[source] Box<dicom_object::WithMetaError>),
-    #[error("write SEG {sop_instance_uid} to {path}")]
+    #[error("write {sop_instance_uid} to {path}")]
     Write {
         sop_instance_uid: String,
         path: PathBuf,
         #[source]
         source: Box<dicom_object::WriteError>,
     },
-    #[error("encode SEG {sop_instance_uid}")]
+    #[error("encode {sop_instance_uid}")]
     Encode {
         sop_instance_uid: String,
         #[source]
@@ -74,7 +78,7 @@ pub enum SegError {
     },
 }
 
-/// Writes the SEG as a DICOM Part 10 file (preamble, meta group, Explicit VR LE dataset).
+/// Writes the SEG (or SR) as a DICOM Part 10 file (preamble, meta group, Explicit VR LE dataset).
 pub fn write_seg(obj: &SegObject, path: &Path) -> Result<(), SegError> {
     obj.write_to_file(path).map_err(|e| SegError::Write {
         sop_instance_uid: sop_instance_uid(obj),
@@ -83,7 +87,7 @@ pub fn write_seg(obj: &SegObject, path: &Path) -> Result<(), SegError> {
     })
 }
 
-/// The SEG as the bytes of a Part 10 file, e.g. for a durable outbox.
+/// The SEG (or SR) as the bytes of a Part 10 file, e.g. for a durable outbox.
 pub fn seg_to_bytes(obj: &SegObject) -> Result<Vec<u8>, SegError> {
     let mut out = Vec::new();
     obj.write_all(&mut out).map_err(|e| SegError::Encode {
@@ -104,7 +108,7 @@ pub fn seg_dataset_bytes(obj: &SegObject) -> Result<Vec<u8>, SegError> {
     Ok(out)
 }
 
-/// The SOP Instance UID of a built SEG (from its meta group).
+/// The SOP Instance UID of a built SEG or SR (from its meta group).
 pub fn sop_instance_uid(obj: &SegObject) -> String {
     obj.meta()
         .media_storage_sop_instance_uid()

@@ -51,14 +51,13 @@ const COPIED_TYPE2: [(Tag, VR); 9] = [
     (tags::ACCESSION_NUMBER, VR::SH),
 ];
 
-/// Optional (Type 3) attributes copied when the source has them.
-const COPIED_TYPE3: [Tag; 6] = [
+/// Optional (Type 3) Patient and Study attributes copied when the source has them.
+const COPIED_TYPE3: [Tag; 5] = [
     tags::ISSUER_OF_PATIENT_ID,
     tags::STUDY_DESCRIPTION,
     tags::PATIENT_AGE,
     tags::PATIENT_SIZE,
     tags::PATIENT_WEIGHT,
-    tags::LOSSY_IMAGE_COMPRESSION_METHOD,
 ];
 
 pub(super) fn assemble(p: &Plan) -> Result<FileDicomObject<InMemDicomObject>, SegError> {
@@ -66,7 +65,8 @@ pub(super) fn assemble(p: &Plan) -> Result<FileDicomObject<InMemDicomObject>, Se
     // UTF-8 throughout: finding sentences and copied names may be non-ASCII; the writer encodes
     // every later string with the character set named here.
     obj.put(text(tags::SPECIFIC_CHARACTER_SET, VR::CS, "ISO_IR 192"));
-    copy_patient_study(p, &mut obj)?;
+    copy_patient_study(p.b.source.header, &mut obj)?;
+    copy_image_provenance(p.b.source.header, &mut obj);
     for e in series_equipment_image(p) {
         obj.put(e);
     }
@@ -91,8 +91,13 @@ pub(super) fn assemble(p: &Plan) -> Result<FileDicomObject<InMemDicomObject>, Se
         .map_err(|e| SegError::Meta(Box::new(e)))
 }
 
-fn copy_patient_study(p: &Plan, obj: &mut InMemDicomObject) -> Result<(), SegError> {
-    let header = p.b.source.header;
+/// Patient and General Study attributes of a derived object (SEG or SR), copied from the source
+/// header: StudyInstanceUID (which must be valid), the Type 2 ones (empty when absent) and the
+/// Type 3 ones the source has. The SR builder (`crate::sr`) shares this.
+pub(crate) fn copy_patient_study(
+    header: &InMemDicomObject,
+    obj: &mut InMemDicomObject,
+) -> Result<(), SegError> {
     let study_uid = header
         .get(tags::STUDY_INSTANCE_UID)
         .and_then(|e| e.value().to_str().ok())
@@ -116,6 +121,12 @@ fn copy_patient_study(p: &Plan, obj: &mut InMemDicomObject) -> Result<(), SegErr
             obj.put(e.clone());
         }
     }
+    Ok(())
+}
+
+/// The image-only attributes a SEG inherits: Position Reference Indicator (Frame of Reference
+/// module) and lossy compression (General Image module).
+fn copy_image_provenance(header: &InMemDicomObject, obj: &mut InMemDicomObject) {
     match header.get(tags::POSITION_REFERENCE_INDICATOR) {
         Some(e) => obj.put(e.clone()),
         None => obj.put(DataElement::empty(
@@ -133,10 +144,12 @@ fn copy_patient_study(p: &Plan, obj: &mut InMemDicomObject) -> Result<(), SegErr
         VR::CS,
         if lossy { "01" } else { "00" },
     ));
+    if let Some(e) = header.get(tags::LOSSY_IMAGE_COMPRESSION_METHOD) {
+        obj.put(e.clone());
+    }
     if lossy && let Some(e) = header.get(tags::LOSSY_IMAGE_COMPRESSION_RATIO) {
         obj.put(e.clone());
     }
-    Ok(())
 }
 
 fn series_equipment_image(p: &Plan) -> Vec<dicom_object::mem::InMemElement> {

@@ -272,7 +272,7 @@ impl SegmentDescription {
 }
 
 /// A Long String (LO) value: 1–64 characters, no backslash, no control characters.
-pub(super) fn check_lo(s: &str) -> Result<(), String> {
+pub(crate) fn check_lo(s: &str) -> Result<(), String> {
     let n = s.chars().count();
     if s.trim().is_empty() {
         Err("empty".into())

@@ -1,7 +1,9 @@
 //! Jobs and the SEG outbox in the store. A job is one (study, report version): created once
 //! (its key makes creation idempotent), run by the pipeline, and finished with an outcome per
-//! finding. The outbox holds SEG files to deliver, one entry per (SEG, destination), with the
-//! retry state the delivery worker needs to resume after a restart.
+//! finding. The outbox holds the files to deliver, one entry per (file, destination) — the SEG and
+//! then its SR — with the retry state the delivery worker needs to resume after a restart. An
+//! entry waits while an earlier entry of its job to the same destination is pending, so a
+//! destination never gets the SR before the SEG it measures.
 
 use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition};
 use serde::{Deserialize, Serialize};
@@ -29,6 +31,9 @@ pub struct JobRecord {
     pub findings: Vec<FindingOutcome>,
     /// SOP Instance UID of the SEG this job produced, if any.
     pub seg: Option<String>,
+    /// SOP Instance UID of the SR that goes with the SEG, if any (`[results] sr`).
+    #[serde(default)]
+    pub sr: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -92,14 +97,35 @@ impl std::fmt::Display for Agreement {
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct OutboxItem {
-    /// Path of the SEG file, relative to the data dir.
+    /// Path of the file, relative to the data dir.
     pub path: String,
+    /// What the file is (entries written before the SR existed are SEGs).
+    #[serde(default)]
+    pub kind: OutboxKind,
     pub sop_instance: String,
     pub destination: String,
     pub job: String,
     pub state: DeliveryState,
     pub attempts: u32,
     pub created_unix: u64,
+}
+
+/// The kind of object an outbox entry delivers.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum OutboxKind {
+    #[default]
+    Seg,
+    Sr,
+}
+
+impl OutboxKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OutboxKind::Seg => "seg",
+            OutboxKind::Sr => "sr",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -199,6 +225,7 @@ impl Store {
                     finished_unix: None,
                     findings: Vec::new(),
                     seg: None,
+                    sr: None,
                 };
                 jobs.insert(key.as_str(), encode(&job).as_slice())
                     .map_err(|e| self.db_err(e))?;
@@ -279,8 +306,9 @@ impl Store {
         Ok(())
     }
 
-    /// Records a finished job and queues its SEG for every destination, in one commit, so a
-    /// crash can never leave a done job without its deliveries (or deliveries twice).
+    /// Records a finished job and queues its files (SEG, then SR) for every destination, in one
+    /// commit, so a crash can never leave a done job without its deliveries (or deliveries twice).
+    /// `deliveries` are queued in the order given.
     pub fn finish_job(
         &self,
         key: &str,
@@ -327,19 +355,29 @@ impl Store {
         Ok(out)
     }
 
-    /// Outbox entries due for a (re)try at `now`.
+    /// Outbox entries due for a (re)try at `now`, in queue order, without those that wait for an
+    /// earlier pending entry of the same job and destination (an SR waits for its SEG; once the
+    /// SEG is sent or has failed for good, the SR goes).
     pub fn due_deliveries(&self, now: u64) -> Result<Vec<(u64, OutboxItem)>, StoreError> {
         let tx = self.db.begin_read().map_err(|e| self.db_err(e))?;
         let due = tx.open_table(DUE).map_err(|e| self.db_err(e))?;
         let out = tx.open_table(OUTBOX).map_err(|e| self.db_err(e))?;
-        let mut items = Vec::new();
+        // Every pending entry is in DUE (a small table), due now or later, in id order.
+        let mut pending: Vec<(u64, u64, OutboxItem)> = Vec::new();
         for row in due.iter().map_err(|e| self.db_err(e))? {
             let (k, at) = row.map_err(|e| self.db_err(e))?;
-            if at.value() > now {
-                continue;
-            }
             if let Some(v) = out.get(k.value()).map_err(|e| self.db_err(e))? {
-                items.push((k.value(), decode(&k.value().to_string(), v.value())?));
+                let item: OutboxItem = decode(&k.value().to_string(), v.value())?;
+                pending.push((k.value(), at.value(), item));
+            }
+        }
+        let mut items = Vec::new();
+        for (i, (id, at, item)) in pending.iter().enumerate() {
+            let waits = pending[..i]
+                .iter()
+                .any(|(_, _, e)| e.job == item.job && e.destination == item.destination);
+            if *at <= now && !waits {
+                items.push((*id, item.clone()));
             }
         }
         Ok(items)

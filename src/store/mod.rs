@@ -21,7 +21,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 pub use index::{Event, EventKind, InstanceRecord, SeriesRecord, StudyRecord};
 pub use instances::{InstanceHeader, StoreOutcome};
 pub use jobs::{
-    Agreement, DeliveryState, FindingOutcome, JobRecord, JobState, OutboxItem, job_key,
+    Agreement, DeliveryState, FindingOutcome, JobRecord, JobState, OutboxItem, OutboxKind, job_key,
 };
 pub use reports::{ReportIntake, ReportMatch, ReportRecord, ReportState};
 

@@ -73,10 +73,11 @@ impl Store {
             let grounded = j.findings.iter().filter(|f| f.method.is_some()).count();
             let _ = writeln!(
                 out,
-                "  job {key} series={} {state}{why} findings={} grounded={grounded} seg={}",
+                "  job {key} series={} {state}{why} findings={} grounded={grounded} seg={} sr={}",
                 j.pet_series,
                 j.findings.len(),
                 j.seg.as_deref().unwrap_or("-"),
+                j.sr.as_deref().unwrap_or("-"),
             );
             for f in &j.findings {
                 let what = match (&f.method, f.segment, f.restatement_of) {
@@ -111,8 +112,10 @@ impl Store {
             };
             let _ = writeln!(
                 out,
-                "  delivery {id} seg={} to={} {state}",
-                d.sop_instance, d.destination
+                "  delivery {id} {}={} to={} {state}",
+                d.kind.as_str(),
+                d.sop_instance,
+                d.destination
             );
         }
         let events = self.events_after(0)?;
