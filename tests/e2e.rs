@@ -430,8 +430,20 @@ fn restating_impression_gives_one_segment_per_lesion() {
     let msg = common::oru("R-1", &truth.accession_number, None, "F", &lines);
     send_images(&node, &study);
     assert!(common::mllp_send(&node, &msg).contains("MSA|AA|R-1"));
-    let segs = pacs.wait_for(1, Duration::from_secs(90));
+    let received = pacs.wait_for(2, Duration::from_secs(90));
+    let (segs, srs) = segs_and_srs(&received);
     assert_eq!(segs.len(), 1, "one SEG; status:\n{}", node.status());
+    check_srs(&segs, &srs);
+    // The SR reports each lesion once, under its FINDINGS sentence (CONTRACT §5, §6).
+    let sr_bytes = std::fs::read(&srs[0]).expect("read SR");
+    let contains = |text: &str| sr_bytes.windows(text.len()).any(|w| w == text.as_bytes());
+    for l in &distinct {
+        assert!(contains(&l.sentence), "SR names {:?}", l.sentence);
+    }
+    for r in &restated {
+        let sentence = r.trim_start_matches(|c: char| c.is_ascii_digit() || c == '.' || c == ' ');
+        assert!(!contains(sentence), "SR lists the restatement {sentence:?} again");
+    }
     let pet_files: Vec<PathBuf> = files_below(&study.join("pet"));
     let (pet, _) = petground::volume::suv::assemble_pet_suv(&pet_files).expect("assemble PET");
     let segments = read_seg(&segs[0], &pet.volume.geometry);
