@@ -170,6 +170,9 @@ pub(crate) fn is_spread(w: &str) -> bool {
             | "uptakes"
             | "joints"
             | "muscles"
+            | "degenerative"
+            | "facets"
+            | "facet"
             | "lesional"
     )
 }
@@ -475,7 +478,7 @@ pub(crate) fn is_comparator(w: &str) -> bool {
 pub(crate) fn is_negator(w: &str) -> bool {
     matches!(
         w,
-        "no" | "without" | "not" | "non" | "nonavid" | "absent" | "free"
+        "no" | "without" | "not" | "non" | "nonavid" | "absent" | "free" | "none"
     )
 }
 
@@ -510,6 +513,11 @@ pub(crate) fn is_negation_qualifier(w: &str) -> bool {
             | "hypermetabolic"
             | "pathologic"
             | "pathological"
+            // "none shows abnormal uptake"
+            | "shows"
+            | "show"
+            | "demonstrates"
+            | "demonstrate"
     )
 }
 

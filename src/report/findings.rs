@@ -250,7 +250,9 @@ fn usable_values(t: &[Token], all: &[SuvHit]) -> Vec<bool> {
             // "Mild diffuse splenic uptake, SUVmax 2.9, greater than liver" is a finding.
             Subject::OrganReference => trail != Trail::Elevated,
             Subject::Lesion => !noun && (trail == Trail::Physiologic || physiologic),
-            Subject::Unknown => matches!(trail, Trail::Reference | Trail::Physiologic),
+            Subject::Unknown => {
+                matches!(trail, Trail::Reference | Trail::Physiologic) || physiologic
+            }
         };
         // "... SUV max 2.1 which is similar to blood pool and is not hypermetabolic": the
         // denial may follow the value, within its clause.
@@ -314,6 +316,11 @@ pub(crate) fn classify_lead(t: &[Token], a: usize, b: usize) -> Subject {
         if !strong && !cues::is_ref_organ(w) {
             continue;
         }
+        // "Liver segment VI, SUVmax 16.5": an organ's segment or lobe is a lesion's site.
+        if !strong && matches!(word_at(t, k + 1), Some("segment" | "seg" | "lobe" | "dome")) {
+            lesion_closer = true;
+            continue;
+        }
         let near = k >= near_start;
         let compared = (a..k)
             .rev()
@@ -341,6 +348,10 @@ pub(crate) fn classify_lead(t: &[Token], a: usize, b: usize) -> Subject {
     } else {
         Subject::Unknown
     }
+}
+
+fn word_at(t: &[Token], k: usize) -> Option<&str> {
+    t.get(k).and_then(Token::word)
 }
 
 /// Start of the near window: the last three words before `b`, not crossing ",", ";" or ")".
@@ -448,10 +459,22 @@ pub(crate) fn trailing(t: &[Token], v: usize) -> Trail {
 /// background". Not a resolution word ("below PET resolution") and not a prior exam's state
 /// ("previously not avid" says it is avid now).
 fn denied_after_value(t: &[Token], a: usize, b: usize) -> bool {
-    (a..b.min(t.len())).any(|k| {
-        let negator = t[k].word().is_some_and(cues::is_negator) || t[k].word() == Some("negative");
-        let prior = (k.saturating_sub(2)..k).any(|j| t[j].word().is_some_and(cues::is_prior_after));
-        negator && !prior && has_negation(t, k, (k + 7).min(b))
+    // Up to the next lesion ("..., and the T8 lesion shows no uptake" denies the T8 lesion).
+    let b = (a..b.min(t.len()))
+        .find(|&k| t[k].word().is_some_and(cues::is_lesion_noun))
+        .unwrap_or(b.min(t.len()));
+    (a..b).any(|k| {
+        let w = t[k].word();
+        let negator = w.is_some_and(cues::is_negator) || w == Some("negative");
+        // "previously 0.6 cm and not avid" is the prior exam's state.
+        let prior = (a..k).any(|j| t[j].word().is_some_and(cues::is_prior_after));
+        let resolved = w == Some("resolved")
+            && !(k > a
+                && matches!(
+                    t[k - 1].word(),
+                    Some("partially" | "partly" | "nearly" | "almost")
+                ));
+        (resolved && !prior) || (negator && !prior && has_negation(t, k, (k + 7).min(b)))
     })
 }
 

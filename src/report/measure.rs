@@ -125,6 +125,24 @@ fn is_anchor_word(t: &[Token], i: usize) -> bool {
 
 /// Whether the number at `k` is part of a date (1/2/2023, 2023-01-05, 01.02.2023).
 fn is_date_part(t: &[Token], k: usize) -> bool {
+    // "01/2025", "06/2025": a month and a year.
+    let year = |i: usize| {
+        t.get(i).is_some_and(|x| {
+            matches!(x.kind, Kind::Number { int_digits: 4, decimal: false, value } if (1900.0..2100.0).contains(&value))
+        })
+    };
+    let month = |i: usize| {
+        t.get(i).is_some_and(|x| {
+            matches!(x.kind, Kind::Number { int_digits: 1..=2, decimal: false, value } if (1.0..=12.0).contains(&value))
+        })
+    };
+    let slash_glued =
+        |i: usize| punct(t, i) == Some('/') && t[i].glued && t.get(i + 1).is_some_and(|x| x.glued);
+    if (month(k) && slash_glued(k + 1) && year(k + 2))
+        || (k >= 2 && year(k) && slash_glued(k - 1) && month(k - 2))
+    {
+        return true;
+    }
     let num = |i: usize| t.get(i).is_some_and(Token::is_number);
     let sep = |i: usize| matches!(punct(t, i), Some('/' | '-'));
     let glued = |i: usize| t.get(i).is_some_and(|x| x.glued);
@@ -211,6 +229,14 @@ fn prior_before(t: &[Token], i: usize) -> bool {
 /// was SUVmax 6.0") and no lesion noun between it and the keyword ("Previously treated node,
 /// SUVmax 5.2" is today's value: the comma ends that clause).
 fn prior_clause(t: &[Token], anchor: usize) -> bool {
+    // "(previously post-operative change, SUVmax 2.9)": a parenthesis about the prior exam.
+    let open = (anchor.saturating_sub(16)..anchor)
+        .rev()
+        .take_while(|&k| !t[k].is_punct(')'))
+        .find(|&k| t[k].is_punct('('));
+    if open.is_some_and(|o| word(t, o + 1).is_some_and(cues::is_prior_clause_word)) {
+        return true;
+    }
     for k in (anchor.saturating_sub(16)..anchor).rev() {
         let month = |i: Option<usize>| {
             i.and_then(|i| word(t, i)).is_some_and(|w| {
@@ -418,9 +444,12 @@ fn scan_group(
             }
             Kind::Number { .. } if is_date_part(t, m) => between.push(m),
             Kind::Word if cues::is_suv_connector(&t[m].lower) => between.push(m),
+            // "SUVmax 17.3 (4/121)": a series/image pair ends the values.
+            Kind::Punct('(') if series_image_pair(t, m).is_some() => break,
             Kind::Punct(',' | '(' | ')' | '-' | '–' | '/' | ':' | '=' | '~') => between.push(m),
             Kind::Number { .. } if is_candidate(t, m, true) => {
-                out.push(hit(m, link_status(t, &between, &mut range)));
+                let previous = out.last().map_or(Status::Current, |h: &SuvHit| h.status);
+                out.push(hit(m, link_status(t, &between, &mut range, previous)));
                 between.clear();
                 last = m;
             }
@@ -432,11 +461,39 @@ fn scan_group(
     last + 1
 }
 
-/// Status of a value from the tokens that link it to the previous value.
-fn link_status(t: &[Token], between: &[usize], range: &mut bool) -> Status {
+/// "(4/121)": a parenthesised series/image pair, glued; returns the image number's index.
+pub(crate) fn series_image_pair(t: &[Token], open: usize) -> Option<usize> {
+    let int = |i: usize, digits: std::ops::RangeInclusive<usize>| {
+        t.get(i).is_some_and(|x| {
+            matches!(x.kind, Kind::Number { int_digits, decimal: false, .. } if digits.contains(&int_digits))
+        })
+    };
+    let glued = |i: usize| t.get(i).is_some_and(|x| x.glued);
+    let ok = punct(t, open) == Some('(')
+        && int(open + 1, 1..=2)
+        && punct(t, open + 2) == Some('/')
+        && int(open + 3, 1..=4)
+        && punct(t, open + 4) == Some(')')
+        && (open + 1..=open + 4).all(glued)
+        && !is_date_part(t, open + 1);
+    ok.then_some(open + 3)
+}
+
+/// Status of a value from the tokens that link it to the previous value (`previous`: that
+/// value's status; "compared with 11.9 at baseline and 6.0 in 06/2025" stays prior).
+fn link_status(t: &[Token], between: &[usize], range: &mut bool, previous: Status) -> Status {
     let words = || between.iter().filter_map(|&i| t[i].word());
+    if previous == Status::Prior
+        && words().all(|w| matches!(w, "and" | "or"))
+        && !words().collect::<Vec<_>>().is_empty()
+    {
+        return Status::Prior;
+    }
     // The marker nearest the value decides: "6.1 today compared with 6.0" is prior.
     for w in words().collect::<Vec<_>>().into_iter().rev() {
+        if matches!(w, "compared" | "versus") {
+            return Status::Prior;
+        }
         if cues::is_current(w) {
             return Status::Current;
         }

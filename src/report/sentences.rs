@@ -312,7 +312,10 @@ pub(crate) fn label(s: &str) -> Option<(Label, &str)> {
     if !rest.is_empty() && !rest.starts_with(char::is_whitespace) {
         return None;
     }
-    let is_sep = |c: char| c.is_whitespace() || matches!(c, '/' | '&' | ',' | '-');
+    if is_lesion_number(label) {
+        return Some((Label::Other, rest.trim_start()));
+    }
+    let is_sep = |c: char| c.is_whitespace() || matches!(c, '/' | '&' | ',' | '-' | '(' | ')');
     let words: Vec<String> = label
         .split(is_sep)
         .filter(|w| !w.is_empty())
@@ -349,6 +352,25 @@ pub(crate) fn is_region_name(s: &str) -> bool {
         .split(|c: char| c.is_whitespace() || matches!(c, '/' | '&' | ',' | '-'))
         .filter(|w| !w.is_empty())
         .all(|w| REGION_WORDS.contains(&w.to_lowercase().as_str()))
+}
+
+/// A numbered lesion label: "Lesion 1", "Target lesion 2", "Index lesion #3" (a list marker).
+fn is_lesion_number(label: &str) -> bool {
+    let words: Vec<String> = label
+        .split(|c: char| c.is_whitespace() || c == '#')
+        .filter(|w| !w.is_empty())
+        .map(str::to_lowercase)
+        .collect();
+    match words.as_slice() {
+        [l, n] | [_, l, n] => {
+            matches!(l.as_str(), "lesion" | "site" | "finding")
+                && n.len() <= 2
+                && n.chars().all(|c| c.is_ascii_digit())
+                && (words.len() == 2
+                    || matches!(words[0].as_str(), "target" | "index" | "measurable" | "non"))
+        }
+        _ => false,
+    }
 }
 
 /// Removes a label ([`label`]) from the start of `s`; says whether one was there.

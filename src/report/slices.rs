@@ -26,6 +26,13 @@ pub(crate) fn find_slices(t: &[Token]) -> Vec<SliceHit> {
     let mut list = 0;
     let mut i = 0;
     while i < t.len() {
+        // "SUVmax 17.3 (4/121)": series 4, image 121.
+        if let Some(k) = super::measure::series_image_pair(t, i) {
+            push_slice(t, k, i, false, list, &mut hits);
+            list += 1;
+            i = k + 2;
+            continue;
+        }
         let is_anchor = t[i].word().is_some_and(cues::is_slice_anchor);
         if !is_anchor {
             i += 1;
