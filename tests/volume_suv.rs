@@ -162,3 +162,39 @@ fn single_slice_takes_its_thickness_as_z_step() {
     assert_eq!(g.dims, [1, 256, 256]);
     assert_eq!(g.spacing, [1.953125, 1.953125, 2.0]);
 }
+
+/// Issue 18's nesting limit walks into defined-length sequences too: every real vendor file
+/// (private sequences, several nesting levels) must still be accepted as complete.
+#[test]
+fn vendor_files_pass_the_completeness_walk() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/pet");
+    let mut checked = 0;
+    for vendor in std::fs::read_dir(&root).expect("fixtures") {
+        let vendor = vendor.expect("entry").path();
+        if !vendor.is_dir() {
+            continue;
+        }
+        for f in std::fs::read_dir(&vendor).expect("vendor folder") {
+            let path = f.expect("entry").path();
+            let bytes = std::fs::read(&path).expect("read");
+            // Preamble (128) + "DICM" + (0002,0000) UL: the meta group's length follows.
+            let group_len = u32::from_le_bytes(bytes[140..144].try_into().expect("4 bytes"));
+            let offset = 144 + u64::from(group_len);
+            let ts = dicom_object::open_file(&path)
+                .expect("open")
+                .meta()
+                .transfer_syntax()
+                .trim_end_matches('\0')
+                .to_owned();
+            let explicit = ts != "1.2.840.10008.1.2";
+            let walked = petground::dicom::walk::check_complete(
+                std::io::Cursor::new(&bytes),
+                offset,
+                explicit,
+            );
+            assert_eq!(walked, Ok(()), "{}", path.display());
+            checked += 1;
+        }
+    }
+    assert!(checked >= 13, "{checked} files");
+}

@@ -4,11 +4,24 @@
 //! Pixel Data, which a header-only parse never reaches — is refused, without loading values into
 //! memory. Little endian only (the transfer syntaxes we accept); deflated data sets are checked
 //! by a full parse elsewhere.
+//!
+//! The walk also bounds how deeply sequences nest: it descends into defined-length sequences and
+//! items as well as undefined-length ones, with an explicit stack (no recursion), and refuses a
+//! data set nested deeper than [`MAX_NESTING`] levels before any recursive parser sees it (~1,700
+//! levels once overflowed a worker thread's stack and aborted the node).
 
 use std::io::{BufReader, Read, Seek, SeekFrom};
 
+/// Deepest nesting of sequences and items accepted (a level is a sequence or an item; real
+/// PET/CT data sets nest a handful of levels).
+pub const MAX_NESTING: usize = 64;
+
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum WalkError {
+    #[error("sequences nest deeper than {MAX_NESTING} levels at byte {0}")]
+    TooDeep(u64),
+    #[error("element ({0:04X},{1:04X}) runs past the end of its sequence or item at byte {2}")]
+    Overrun(u16, u16, u64),
     #[error("data set ends inside element ({0:04X},{1:04X}) at byte {2}")]
     Truncated(u16, u16, u64),
     #[error("data set ends with {0} unclosed sequence(s) or item(s)")]
@@ -50,9 +63,20 @@ pub fn check_complete<R: Read + Seek>(
     let end = r.seek(SeekFrom::End(0)).map_err(io)?;
     r.seek(SeekFrom::Start(offset)).map_err(io)?;
     let mut pos = offset;
-    let mut depth: u32 = 0;
+    // Open containers: `Some(end)` a defined-length sequence or item, `None` undefined length.
+    let mut open: Vec<Option<u64>> = Vec::new();
     let mut head = [0u8; 8];
-    while pos < end {
+    loop {
+        // Close the defined-length containers that end here.
+        while let Some(&Some(stop)) = open.last() {
+            if pos < stop {
+                break;
+            }
+            open.pop();
+        }
+        if pos >= end {
+            break;
+        }
         let short = |g, e| WalkError::Truncated(g, e, pos);
         if end - pos < 8 {
             return Err(short(0xFFFF, 0xFFFF));
@@ -74,28 +98,70 @@ pub fn check_complete<R: Read + Seek>(
         } else {
             u16::from_le_bytes([head[6], head[7]]) as u32
         };
+        let vr = [head[4], head[5]];
         pos += header_len;
         match (group, elem) {
             (0xFFFE, 0xE00D) | (0xFFFE, 0xE0DD) => {
-                depth = depth.checked_sub(1).ok_or(WalkError::StrayDelimiter(pos))?;
+                match open.pop() {
+                    Some(None) => {}
+                    _ => return Err(WalkError::StrayDelimiter(pos)),
+                }
                 continue;
             }
             _ if len == u32::MAX => {
-                depth += 1;
+                push(&mut open, None, pos)?;
                 continue;
             }
             _ => {}
         }
-        if end - pos < len as u64 {
+        let stop = pos + u64::from(len);
+        if end < stop {
             return Err(WalkError::Truncated(group, elem, pos));
         }
-        r.seek_relative(len as i64).map_err(io)?;
-        pos += len as u64;
+        if open
+            .iter()
+            .rev()
+            .find_map(|c| *c)
+            .is_some_and(|outer| stop > outer)
+        {
+            return Err(WalkError::Overrun(group, elem, pos));
+        }
+        if is_container(group, elem, vr, explicit_vr) {
+            // Walk into it: its elements are checked too, and its depth counts.
+            push(&mut open, Some(stop), pos)?;
+            continue;
+        }
+        r.seek_relative(i64::from(len)).map_err(io)?;
+        pos = stop;
     }
-    if depth > 0 {
-        return Err(WalkError::Unclosed(depth));
+    let unclosed = open.iter().filter(|c| c.is_none()).count();
+    if unclosed > 0 {
+        return Err(WalkError::Unclosed(unclosed as u32));
     }
     Ok(())
+}
+
+fn push(open: &mut Vec<Option<u64>>, c: Option<u64>, pos: u64) -> Result<(), WalkError> {
+    if open.len() >= MAX_NESTING {
+        return Err(WalkError::TooDeep(pos));
+    }
+    open.push(c);
+    Ok(())
+}
+
+/// A defined-length element whose value is a data set to walk: an item, or a sequence (by its
+/// explicit VR, or in implicit VR by the standard dictionary).
+fn is_container(group: u16, elem: u16, vr: [u8; 2], explicit_vr: bool) -> bool {
+    use dicom_core::dictionary::{DataDictionary, DataDictionaryEntry, VirtualVr};
+    if (group, elem) == (0xFFFE, 0xE000) {
+        return true;
+    }
+    if explicit_vr {
+        return &vr == b"SQ";
+    }
+    dicom_dictionary_std::StandardDataDictionary
+        .by_tag(dicom_core::Tag(group, elem))
+        .is_some_and(|e| e.vr() == VirtualVr::Exact(dicom_core::VR::SQ))
 }
 
 #[cfg(test)]
@@ -145,6 +211,77 @@ mod tests {
                 d.len()
             );
         }
+    }
+
+    /// Issue 18: sequences nested ~1,700 levels deep overflowed a worker's stack. Defined and
+    /// undefined lengths, explicit and implicit VR: deeper than MAX_NESTING is refused, as
+    /// deep as it is accepted.
+    #[test]
+    fn nesting_deeper_than_the_limit_is_refused() {
+        // `levels` sequences, each with one item holding the next sequence.
+        fn nested(levels: usize, defined: bool, explicit: bool) -> Vec<u8> {
+            let mut inner = Vec::new();
+            if explicit {
+                el_explicit(&mut inner, 0x0008, 0x0060, b"CS", b"PT");
+            } else {
+                inner.extend_from_slice(&[0x08, 0x00, 0x60, 0x00, 2, 0, 0, 0, b'P', b'T']);
+            }
+            for _ in 0..levels {
+                let mut item = vec![0xFE, 0xFF, 0x00, 0xE0];
+                let mut seq = vec![0x08, 0x00, 0x15, 0x11];
+                if explicit {
+                    seq.extend_from_slice(b"SQ\0\0");
+                }
+                if defined {
+                    item.extend_from_slice(&(inner.len() as u32).to_le_bytes());
+                    item.extend_from_slice(&inner);
+                    seq.extend_from_slice(&(item.len() as u32).to_le_bytes());
+                    seq.extend_from_slice(&item);
+                } else {
+                    item.extend_from_slice(&[0xFF; 4]);
+                    item.extend_from_slice(&inner);
+                    item.extend_from_slice(&[0xFE, 0xFF, 0x0D, 0xE0, 0, 0, 0, 0]);
+                    seq.extend_from_slice(&[0xFF; 4]);
+                    seq.extend_from_slice(&item);
+                    seq.extend_from_slice(&[0xFE, 0xFF, 0xDD, 0xE0, 0, 0, 0, 0]);
+                }
+                inner = seq;
+            }
+            inner
+        }
+        // Each level is a sequence and an item: MAX_NESTING / 2 levels fit exactly.
+        let ok = MAX_NESTING / 2;
+        for (defined, explicit) in [(true, true), (false, true), (true, false), (false, false)] {
+            let d = nested(ok, defined, explicit);
+            assert_eq!(
+                check_complete(Cursor::new(&d), 0, explicit),
+                Ok(()),
+                "{defined} {explicit}"
+            );
+            for levels in [ok + 1, 1_700] {
+                let d = nested(levels, defined, explicit);
+                assert!(
+                    matches!(
+                        check_complete(Cursor::new(&d), 0, explicit),
+                        Err(WalkError::TooDeep(_))
+                    ),
+                    "{levels} levels, defined {defined}, explicit {explicit}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn an_element_running_past_its_item_is_refused() {
+        // A defined-length item of 8 bytes holding a 10-byte element.
+        let mut d = vec![0x08, 0x00, 0x15, 0x11, b'S', b'Q', 0, 0, 26, 0, 0, 0];
+        d.extend_from_slice(&[0xFE, 0xFF, 0x00, 0xE0, 8, 0, 0, 0]);
+        el_explicit(&mut d, 0x0008, 0x0060, b"CS", b"PT");
+        d.extend_from_slice(&[0u8; 8]);
+        assert!(matches!(
+            check_complete(Cursor::new(&d), 0, true),
+            Err(WalkError::Overrun(0x0008, 0x0060, _))
+        ));
     }
 
     #[test]
