@@ -125,7 +125,8 @@ async fn serve(socket: TcpStream, peer: SocketAddr, ctx: &ScpContext) {
     let assoc = match tokio::time::timeout(timeout, opts.establish_async(socket)).await {
         Ok(Ok(a)) => a,
         Ok(Err(e)) => {
-            warn!(calling, called, error = %e, "association rejected");
+            let (calling, called) = (capped(calling), capped(called));
+            warn!(calling, called, error = %loggable(&e), "association rejected");
             return;
         }
         Err(_) => {
@@ -155,9 +156,43 @@ async fn serve(socket: TcpStream, peer: SocketAddr, ctx: &ScpContext) {
             "association released"
         ),
         Err(e) => {
-            warn!(stored = stats.stored, failed = stats.failed, error = %e, "association ended abnormally")
+            let error = capped(&e.to_string());
+            warn!(stored = stats.stored, failed = stats.failed, %error, "association ended abnormally")
         }
     }
+}
+
+/// Longest peer-supplied text written to the log (characters).
+const LOG_TEXT_MAX: usize = 200;
+
+/// A peer's association error, fit for the log: an unexpected PDU by its kind and size only,
+/// never its bytes (a P-DATA sent before association carries a data set, patient data
+/// included, and was once logged whole as a decimal dump, 3.8 MB for 0.95 MB in).
+fn loggable(e: &dicom_ul::association::Error) -> String {
+    use dicom_ul::association::Error as E;
+    match e {
+        E::UnexpectedPdu { pdu, .. } => format!("unexpected PDU {}", pdu_text(pdu)),
+        E::UnknownPdu { pdu, .. } => format!("unknown PDU {}", pdu_text(pdu)),
+        other => capped(&other.to_string()),
+    }
+}
+
+/// A PDU as its kind and sizes ("PData [(Data, 912 bytes)]"), capped.
+fn pdu_text(pdu: &Pdu) -> String {
+    capped(&pdu.short_description().to_string())
+}
+
+/// Peer-supplied text for the log: printable characters only, at most [`LOG_TEXT_MAX`].
+fn capped(s: &str) -> String {
+    let mut out: String = s
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .take(LOG_TEXT_MAX)
+        .collect();
+    if s.chars().count() > LOG_TEXT_MAX {
+        out.push_str("...");
+    }
+    out
 }
 
 #[derive(Default)]
@@ -410,4 +445,34 @@ fn quarantine_path(ctx: &ScpContext, sop: &str) -> PathBuf {
         .data_dir()
         .join("quarantine")
         .join(format!("{}-{safe}.dcm", crate::store::unix_now()))
+}
+
+#[cfg(test)]
+mod log_tests {
+    use super::*;
+
+    #[test]
+    fn peer_text_in_logs_is_capped_and_printable() {
+        let long = "A".repeat(5000) + "\n\u{0}";
+        let c = capped(&long);
+        assert_eq!(c.chars().count(), LOG_TEXT_MAX + 3);
+        assert!(!c.chars().any(char::is_control));
+    }
+
+    /// Issue 18: a P-DATA PDU sent before association (a data set with a patient name) is
+    /// logged by kind and size, never by its bytes.
+    #[test]
+    fn an_unexpected_pdu_is_logged_without_its_bytes() {
+        let pdu = Pdu::PData {
+            data: vec![PDataValue {
+                presentation_context_id: 1,
+                value_type: PDataValueType::Data,
+                is_last: true,
+                data: b"\x10\x00\x10\x00PN\x08\x00DOE^JANE".to_vec(),
+            }],
+        };
+        let text = pdu_text(&pdu);
+        assert!(text.contains("16 bytes"), "{text}");
+        assert!(!text.contains("68") && !text.contains("DOE"), "{text}");
+    }
 }
