@@ -61,6 +61,7 @@
 //!   which also bounds the output of hostile input.
 mod cues;
 mod findings;
+mod labels;
 mod lexer;
 mod measure;
 mod sections;

@@ -240,7 +240,7 @@ pub(crate) fn readable_blocks(text: &str) -> Vec<(Section, String)> {
 }
 
 fn is_region_line(line: &str) -> bool {
-    super::sentences::is_region_name(line.trim_start())
+    super::labels::is_region_name(line.trim_start())
 }
 
 fn push_line(cur: &mut String, line: &str) {
