@@ -442,7 +442,10 @@ fn restating_impression_gives_one_segment_per_lesion() {
     }
     for r in &restated {
         let sentence = r.trim_start_matches(|c: char| c.is_ascii_digit() || c == '.' || c == ' ');
-        assert!(!contains(sentence), "SR lists the restatement {sentence:?} again");
+        assert!(
+            !contains(sentence),
+            "SR lists the restatement {sentence:?} again"
+        );
     }
     let pet_files: Vec<PathBuf> = files_below(&study.join("pet"));
     let (pet, _) = petground::volume::suv::assemble_pet_suv(&pet_files).expect("assemble PET");
