@@ -35,8 +35,8 @@ use super::sink::{ReportSink, SinkError};
 pub struct Hl7Config {
     /// Largest MLLP payload accepted; a larger message gets `AE` and the connection is closed.
     pub max_message_bytes: usize,
-    /// Inside a frame, the longest wait for more bytes; also the ACK write timeout and the
-    /// shutdown drain deadline.
+    /// How long a whole frame may take from its start block (one deadline per frame); also the
+    /// ACK write timeout and the shutdown drain deadline.
     pub read_timeout: Duration,
     /// Open connections at most.
     pub max_connections: usize,

@@ -7,12 +7,19 @@
 //!   whole connection. More than `max_bytes` skipped without a start block is an error.
 //! - A start block inside a frame discards the partial frame and starts a new one: the sender
 //!   evidently gave up on the earlier message, which was never acknowledged.
-//! - 0x1C not followed by 0x0D is an error (the framing is lost; the caller closes).
-//! - Inside a frame every read must deliver within `read_timeout`, so a frame without an end
-//!   block ends in [`MllpError::ReadTimeout`]; between frames the longer `idle_timeout` applies.
+//! - 0x1C followed by another byte than 0x0D is an error (the framing is lost; the caller
+//!   closes). 0x1C followed by nothing — the peer closes, or sends nothing more for
+//!   [`END_GRACE`] — ends the frame: some senders never send the 0x0D, and waiting for it left
+//!   them without an ACK forever.
+//! - A whole frame must arrive within `read_timeout` of its start block (a deadline per frame, not
+//!   per read: a peer sending one byte every few seconds held a connection slot indefinitely), so
+//!   a frame without an end block ends in [`MllpError::ReadTimeout`]; between frames the longer
+//!   `idle_timeout` applies.
 use std::pin::Pin;
 use std::task::Poll;
 use std::time::Duration;
+
+use tokio::time::Instant;
 
 use tokio::io::{AsyncRead, AsyncReadExt, ReadBuf};
 
@@ -22,6 +29,9 @@ pub const START_BLOCK: u8 = 0x0B;
 pub const END_BLOCK: u8 = 0x1C;
 /// Closes the end block.
 pub const CARRIAGE_RETURN: u8 = 0x0D;
+
+/// How long a 0x1C may wait for its 0x0D before the frame is taken as ended.
+pub const END_GRACE: Duration = Duration::from_secs(1);
 
 /// How many leading payload bytes an oversize error keeps, enough for the MSH segment.
 const OVERSIZE_HEAD: usize = 1024;
@@ -41,7 +51,7 @@ pub enum MllpError {
     NoStartBlock { skipped: usize },
     #[error("MLLP end block 0x1C followed by 0x{found:02X} instead of 0x0D")]
     BadEndBlock { found: u8 },
-    #[error("no data for {0:?} inside an MLLP frame (missing end block?)")]
+    #[error("MLLP frame not complete within {0:?} of its start block (missing end block?)")]
     ReadTimeout(Duration),
     #[error("connection idle for {0:?} between MLLP frames")]
     IdleTimeout(Duration),
@@ -81,6 +91,8 @@ pub struct MllpReader<R> {
     eof: bool,
     /// An error met by `next_ready_frame`, reported by the next `next_frame`.
     deferred: Option<MllpError>,
+    /// When the open frame must be complete (set at its start block).
+    deadline: Option<Instant>,
 }
 
 impl<R: AsyncRead + Unpin> MllpReader<R> {
@@ -96,6 +108,7 @@ impl<R: AsyncRead + Unpin> MllpReader<R> {
             skipped: 0,
             eof: false,
             deferred: None,
+            deadline: None,
         }
     }
 
@@ -115,6 +128,17 @@ impl<R: AsyncRead + Unpin> MllpReader<R> {
                 self.pos += 1;
                 if let Some(frame) = self.scan(byte)? {
                     return Ok(Some(frame));
+                }
+            }
+            if self.state == State::AfterEnd {
+                // 0x1C seen, 0x0D not yet: take the frame at EOF or after a short grace.
+                match tokio::time::timeout(END_GRACE, self.fill()).await {
+                    Ok(Ok(true)) => continue,
+                    Ok(Ok(false)) | Ok(Err(MllpError::ReadTimeout(_))) | Err(_) => {
+                        self.state = State::Outside;
+                        return Ok(Some(std::mem::take(&mut self.payload)));
+                    }
+                    Ok(Err(e)) => return Err(e),
                 }
             }
             if !self.fill().await? {
@@ -207,6 +231,7 @@ impl<R: AsyncRead + Unpin> MllpReader<R> {
                 }
                 self.payload.clear();
                 self.state = State::Inside;
+                self.deadline = Some(Instant::now() + self.limits.read_timeout);
             }
             (State::Outside, _) => {
                 self.skipped += 1;
@@ -249,7 +274,11 @@ impl<R: AsyncRead + Unpin> MllpReader<R> {
             State::Outside => (self.limits.idle_timeout, false),
             _ => (self.limits.read_timeout, true),
         };
-        match tokio::time::timeout(limit, self.inner.read(&mut self.buf)).await {
+        let deadline = match (in_frame, self.deadline) {
+            (true, Some(d)) => d,
+            _ => Instant::now() + limit,
+        };
+        match tokio::time::timeout_at(deadline, self.inner.read(&mut self.buf)).await {
             Ok(Ok(n)) => {
                 self.pos = 0;
                 self.len = n;
@@ -458,6 +487,68 @@ mod tests {
             .expect("write");
         let err = reader.next_frame().await.expect_err("must time out");
         assert!(matches!(err, MllpError::ReadTimeout(_)), "{err}");
+    }
+
+    /// Issue 18: a peer that trickles bytes (each read within `read_timeout`) no longer holds
+    /// the frame open: the whole frame must arrive within `read_timeout` of its start block.
+    #[tokio::test]
+    async fn a_trickled_frame_meets_one_deadline() {
+        let (mut client, server) = tokio::io::duplex(1024);
+        let mut reader = MllpReader::new(server, limits(100));
+        let writer = tokio::spawn(async move {
+            tokio::io::AsyncWriteExt::write_all(&mut client, b"\x0bMSH|")
+                .await
+                .ok();
+            // A byte every 80 ms: each read is within the 200 ms limit, the frame is not.
+            for _ in 0..20 {
+                tokio::time::sleep(Duration::from_millis(80)).await;
+                if tokio::io::AsyncWriteExt::write_all(&mut client, b"x")
+                    .await
+                    .is_err()
+                {
+                    return;
+                }
+            }
+        });
+        let started = std::time::Instant::now();
+        let err = reader
+            .next_frame()
+            .await
+            .expect_err("the frame's deadline passes");
+        assert!(matches!(err, MllpError::ReadTimeout(_)), "{err}");
+        assert!(
+            started.elapsed() < Duration::from_millis(1500),
+            "{:?}",
+            started.elapsed()
+        );
+        writer.abort();
+    }
+
+    /// Issue 18: 0x1C with no 0x0D after it ends the frame, at EOF or after END_GRACE with the
+    /// connection still open (the sender waits for its ACK).
+    #[tokio::test]
+    async fn end_block_without_carriage_return_at_the_end_is_a_frame() {
+        let (got, err) = frames(b"\x0bMSH|a\x1c", 100).await;
+        assert_eq!(got, vec![b"MSH|a".to_vec()]);
+        assert!(err.is_none(), "{err:?}");
+        let (mut client, server) = tokio::io::duplex(1024);
+        let mut reader = MllpReader::new(server, limits(100));
+        tokio::io::AsyncWriteExt::write_all(&mut client, b"\x0bMSH|b\x1c")
+            .await
+            .expect("write");
+        let got = reader.next_frame().await.expect("frame after the grace");
+        assert_eq!(got, Some(b"MSH|b".to_vec()));
+        // A late 0x0D is then a stray byte outside a frame, and the next frame still reads.
+        tokio::io::AsyncWriteExt::write_all(&mut client, &[CARRIAGE_RETURN])
+            .await
+            .expect("write");
+        tokio::io::AsyncWriteExt::write_all(&mut client, &encode_frame(b"MSH|c"))
+            .await
+            .expect("write");
+        assert_eq!(
+            reader.next_frame().await.expect("next"),
+            Some(b"MSH|c".to_vec())
+        );
     }
 
     #[tokio::test]
