@@ -35,51 +35,30 @@ const CONCLUDING: &[&str] = &[
     "diagnosis",
 ];
 
-/// Whether a read heading names the findings ("FINDINGS:", "PET/CT FINDINGS", "Results:").
-fn is_findings_name(label: &str) -> bool {
+/// Read headings that name the findings themselves ("FINDINGS:", "PET/CT FINDINGS", "Results:").
+const FINDINGS_NAMES: &[&str] = &["findings", "finding", "results", "result"];
+
+/// The last word of a heading's label, lower-cased ("PET/CT FINDINGS" → "findings").
+fn last_word(label: &str) -> Option<String> {
     label
         .split(|c: char| !c.is_alphabetic())
         .rfind(|w| !w.is_empty())
-        .is_some_and(|w| {
-            matches!(
-                w.to_lowercase().as_str(),
-                "findings" | "finding" | "results" | "result"
-            )
-        })
+        .map(str::to_lowercase)
+}
+
+/// Whether a read heading names the findings.
+fn is_findings_name(label: &str) -> bool {
+    last_word(label).is_some_and(|w| FINDINGS_NAMES.contains(&w.as_str()))
 }
 
 /// The section a read heading opens.
 fn section_of(label: &str) -> Section {
-    let words: Vec<String> = label
-        .split(|c: char| !c.is_alphabetic())
-        .filter(|w| !w.is_empty())
-        .map(str::to_lowercase)
-        .collect();
-    if words
-        .last()
-        .is_some_and(|w| CONCLUDING.contains(&w.as_str()))
-    {
+    if last_word(label).is_some_and(|w| CONCLUDING.contains(&w.as_str())) {
         Section::Impression
     } else {
         Section::Findings
     }
 }
-
-const READ: &[&str] = &[
-    "findings",
-    "finding",
-    "impression",
-    "impressions",
-    "conclusion",
-    "conclusions",
-    "summary",
-    "opinion",
-    "interpretation",
-    "results",
-    "result",
-    "diagnosis",
-    "addendum",
-];
 
 const IGNORED: &[&str] = &[
     "history",
@@ -172,7 +151,12 @@ fn heading(line: &str) -> Option<(Class, &str)> {
             exact(name)
         }
     };
-    if READ.iter().any(fits) {
+    if FINDINGS_NAMES
+        .iter()
+        .chain(CONCLUDING)
+        .chain(&["addendum"])
+        .any(fits)
+    {
         Some((Class::Read, rest))
     } else if IGNORED.iter().any(fits) {
         Some((Class::Ignored, rest))

@@ -186,7 +186,7 @@ fn continues(cur: &str, prev_len: usize, next: &str, width: usize) -> bool {
     if starts_continuation {
         return true;
     }
-    if cur.trim_end().ends_with(['.', '!', '?', ':']) {
+    if ends_punctuated(cur) {
         // A sentence end; the splitter decides (it keeps "approx." and "7." together).
         return true;
     }
