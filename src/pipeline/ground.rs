@@ -120,6 +120,13 @@ struct Mask {
     detail: String,
 }
 
+/// The mask a finding is grounded by, measured once (for its outcome and, when it describes
+/// its lesion, for the SEG's segment and the SR).
+struct Chosen {
+    mask: Mask,
+    measured: Result<Measurements, crate::label::measure::MeasureError>,
+}
+
 /// Grounds every finding (weak label and/or model, per `methods.mode`), builds the SEG with one
 /// segment per lesion (findings that ground to the same lesion, an IMPRESSION sentence restating
 /// a FINDINGS one, share the segment of the most specific one: [`super::restate`]) and, when
@@ -134,14 +141,16 @@ pub fn ground_study(
     let (series, _suv) = assemble_pet_suv(inputs.pet)?;
     let mut model_input: Option<Result<ModelInput, String>> = None;
     let mut outcomes = Vec::with_capacity(findings.len());
-    let mut chosen: Vec<Option<Mask>> = Vec::with_capacity(findings.len());
+    let mut chosen: Vec<Option<Chosen>> = Vec::with_capacity(findings.len());
     for f in findings {
         let (out, c) = ground_finding(&series, inputs, methods, f, &mut model_input);
         outcomes.push(out);
         chosen.push(c);
     }
-    let mask_refs: Vec<Option<&Array3<bool>>> =
-        chosen.iter().map(|c| c.as_ref().map(|c| &c.mask)).collect();
+    let mask_refs: Vec<Option<&Array3<bool>>> = chosen
+        .iter()
+        .map(|c| c.as_ref().map(|c| &c.mask.mask))
+        .collect();
     let lesions = super::restate::lesions(findings, &mask_refs);
     let mut masks: Vec<Array3<bool>> = Vec::with_capacity(lesions.len());
     let mut descriptions = Vec::with_capacity(lesions.len());
@@ -149,11 +158,10 @@ pub fn ground_study(
     for (k, lesion) in lesions.iter().enumerate() {
         let n = k + 1;
         let d = lesion.described_by;
-        let Some(c) = chosen[d].take() else {
+        let Some(Chosen { mask: c, measured }) = chosen[d].take() else {
             continue;
         };
-        let m = measure_mask(&series.volume, &c.mask)
-            .map_err(|source| GroundError::Measure { segment: n, source })?;
+        let m = measured.map_err(|source| GroundError::Measure { segment: n, source })?;
         measurements.push(m);
         for &i in &lesion.findings {
             outcomes[i].segment = Some(n as u16);
@@ -214,14 +222,14 @@ pub fn ground_study(
 }
 
 /// One finding through the methods `methods.mode` asks for: its outcome (without a segment
-/// number yet) and the chosen mask, if any. The study's model input is prepared on first use.
+/// number yet) and the chosen mask with its measurements, if any. The study's model input is prepared on first use.
 fn ground_finding(
     series: &AssembledSeries,
     inputs: &Inputs,
     methods: &Methods,
     f: &Finding,
     model_input: &mut Option<Result<ModelInput, String>>,
-) -> (FindingOutcome, Option<Mask>) {
+) -> (FindingOutcome, Option<Chosen>) {
     let mut out = FindingOutcome {
         sentence: f.sentence.clone(),
         suv_max: f.suv_max,
@@ -266,18 +274,22 @@ fn ground_finding(
             None
         }
     };
+    let chosen = chosen.map(|mask| Chosen {
+        measured: measure_mask(&series.volume, &mask.mask),
+        mask,
+    });
     match &chosen {
-        Some(c) => {
+        Some(Chosen { mask: c, measured }) => {
             // Each finding's own mask (a restatement's may differ from its lesion's segment).
-            let m = measure_mask(&series.volume, &c.mask).ok();
+            let m = measured.as_ref().ok();
             out.method = Some(c.method.clone());
             out.detail = if reasons.is_empty() {
                 c.detail.clone()
             } else {
                 format!("{}; {}", c.detail, reasons.join("; "))
             };
-            out.label_suv_max = m.as_ref().map(|m| m.suv_max);
-            out.mtv_ml = m.as_ref().map(|m| m.mtv_ml);
+            out.label_suv_max = m.map(|m| m.suv_max);
+            out.mtv_ml = m.map(|m| m.mtv_ml);
         }
         None => {
             out.detail = if reasons.is_empty() {
