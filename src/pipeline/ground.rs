@@ -222,7 +222,8 @@ pub fn ground_study(
 }
 
 /// One finding through the methods `methods.mode` asks for: its outcome (without a segment
-/// number yet) and the chosen mask with its measurements, if any. The study's model input is prepared on first use.
+/// number yet) and the chosen mask with its measurements, if any. The study's model input is
+/// prepared on first use.
 fn ground_finding(
     series: &AssembledSeries,
     inputs: &Inputs,
