@@ -9,7 +9,7 @@
 //! documented on the module root.
 use super::cues;
 use super::lexer::{Kind, Token};
-use super::measure::{Status, SuvHit};
+use super::measure::{Status, SuvHit, word};
 use super::slices::SliceHit;
 
 /// A finding before its text is cut: token indices of its value and image number.
@@ -317,7 +317,7 @@ pub(crate) fn classify_lead(t: &[Token], a: usize, b: usize) -> Subject {
             continue;
         }
         // "Liver segment VI, SUVmax 16.5": an organ's segment or lobe is a lesion's site.
-        if !strong && matches!(word_at(t, k + 1), Some("segment" | "seg" | "lobe" | "dome")) {
+        if !strong && matches!(word(t, k + 1), Some("segment" | "seg" | "lobe" | "dome")) {
             lesion_closer = true;
             continue;
         }
@@ -348,10 +348,6 @@ pub(crate) fn classify_lead(t: &[Token], a: usize, b: usize) -> Subject {
     } else {
         Subject::Unknown
     }
-}
-
-fn word_at(t: &[Token], k: usize) -> Option<&str> {
-    t.get(k).and_then(Token::word)
 }
 
 /// Start of the near window: the last three words before `b`, not crossing ",", ";" or ")".
