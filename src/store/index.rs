@@ -1,7 +1,7 @@
 //! The redb index: tables, record types (JSON values, readable with any tool) and the
 //! transactions that keep studies, series, instances and events consistent.
 
-use redb::{ReadableDatabase, ReadableTable, TableDefinition};
+use redb::{ReadableTable, TableDefinition};
 use serde::{Deserialize, Serialize};
 
 use super::{Store, StoreError};
@@ -107,7 +107,7 @@ pub(super) fn encode<T: Serialize>(v: &T) -> Vec<u8> {
 
 impl Store {
     pub(super) fn init_tables(&self) -> Result<(), StoreError> {
-        let tx = self.db.begin_write().map_err(|e| self.db_err(e))?;
+        let tx = self.write_tx()?;
         tx.open_table(INSTANCES).map_err(|e| self.db_err(e))?;
         tx.open_table(SERIES).map_err(|e| self.db_err(e))?;
         tx.open_table(STUDIES).map_err(|e| self.db_err(e))?;
@@ -134,7 +134,7 @@ impl Store {
 
     /// The index entry of an instance, if stored.
     pub fn instance(&self, sop: &str) -> Result<Option<InstanceRecord>, StoreError> {
-        let tx = self.db.begin_read().map_err(|e| self.db_err(e))?;
+        let tx = self.read_tx()?;
         let t = tx.open_table(INSTANCES).map_err(|e| self.db_err(e))?;
         match t.get(sop).map_err(|e| self.db_err(e))? {
             Some(v) => Ok(Some(decode(sop, v.value())?)),
@@ -144,7 +144,7 @@ impl Store {
 
     /// One series' record, if known.
     pub fn series(&self, uid: &str) -> Result<Option<SeriesRecord>, StoreError> {
-        let tx = self.db.begin_read().map_err(|e| self.db_err(e))?;
+        let tx = self.read_tx()?;
         let t = tx.open_table(SERIES).map_err(|e| self.db_err(e))?;
         match t.get(uid).map_err(|e| self.db_err(e))? {
             Some(v) => Ok(Some(decode(uid, v.value())?)),
@@ -166,7 +166,7 @@ impl Store {
         &self,
         series: &str,
     ) -> Result<Vec<(String, InstanceRecord)>, StoreError> {
-        let tx = self.db.begin_read().map_err(|e| self.db_err(e))?;
+        let tx = self.read_tx()?;
         let by_series = tx
             .open_table(SERIES_INSTANCES)
             .map_err(|e| self.db_err(e))?;
@@ -189,7 +189,7 @@ impl Store {
 
     /// The series of one study.
     pub fn study_series(&self, study: &str) -> Result<Vec<(String, SeriesRecord)>, StoreError> {
-        let tx = self.db.begin_read().map_err(|e| self.db_err(e))?;
+        let tx = self.read_tx()?;
         let by_study = tx.open_table(SERIES_BY_STUDY).map_err(|e| self.db_err(e))?;
         let series = tx.open_table(SERIES).map_err(|e| self.db_err(e))?;
         let uids: Vec<String> = match by_study.get(study).map_err(|e| self.db_err(e))? {
@@ -207,7 +207,7 @@ impl Store {
 
     /// Events with id greater than `after`, in order.
     pub fn events_after(&self, after: u64) -> Result<Vec<(u64, Event)>, StoreError> {
-        let tx = self.db.begin_read().map_err(|e| self.db_err(e))?;
+        let tx = self.read_tx()?;
         let t = tx.open_table(EVENTS).map_err(|e| self.db_err(e))?;
         let mut out = Vec::new();
         for row in t
@@ -224,7 +224,7 @@ impl Store {
         &self,
         def: TableDefinition<&str, &[u8]>,
     ) -> Result<Vec<(String, T)>, StoreError> {
-        let tx = self.db.begin_read().map_err(|e| self.db_err(e))?;
+        let tx = self.read_tx()?;
         let t = tx.open_table(def).map_err(|e| self.db_err(e))?;
         let mut out = Vec::new();
         for row in t.iter().map_err(|e| self.db_err(e))? {
@@ -242,7 +242,7 @@ impl Store {
         stable_secs: u64,
     ) -> Result<Vec<Event>, StoreError> {
         let due: Vec<String> = {
-            let tx = self.db.begin_read().map_err(|e| self.db_err(e))?;
+            let tx = self.read_tx()?;
             let open = tx.open_table(OPEN_SERIES).map_err(|e| self.db_err(e))?;
             let mut due = Vec::new();
             for row in open.iter().map_err(|e| self.db_err(e))? {
@@ -256,7 +256,7 @@ impl Store {
         if due.is_empty() {
             return Ok(Vec::new());
         }
-        let tx = self.db.begin_write().map_err(|e| self.db_err(e))?;
+        let tx = self.write_tx()?;
         let mut events = Vec::new();
         {
             let mut series = tx.open_table(SERIES).map_err(|e| self.db_err(e))?;

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use dicom_dictionary_std::tags;
 use dicom_object::{DefaultDicomObject, OpenFileOptions};
-use redb::{ReadableDatabase, ReadableTable};
+use redb::ReadableTable;
 
 use super::index::{
     INSTANCES, InstanceRecord, SERIES, STUDIES, SeriesRecord, StudyRecord, complete, decode,
@@ -174,7 +174,7 @@ impl Store {
         is_new: bool,
         now: u64,
     ) -> Result<Vec<Event>, StoreError> {
-        let mut tx = self.db.begin_write().map_err(|e| self.db_err(e))?;
+        let mut tx = self.write_tx()?;
         let mut events = Vec::new();
         let was_open;
         let stays_open;
@@ -281,7 +281,7 @@ impl Store {
         if !self.index_unsynced.swap(false, Ordering::AcqRel) {
             return Ok(());
         }
-        let tx = self.db.begin_write().map_err(|e| self.db_err(e))?;
+        let tx = self.write_tx()?;
         tx.commit().map_err(|e| {
             self.index_unsynced.store(true, Ordering::Release);
             self.db_err(e)
@@ -292,7 +292,7 @@ impl Store {
     /// version): the non-durable index commits a crash lost. Returns how many were re-indexed.
     pub(super) fn reconcile_open_series(&self, now: u64) -> Result<usize, StoreError> {
         let open: Vec<String> = {
-            let tx = self.db.begin_read().map_err(|e| self.db_err(e))?;
+            let tx = self.read_tx()?;
             let t = tx
                 .open_table(super::index::OPEN_SERIES)
                 .map_err(|e| self.db_err(e))?;

@@ -5,7 +5,7 @@
 //! entry waits while an earlier entry of its job to the same destination is pending, so a
 //! destination never gets the SR before the SEG it measures.
 
-use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition};
+use redb::{ReadableTable, ReadableTableMetadata, TableDefinition};
 use serde::{Deserialize, Serialize};
 
 use super::index::{SERIES, SERIES_BY_STUDY, SeriesRecord, decode, encode};
@@ -162,7 +162,7 @@ impl Store {
         if self.count(PENDING)? == 0 {
             return Ok(Vec::new());
         }
-        let tx = self.db.begin_write().map_err(|e| self.db_err(e))?;
+        let tx = self.write_tx()?;
         let mut created = Vec::new();
         {
             let reports = tx.open_table(REPORTS).map_err(|e| self.db_err(e))?;
@@ -243,7 +243,7 @@ impl Store {
         &self,
         def: TableDefinition<K, V>,
     ) -> Result<u64, StoreError> {
-        let tx = self.db.begin_read().map_err(|e| self.db_err(e))?;
+        let tx = self.read_tx()?;
         let t = tx.open_table(def).map_err(|e| self.db_err(e))?;
         t.len().map_err(|e| self.db_err(e))
     }
@@ -251,7 +251,7 @@ impl Store {
     /// Jobs that should run now: queued ones, and running ones a crash interrupted (at start-up
     /// every `Running` job was interrupted, since jobs only run inside a live node).
     pub fn runnable_jobs(&self) -> Result<Vec<(String, JobRecord)>, StoreError> {
-        let tx = self.db.begin_read().map_err(|e| self.db_err(e))?;
+        let tx = self.read_tx()?;
         let queued = tx.open_table(QUEUED_JOBS).map_err(|e| self.db_err(e))?;
         let jobs = tx.open_table(JOBS).map_err(|e| self.db_err(e))?;
         let mut out = Vec::new();
@@ -268,7 +268,7 @@ impl Store {
     }
 
     pub fn all_jobs(&self) -> Result<Vec<(String, JobRecord)>, StoreError> {
-        let tx = self.db.begin_read().map_err(|e| self.db_err(e))?;
+        let tx = self.read_tx()?;
         let t = tx.open_table(JOBS).map_err(|e| self.db_err(e))?;
         let mut out = Vec::new();
         for row in t.iter().map_err(|e| self.db_err(e))? {
@@ -279,7 +279,7 @@ impl Store {
     }
 
     pub fn put_job(&self, key: &str, job: &JobRecord) -> Result<(), StoreError> {
-        let tx = self.db.begin_write().map_err(|e| self.db_err(e))?;
+        let tx = self.write_tx()?;
         self.write_job(&tx, key, job)?;
         tx.commit().map_err(|e| self.db_err(e))
     }
@@ -315,7 +315,7 @@ impl Store {
         job: &JobRecord,
         deliveries: &[OutboxItem],
     ) -> Result<(), StoreError> {
-        let tx = self.db.begin_write().map_err(|e| self.db_err(e))?;
+        let tx = self.write_tx()?;
         self.write_job(&tx, key, job)?;
         {
             let mut out = tx.open_table(OUTBOX).map_err(|e| self.db_err(e))?;
@@ -336,7 +336,7 @@ impl Store {
 
     /// The report a job is for.
     pub fn report(&self, id: u64) -> Result<Option<ReportRecord>, StoreError> {
-        let tx = self.db.begin_read().map_err(|e| self.db_err(e))?;
+        let tx = self.read_tx()?;
         let t = tx.open_table(REPORTS).map_err(|e| self.db_err(e))?;
         match t.get(id).map_err(|e| self.db_err(e))? {
             Some(v) => Ok(Some(decode(&id.to_string(), v.value())?)),
@@ -345,7 +345,7 @@ impl Store {
     }
 
     pub fn all_outbox(&self) -> Result<Vec<(u64, OutboxItem)>, StoreError> {
-        let tx = self.db.begin_read().map_err(|e| self.db_err(e))?;
+        let tx = self.read_tx()?;
         let t = tx.open_table(OUTBOX).map_err(|e| self.db_err(e))?;
         let mut out = Vec::new();
         for row in t.iter().map_err(|e| self.db_err(e))? {
@@ -359,7 +359,7 @@ impl Store {
     /// earlier pending entry of the same job and destination (an SR waits for its SEG; once the
     /// SEG is sent or has failed for good, the SR goes).
     pub fn due_deliveries(&self, now: u64) -> Result<Vec<(u64, OutboxItem)>, StoreError> {
-        let tx = self.db.begin_read().map_err(|e| self.db_err(e))?;
+        let tx = self.read_tx()?;
         let due = tx.open_table(DUE).map_err(|e| self.db_err(e))?;
         let out = tx.open_table(OUTBOX).map_err(|e| self.db_err(e))?;
         // Every pending entry is in DUE (a small table), due now or later, in id order.
@@ -384,7 +384,7 @@ impl Store {
     }
 
     pub fn put_delivery(&self, id: u64, item: &OutboxItem) -> Result<(), StoreError> {
-        let tx = self.db.begin_write().map_err(|e| self.db_err(e))?;
+        let tx = self.write_tx()?;
         tx.open_table(OUTBOX)
             .map_err(|e| self.db_err(e))?
             .insert(id, encode(item).as_slice())

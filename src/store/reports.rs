@@ -2,7 +2,7 @@
 //! (a newer report of the same accession supersedes the older; `X` cancels), and matching to
 //! studies (CONTRACT §3) both when a report arrives and when its study arrives later.
 
-use redb::{ReadableDatabase, ReadableTable, TableDefinition};
+use redb::{ReadableTable, TableDefinition};
 use serde::{Deserialize, Serialize};
 
 use super::index::{EVENTS, STUDIES, StudyRecord, decode, encode, push_event};
@@ -93,7 +93,7 @@ impl Store {
     /// A control ID seen before is not stored again. Returns the report id and the events.
     pub fn put_report(&self, r: &OruReport, now: u64) -> Result<(u64, Vec<Event>), StoreError> {
         let policy = self.match_policy();
-        let tx = self.db.begin_write().map_err(|e| self.db_err(e))?;
+        let tx = self.write_tx()?;
         let mut events = Vec::new();
         let id;
         {
@@ -263,7 +263,7 @@ impl Store {
 
     /// Every report, by id.
     pub fn all_reports(&self) -> Result<Vec<(u64, ReportRecord)>, StoreError> {
-        let tx = self.db.begin_read().map_err(|e| self.db_err(e))?;
+        let tx = self.read_tx()?;
         let t = tx.open_table(REPORTS).map_err(|e| self.db_err(e))?;
         let mut out = Vec::new();
         for row in t.iter().map_err(|e| self.db_err(e))? {

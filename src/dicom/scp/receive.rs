@@ -54,6 +54,16 @@ const SPILL_BYTES: usize = 4 << 20;
 const IMPLEMENTATION_CLASS_UID: &str = "1.2.826.0.1.3680043.10.1434.1";
 const IMPLEMENTATION_VERSION: &str = concat!("PETGROUND_", env!("CARGO_PKG_VERSION"));
 
+/// A store failure as the status it earns: A700 for a full disk, else 0110.
+fn store_status(err: crate::store::StoreError) -> (u16, String) {
+    let code = if err.is_out_of_space() {
+        status::OUT_OF_RESOURCES
+    } else {
+        status::PROCESSING_FAILURE
+    };
+    (code, err.to_string())
+}
+
 fn io_status(e: &std::io::Error) -> u16 {
     if e.raw_os_error() == Some(28) {
         status::OUT_OF_RESOURCES // ENOSPC
@@ -74,7 +84,14 @@ impl Incoming {
             expect,
         };
         let e = &me.expect;
-        if crate::dicom::Uid::parse(&e.sop_instance).is_err() {
+        if super::disk_reserve_reached(ctx) {
+            // Checked per instance, not only when the association opened: one accepted
+            // association can fill the disk.
+            me.failure = Some((
+                status::OUT_OF_RESOURCES,
+                "free disk space is below dicom.min_free_disk_mb".into(),
+            ));
+        } else if crate::dicom::Uid::parse(&e.sop_instance).is_err() {
             me.failure = Some((
                 status::CANNOT_UNDERSTAND,
                 "invalid AffectedSOPInstanceUID".into(),
@@ -121,9 +138,7 @@ impl Incoming {
         let store = ctx.store.clone();
         let made = tokio::task::spawn_blocking(move || {
             use std::io::Write;
-            let (path, mut file) = store
-                .incoming_file()
-                .map_err(|err| (status::PROCESSING_FAILURE, err.to_string()))?;
+            let (path, mut file) = store.incoming_file().map_err(store_status)?;
             match file.write_all(&buf) {
                 Ok(()) => Ok((path, file)),
                 Err(err) => {
@@ -259,9 +274,7 @@ async fn commit(
                 // (Deflated data sets are parsed whole from the file below.)
                 let walked = (ts != dicom_dictionary_std::uids::DEFLATED_EXPLICIT_VR_LITTLE_ENDIAN)
                     .then(|| check_complete_bytes(&buf, offset, &ts));
-                let (path, mut file) = store
-                    .incoming_file()
-                    .map_err(|err| (status::PROCESSING_FAILURE, err.to_string()))?;
+                let (path, mut file) = store.incoming_file().map_err(store_status)?;
                 if let Err(err) = std::io::Write::write_all(&mut file, &buf) {
                     let _ = std::fs::remove_file(&path);
                     return Err((io_status(&err), format!("write failed: {err}")));
@@ -300,7 +313,7 @@ async fn commit(
             .commit_instance(&tmp, &header, unix_now())
             .map_err(|err| {
                 let _ = std::fs::remove_file(&tmp);
-                (status::PROCESSING_FAILURE, err.to_string())
+                store_status(err)
             })
     })
     .await;
