@@ -5,6 +5,7 @@
 //! only after the sink says the report is durable. The redb store implements the sink; the CLI
 //! binds the socket and owns the shutdown token. Everything except `listener` is pure code.
 pub mod ack;
+mod er7;
 pub mod escape;
 pub mod listener;
 pub mod matching;

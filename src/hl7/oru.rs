@@ -1,7 +1,8 @@
 //! ORU^R01 (unsolicited observation result) → [`OruReport`]: the header fields an ACK needs,
 //! the identifiers that tie the report to a study (CONTRACT §3), its status and its text.
 //!
-//! Parsing is structural (hl7-parser 0.3); this module decides what is required. It does not
+//! Parsing is structural (`er7`: a zero-copy view, memory in proportion to what is kept); this
+//! module decides what is required. It does not
 //! store, match or acknowledge anything. Input bytes are decoded by MSH-18 (character set):
 //! `8859/1` (also `ISO-8859-1`, `ISO_IR 100`) is ISO-8859-1, `UNICODE UTF-8` (also `UTF-8`) is
 //! UTF-8 with invalid bytes replaced; when MSH-18 is empty or names another set, UTF-8 when valid,
@@ -9,11 +10,11 @@
 //! `petground findings`, `petground ground` and `tools/train` all read text through it. Segments may be separated by
 //! `\r`, `\n` or `\r\n`; blank lines are ignored. With several OBR segments the identifiers come
 //! from the first one and the text from all OBX segments.
-use hl7_parser::Message;
-use hl7_parser::message::{Segment, Separators};
+use hl7_parser::message::Separators;
 use serde::{Deserialize, Serialize};
 
 use super::ack::ErrorCode;
+use super::er7::{self, Segment};
 use super::escape::decode;
 
 /// OBX-3 code for "Study Instance UID" (DCM 113014 "DICOM Study").
@@ -107,18 +108,7 @@ pub struct MessageHeader {
 impl MessageHeader {
     /// The separators named by MSH-1/MSH-2 (validated when the header was parsed).
     pub fn separators(&self) -> Separators {
-        let c: Vec<char> = self.encoding_characters.chars().collect();
-        match c[..] {
-            [field, component, repetition, escape, subcomponent, ..] => Separators {
-                field,
-                component,
-                subcomponent,
-                repetition,
-                escape,
-                lenient_newlines: false,
-            },
-            _ => Separators::default(),
-        }
+        er7::separators(&self.encoding_characters)
     }
 }
 
@@ -230,9 +220,10 @@ pub fn parse(raw: &[u8]) -> Result<OruReport, Rejected> {
 /// the listener, so both give the same findings.
 pub fn parse_text(raw: &[u8]) -> Result<String, OruError> {
     let text = normalise(&bytes_to_text(super::mllp::unframe(raw)));
-    parse_header(&text)?;
-    let message = Message::parse(&text).map_err(|_| OruError::Syntax { segment: 1 })?;
-    let text = super::oru_text::collect(&message, &message.separators)?.text;
+    let header = parse_header(&text)?;
+    let seps = header.separators();
+    let segments = er7::segments(&text, seps).map_while(Result::ok);
+    let text = super::oru_text::collect(segments, &seps)?.text;
     if text.trim().is_empty() {
         return Err(OruError::NoText);
     }
@@ -306,10 +297,9 @@ fn bytes_to_text(raw: &[u8]) -> String {
         .to_owned()
 }
 
-/// Segments joined by `\r`, blank lines dropped: hl7-parser silently stops at the first segment
-/// it cannot parse, so an empty line would otherwise truncate the message without an error.
-/// A v2.7 truncation character (a sixth MSH-2 character) is removed: hl7-parser reads exactly
-/// five and would shift every later MSH field by one; it has no meaning for a receiver.
+/// Segments joined by `\r`, blank lines dropped (a blank line is not a segment, and some senders
+/// put one between segments). A v2.7 truncation character (a sixth MSH-2 character) is removed:
+/// it would shift every later MSH field by one, and it has no meaning for a receiver.
 fn normalise(text: &str) -> String {
     let mut out = text
         .split(['\r', '\n'])
@@ -347,9 +337,9 @@ fn parse_header(text: &str) -> Result<MessageHeader, OruError> {
     if distinct != 5 || !encoding.is_ascii() || encoding.contains(char::is_alphanumeric) {
         return Err(OruError::BadEncodingCharacters);
     }
-    let message = Message::parse(msh_line).map_err(|_| OruError::Syntax { segment: 1 })?;
-    let msh = message.segment("MSH").ok_or(OruError::NoMsh)?;
-    let raw = |n: usize| raw_field(msh, n).to_owned();
+    let seps = er7::separators(&encoding);
+    let msh = Segment::parse(msh_line, seps).map_err(|_| OruError::Syntax { segment: 1 })?;
+    let raw = |n: usize| raw_field(&msh, n).to_owned();
     Ok(MessageHeader {
         encoding_characters: encoding,
         sending_application: raw(3),
@@ -359,47 +349,49 @@ fn parse_header(text: &str) -> Result<MessageHeader, OruError> {
         message_type: raw(9),
         control_id: raw(10),
         processing_id: raw(11),
-        version: component(msh, 12, 1, &message.separators).unwrap_or_default(),
+        version: component(&msh, 12, 1, &seps).unwrap_or_default(),
         accept_ack: raw(15).trim().to_owned(),
         application_ack: raw(16).trim().to_owned(),
     })
 }
 
 fn parse_body(text: &str, header: &MessageHeader, raw: &[u8]) -> Result<OruReport, OruError> {
-    let message = Message::parse(text).map_err(|_| OruError::Syntax { segment: 1 })?;
-    if message.raw_value().len() < text.len() {
-        let parsed = message.segments.len();
-        return Err(OruError::Syntax {
-            segment: parsed + 1,
-        });
+    let seps = header.separators();
+    // One pass to check every line and keep the (first) segments the identifiers come from;
+    // the OBX text is read in a second pass. Neither builds anything per segment.
+    let (mut msh, mut obr, mut orc, mut pid) = (None, None, None, None);
+    for seg in er7::segments(text, seps) {
+        let seg = seg.map_err(|segment| OruError::Syntax { segment })?;
+        let slot = match seg.name {
+            "MSH" => &mut msh,
+            "OBR" => &mut obr,
+            "ORC" => &mut orc,
+            "PID" => &mut pid,
+            _ => continue,
+        };
+        slot.get_or_insert(seg);
     }
-    let seps = message.separators;
-    let msh = message.segment("MSH").ok_or(OruError::NoMsh)?;
-    check_message_type(msh, &seps)?;
+    let msh = msh.ok_or(OruError::NoMsh)?;
+    check_message_type(&msh, &seps)?;
     if header.control_id.trim().is_empty() {
         return Err(OruError::MissingField("MSH-10"));
     }
-    let obr = message
-        .segment("OBR")
-        .ok_or(OruError::MissingSegment("OBR"))?;
+    let obr = obr.ok_or(OruError::MissingSegment("OBR"))?;
     let order = OrderIds {
-        obr18: component(obr, 18, 1, &seps),
-        obr19: component(obr, 19, 1, &seps),
-        obr3: component(obr, 3, 1, &seps),
-        orc3: message
-            .segment("ORC")
-            .and_then(|orc| component(orc, 3, 1, &seps)),
+        obr18: component(&obr, 18, 1, &seps),
+        obr19: component(&obr, 19, 1, &seps),
+        obr3: component(&obr, 3, 1, &seps),
+        orc3: orc.and_then(|orc| component(&orc, 3, 1, &seps)),
     };
-    let patient_id = message
-        .segment("PID")
-        .and_then(|pid| component(pid, 3, 1, &seps));
-    let observations = super::oru_text::collect(&message, &seps)?;
+    let patient_id = pid.and_then(|pid| component(&pid, 3, 1, &seps));
+    let segments = er7::segments(text, seps).map_while(Result::ok);
+    let observations = super::oru_text::collect(segments, &seps)?;
     let study_uid = observations.study_uid;
     let accession = order.accession().map(str::to_owned);
     if study_uid.is_none() && accession.is_none() && patient_id.is_none() {
         return Err(OruError::NoIdentifier);
     }
-    let status = match component(obr, 25, 1, &seps).or(observations.first_status) {
+    let status = match component(&obr, 25, 1, &seps).or(observations.first_status) {
         Some(code) => {
             ReportStatus::parse(&code).ok_or(OruError::UnsupportedStatus { found: code })?
         }
@@ -415,7 +407,7 @@ fn parse_body(text: &str, header: &MessageHeader, raw: &[u8]) -> Result<OruRepor
         accession,
         study_uid,
         status,
-        observation_datetime: component(obr, 7, 1, &seps),
+        observation_datetime: component(&obr, 7, 1, &seps),
         text: observations.text,
         raw: raw.to_vec(),
     })
@@ -433,7 +425,7 @@ fn check_message_type(msh: &Segment<'_>, seps: &Separators) -> Result<(), OruErr
 
 /// A field's raw value, empty when absent.
 pub(crate) fn raw_field<'m>(seg: &Segment<'m>, n: usize) -> &'m str {
-    seg.field(n).map(|f| f.raw_value()).unwrap_or_default()
+    seg.field(n).unwrap_or_default()
 }
 
 /// A component of a field's first repetition, decoded and trimmed; `None` when empty or the
@@ -444,7 +436,7 @@ pub(crate) fn component(
     c: usize,
     seps: &Separators,
 ) -> Option<String> {
-    let raw = seg.field(n)?.component(c)?.raw_value();
+    let raw = seg.component(n, c)?;
     let value = decode(raw, seps).trim().to_owned();
     (!value.is_empty() && value != "\"\"").then_some(value)
 }

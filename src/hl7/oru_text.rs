@@ -1,7 +1,8 @@
 //! The OBX part of an ORU^R01: report text in OBX order, the Study Instance UID observation and
 //! the first OBX-11 status. Split from `oru.rs`, which owns the message-level rules.
-use hl7_parser::Message;
 use hl7_parser::message::Separators;
+
+use super::er7::Segment;
 
 use super::escape::decode;
 use super::oru::{OruError, STUDY_UID_CODE, component};
@@ -40,67 +41,78 @@ pub(crate) struct Observations {
     pub first_status: Option<String>,
 }
 
-pub(crate) fn collect(message: &Message<'_>, seps: &Separators) -> Result<Observations, OruError> {
+pub(crate) fn collect<'m>(
+    segments: impl Iterator<Item = Segment<'m>>,
+    seps: &Separators,
+) -> Result<Observations, OruError> {
     let mut out = Observations::default();
-    let mut lines: Vec<String> = Vec::new();
+    // Every line ends with '\n' here; one buffer, not one String per line (an OBX-5 of
+    // millions of empty repetitions once cost ~50 bytes of bookkeeping per byte received).
+    let mut text = String::new();
     let mut section: Option<String> = None;
-    for obx in message.segments().filter(|s| s.name == "OBX") {
-        let code = component(obx, 3, 1, seps).unwrap_or_default();
-        let name = component(obx, 3, 2, seps).unwrap_or_default();
+    for obx in segments.filter(|s| s.name == "OBX") {
+        let code = component(&obx, 3, 1, seps).unwrap_or_default();
+        let name = component(&obx, 3, 2, seps).unwrap_or_default();
         if code == STUDY_UID_CODE || name.eq_ignore_ascii_case("Study Instance UID") {
-            let uid = component(obx, 5, 1, seps).ok_or(OruError::BadStudyUid)?;
+            let uid = component(&obx, 5, 1, seps).ok_or(OruError::BadStudyUid)?;
             if !is_uid(&uid) {
                 return Err(OruError::BadStudyUid);
             }
             out.study_uid.get_or_insert(uid);
             continue;
         }
-        let value_type = component(obx, 2, 1, seps).unwrap_or_default();
+        let value_type = component(&obx, 2, 1, seps).unwrap_or_default();
         if !matches!(value_type.as_str(), "TX" | "FT" | "ST") {
             continue;
         }
         if out.first_status.is_none() {
-            out.first_status = component(obx, 11, 1, seps);
+            out.first_status = component(&obx, 11, 1, seps);
         }
-        let value = value_lines(obx.field(5), seps);
+        let value = value_lines(&obx, seps);
         let heading = name.to_ascii_uppercase();
         if SECTION_NAMES.contains(&heading.as_str()) && section.as_ref() != Some(&heading) {
             if !starts_with_heading(&value, &heading) {
-                if lines.last().is_some_and(|l| !l.is_empty()) {
-                    lines.push(String::new());
+                if last_line_has_text(&text) {
+                    text.push('\n');
                 }
-                lines.push(format!("{heading}:"));
+                text.push_str(&heading);
+                text.push_str(":\n");
             }
             section = Some(heading);
         }
-        lines.extend(value);
+        text.push_str(&value);
     }
-    while lines.last().is_some_and(|l| l.trim().is_empty()) {
-        lines.pop();
-    }
-    out.text = lines.join("\n");
+    // Trailing blank lines go (lines are trimmed at the end, so blank lines are empty).
+    text.truncate(text.trim_end_matches('\n').len());
+    out.text = text;
     Ok(out)
 }
 
-/// OBX-5: one line per repetition, each split again at decoded line breaks (`\.br\`).
-fn value_lines(field: Option<&hl7_parser::message::Field<'_>>, seps: &Separators) -> Vec<String> {
-    let Some(field) = field else {
-        return vec![String::new()];
-    };
-    field
-        .repeats()
-        .flat_map(|rep| {
-            decode(rep.raw_value(), seps)
-                .split('\n')
-                .map(|l| l.trim_end().to_owned())
-                .collect::<Vec<_>>()
-        })
-        .collect()
+/// OBX-5: one line per repetition, each split again at decoded line breaks (`\.br\`); every
+/// line trimmed at its end and followed by '\n'.
+fn value_lines(obx: &Segment<'_>, seps: &Separators) -> String {
+    let mut out = String::new();
+    if obx.field(5).is_none() {
+        out.push('\n');
+        return out;
+    }
+    for rep in obx.repetitions(5) {
+        for line in decode(rep, seps).split('\n') {
+            out.push_str(line.trim_end());
+            out.push('\n');
+        }
+    }
+    out
 }
 
-fn starts_with_heading(lines: &[String], heading: &str) -> bool {
+fn last_line_has_text(text: &str) -> bool {
+    text.strip_suffix('\n')
+        .is_some_and(|t| !t.is_empty() && !t.ends_with('\n'))
+}
+
+fn starts_with_heading(lines: &str, heading: &str) -> bool {
     lines
-        .iter()
+        .lines()
         .find(|l| !l.trim().is_empty())
         .is_some_and(|l| l.trim_start().to_ascii_uppercase().starts_with(heading))
 }
