@@ -323,6 +323,73 @@ async fn connections_beyond_the_limit_are_closed() {
     assert_still_serving(&node, "L1").await;
 }
 
+/// Issue 18: peers that hold every slot without sending a message (idle sockets, a frame
+/// trickled a byte at a time) once locked out every real sender for the idle timeout. The
+/// connection quiet longest now gives way to a newcomer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_and_trickling_peers_give_way_to_a_real_sender() {
+    let node = start(Hl7Config {
+        max_connections: 4,
+        read_timeout: Duration::from_secs(60),
+        idle_timeout: Duration::from_secs(3600),
+        ..test_config()
+    })
+    .await;
+    let mut idle = Vec::new();
+    for _ in 0..2 {
+        idle.push(TcpStream::connect(node.addr).await.expect("connect"));
+    }
+    let mut trickling = Vec::new();
+    for _ in 0..2 {
+        let mut s = TcpStream::connect(node.addr).await.expect("connect");
+        trickling.push(tokio::spawn(async move {
+            let _ = s.write_all(&[0x0B]).await;
+            for b in b"MSH|^~\\&|SLOW".iter().cycle() {
+                tokio::time::sleep(Duration::from_millis(300)).await;
+                if s.write_all(&[*b]).await.is_err() {
+                    return; // closed by the node
+                }
+            }
+        }));
+    }
+    // Every slot taken by a peer that has completed no message for longer than the node waits
+    // before it may close one (2 s).
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let started = std::time::Instant::now();
+    // The first real sender stays connected, so the second needs another quiet peer's slot.
+    let mut real1 = TcpStream::connect(node.addr).await.expect("connect");
+    real1
+        .write_all(&frame(oru("REAL1", "ACCOK", "").as_bytes()))
+        .await
+        .expect("send");
+    let ack = read_ack(&mut real1)
+        .await
+        .expect("ACK for the first real sender");
+    assert_eq!(msa(&ack), ("AA".to_owned(), "REAL1".to_owned()));
+    assert_still_serving(&node, "REAL2").await;
+    println!("two real senders answered in {:?}", started.elapsed());
+    assert_eq!(stored_ids(&node), ["REAL1", "REAL2"]);
+    // The closed ones notice within a few writes (trickling) or reads (idle).
+    let deadline = std::time::Instant::now() + Duration::from_secs(3);
+    let mut idle_closed = vec![false; idle.len()];
+    let closed = loop {
+        for (s, closed) in idle.iter_mut().zip(idle_closed.iter_mut()) {
+            let mut b = [0u8; 1];
+            let read = tokio::time::timeout(Duration::from_millis(20), s.read(&mut b)).await;
+            *closed |= matches!(read, Ok(Ok(0)) | Ok(Err(_)));
+        }
+        let n = idle_closed.iter().filter(|c| **c).count()
+            + trickling.iter().filter(|t| t.is_finished()).count();
+        if n >= 2 || std::time::Instant::now() > deadline {
+            break n;
+        }
+    };
+    assert_eq!(closed, 2, "one quiet connection closed per newcomer");
+    for t in trickling {
+        t.abort();
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shutdown_stops_the_listener() {
     let node = start(test_config()).await;

@@ -7,8 +7,10 @@
 //! with one fsync; each answer still goes out in order and only after its report is durable.
 //!
 //! `main` binds the socket and owns the shutdown token (STYLE 2). Every resource is bounded:
-//! connections (`max_connections`; one over the limit is accepted and closed at once, so the
-//! sender sees it instead of hanging in the backlog), frame size, read/idle/write timeouts.
+//! connections (`max_connections`; when all are taken, the connection quiet longest gives way
+//! to the newcomer — see `slots` — and when none can, the newcomer is accepted and closed at
+//! once, so the sender sees it instead of hanging in the backlog), frame size, read/idle/write
+//! timeouts.
 //! On shutdown no new frame is read; a message already being stored is finished and answered;
 //! `run` then waits up to `read_timeout` for connections to end. Logs carry control IDs,
 //! accession numbers and UIDs, never patient names or IDs.
@@ -19,7 +21,6 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::io::AsyncWriteExt;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{Instrument, Span, debug, error, info, info_span, warn};
@@ -28,6 +29,7 @@ use super::ack::{self, AckMeta, ErrorCode, Outcome};
 use super::mllp::{FrameLimits, MllpError, MllpReader, encode_frame};
 use super::oru::{self, MessageHeader};
 use super::sink::{ReportSink, SinkError};
+use super::slots::{EVICT_WAIT, Slot, Slots};
 
 /// Listener limits. The integrator maps `[hl7] max_message_bytes`, `read_timeout_seconds` and
 /// `max_connections` onto these.
@@ -65,7 +67,7 @@ pub async fn run(
     cfg: Hl7Config,
 ) {
     let tracker = TaskTracker::new();
-    let permits = Arc::new(Semaphore::new(cfg.max_connections));
+    let slots = Slots::new(cfg.max_connections);
     let ack_ids = Arc::new(AckIds::new());
     info!(addr = ?listener.local_addr().ok(), "HL7 listener started");
     loop {
@@ -82,23 +84,30 @@ pub async fn run(
                 continue;
             }
         };
-        let Ok(permit) = permits.clone().try_acquire_owned() else {
-            warn!(%peer, max = cfg.max_connections, "too many HL7 connections; closing this one");
-            continue;
-        };
         let conn = Connection {
             sink: sink.clone(),
             cfg,
             shutdown: shutdown.clone(),
             ack_ids: ack_ids.clone(),
         };
-        tracker.spawn(
-            async move {
-                conn.serve(stream).await;
-                drop(permit);
-            }
-            .instrument(info_span!("hl7_connection", %peer)),
-        );
+        let span = info_span!("hl7_connection", %peer);
+        if let Some(slot) = slots.try_take() {
+            tracker.spawn(conn.serve(stream, slot).instrument(span));
+        } else if slots.evict_quietest() {
+            info!(%peer, "all HL7 connections taken; closing the one quiet longest");
+            let slots = slots.clone();
+            tracker.spawn(
+                async move {
+                    match tokio::time::timeout(EVICT_WAIT, slots.take()).await {
+                        Ok(Some(slot)) => conn.serve(stream, slot).await,
+                        _ => warn!("no HL7 connection slot came free; closing this one"),
+                    }
+                }
+                .instrument(span),
+            );
+        } else {
+            warn!(%peer, max = cfg.max_connections, "too many HL7 connections; closing this one");
+        }
     }
     tracker.close();
     if tokio::time::timeout(cfg.read_timeout, tracker.wait())
@@ -146,7 +155,7 @@ struct Connection {
 }
 
 impl Connection {
-    async fn serve(self, stream: TcpStream) {
+    async fn serve(self, stream: TcpStream, slot: Slot) {
         // ACKs are small and latency-bound; Nagle would delay each one.
         if let Err(e) = stream.set_nodelay(true) {
             debug!(error = %e, "TCP_NODELAY not set");
@@ -165,6 +174,10 @@ impl Connection {
             let next = tokio::select! {
                 biased;
                 _ = self.shutdown.cancelled() => break,
+                _ = slot.evicted.cancelled() => {
+                    info!("closing this quiet HL7 connection for a new sender");
+                    break;
+                }
                 next = reader.next_frame() => next,
             };
             let skipped = reader.take_skipped();
@@ -173,6 +186,7 @@ impl Connection {
             }
             let reply = match next {
                 Ok(Some(frame)) => {
+                    slot.busy();
                     let batch = self.gather(frame, &mut reader).await;
                     self.handle(batch).await
                 }
@@ -208,6 +222,7 @@ impl Connection {
                 warn!(error = %e, "writing ACK failed; closing");
                 break;
             }
+            slot.answered();
         }
         let _ = wr.shutdown().await;
         debug!("HL7 connection closed");

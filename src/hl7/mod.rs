@@ -15,6 +15,7 @@ pub mod oru;
 mod oru_tests;
 mod oru_text;
 pub mod sink;
+mod slots;
 
 pub use listener::{Hl7Config, run};
 pub use oru::{OruReport, ReportStatus};
