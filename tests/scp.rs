@@ -230,6 +230,85 @@ fn garbage_and_truncated_pdus_leave_the_node_serving() {
     );
 }
 
+/// An A-ASSOCIATE-RQ to PETGROUND proposing `contexts` PET presentation contexts.
+fn association_request(contexts: usize) -> Vec<u8> {
+    use dicom_ul::pdu::{AssociationRQ, Pdu, PresentationContextProposed};
+    let rq = AssociationRQ {
+        protocol_version: 1,
+        calling_ae_title: "RAWSCU".into(),
+        called_ae_title: "PETGROUND".into(),
+        application_context_name: "1.2.840.10008.3.1.1.1".into(),
+        presentation_contexts: (0..contexts)
+            .map(|i| PresentationContextProposed {
+                id: (2 * (i % 128) + 1) as u8,
+                abstract_syntax: dicomgen::PET.into(),
+                transfer_syntaxes: vec!["1.2.840.10008.1.2.1".into(), "1.2.840.10008.1.2".into()],
+            })
+            .collect(),
+        user_variables: vec![dicom_ul::pdu::UserVariableItem::MaxLength(16384)],
+    };
+    let mut out = Vec::new();
+    dicom_ul::pdu::write_pdu(&mut out, &Pdu::AssociationRQ(rq)).expect("encode RQ");
+    out
+}
+
+/// The first PDU type byte the node answers with on `s`, or `None` if it closed silently.
+fn answer_type(s: &mut TcpStream) -> Option<u8> {
+    s.set_read_timeout(Some(Duration::from_secs(20)))
+        .expect("timeout");
+    let mut b = [0u8; 1];
+    match s.read(&mut b) {
+        Ok(1) => Some(b[0]),
+        _ => None,
+    }
+}
+
+/// Issue 18: connections that never send a byte wait outside the association slots, and a
+/// request cut short (then half-closed) or too large to take is answered at once instead of
+/// being held to the association timeout (set to an hour here, so a hold fails the test).
+#[test]
+fn idle_sockets_and_stalled_requests_do_not_hold_association_slots() {
+    let dir = tempdir();
+    let node = Node::start(
+        dir.path(),
+        "max_associations = 2\nassociation_timeout_seconds = 3600\n",
+    );
+    let idle: Vec<TcpStream> = (0..5)
+        .map(|_| TcpStream::connect(node.dicom).expect("connect"))
+        .collect();
+    let (ok, out) = echo(&node, "ECHOSCU", "PETGROUND");
+    assert!(ok, "five idle sockets must not lock out C-ECHO: {out}");
+
+    // Half a request, then the peer half-closes: A-ABORT.
+    let rq = association_request(3);
+    let mut s = TcpStream::connect(node.dicom).expect("connect");
+    s.write_all(&rq[..rq.len() / 2]).expect("write");
+    s.shutdown(std::net::Shutdown::Write).expect("half-close");
+    assert_eq!(
+        answer_type(&mut s),
+        Some(0x07),
+        "cut-short request: A-ABORT"
+    );
+
+    // 3,000 presentation contexts (~300 KB; at most 128 are valid): an answer, not a hold.
+    let big = association_request(3000);
+    let mut s = TcpStream::connect(node.dicom).expect("connect");
+    let writer = {
+        let mut w = s.try_clone().expect("clone");
+        std::thread::spawn(move || {
+            let _ = w.write_all(&big);
+        })
+    };
+    let answer = answer_type(&mut s);
+    assert!(
+        matches!(answer, Some(0x02 | 0x03 | 0x07)),
+        "oversized request answered with AC, RJ or abort, got {answer:?}"
+    );
+    let _ = writer.join();
+    drop(idle);
+    assert!(echo(&node, "ECHOSCU", "PETGROUND").0, "node keeps serving");
+}
+
 /// Drives one C-STORE by hand with dicom-ul so that the data set can be cut short.
 fn store_raw(node: &Node, sop_class: &str, sop: &str, dataset: &[u8]) -> Response {
     use dicom_ul::association::client::ClientAssociationOptions;
@@ -300,6 +379,48 @@ fn cut_short_dataset_and_oversize_instance_get_failure_statuses() {
     assert!(out.contains("OutOfResources"), "{out}");
     assert!(files_below(&node.data_dir().join("studies")).is_empty());
 
+    let rsp = store_raw(&node, dicomgen::PET, &sop, &full);
+    assert_eq!(
+        rsp.status,
+        status::SUCCESS,
+        "the node keeps serving: {rsp:?}"
+    );
+}
+
+/// Issue 18: an empty, blank or NUL SOP Instance UID in the command gets a failure status (the
+/// association goes on); an element claiming 1.8 GB inside a sequence item is refused with
+/// C000 before anything reserves that much.
+#[test]
+fn bad_command_uids_and_claimed_lengths_get_failure_statuses() {
+    let dir = tempdir();
+    let node = Node::start(dir.path(), "");
+    let spec = SeriesSpec::pet(1, 16);
+    let sop = dicomgen::uid();
+    let mut full = Vec::new();
+    spec.instance(&sop, 1)
+        .write_dataset(&mut full)
+        .expect("encode");
+    for bad in ["", "    ", "\0\0"] {
+        let rsp = store_raw(&node, dicomgen::PET, bad, &full);
+        assert_eq!(rsp.status, status::CANNOT_UNDERSTAND, "{bad:?}: {rsp:?}");
+    }
+    // (0008,1115) SQ of one 20-byte item whose first element (0009,0010) claims 1.8 GB.
+    let mut hostile = full.clone();
+    let mut seq = vec![0x08, 0x00, 0x15, 0x11, b'S', b'Q', 0, 0];
+    seq.extend_from_slice(&28u32.to_le_bytes());
+    seq.extend_from_slice(&[0xFE, 0xFF, 0x00, 0xE0]);
+    seq.extend_from_slice(&20u32.to_le_bytes());
+    seq.extend_from_slice(&[0x09, 0x00, 0x10, 0x00, b'U', b'N', 0, 0]);
+    seq.extend_from_slice(&1_800_000_000u32.to_le_bytes());
+    seq.extend_from_slice(&[0u8; 8]);
+    // Sequences sort after (0008,0060) and before (0010,xxxx): insert before the first group 0010 element.
+    let at = (0..hostile.len() - 2)
+        .step_by(2)
+        .find(|&i| hostile[i..i + 2] == [0x10, 0x00] && hostile[i + 2..i + 4] == [0x10, 0x00])
+        .expect("PatientName");
+    hostile.splice(at..at, seq);
+    let rsp = store_raw(&node, dicomgen::PET, &sop, &hostile);
+    assert_eq!(rsp.status, status::CANNOT_UNDERSTAND, "{rsp:?}");
     let rsp = store_raw(&node, dicomgen::PET, &sop, &full);
     assert_eq!(
         rsp.status,

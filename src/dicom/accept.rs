@@ -147,34 +147,93 @@ pub struct Proposal {
     pub abstract_syntaxes: Vec<String>,
 }
 
-/// Peeks at the A-ASSOCIATE-RQ. `None` when the first PDU is not a well-formed request (the
-/// negotiation that follows then answers it as dicom-ul does: abort or reject).
-pub async fn peek_request(socket: &TcpStream, max_len: usize) -> std::io::Result<Option<Proposal>> {
+/// What the first bytes of a connection are.
+#[derive(Debug, Clone)]
+pub enum Peeked {
+    /// A well-formed A-ASSOCIATE-RQ.
+    Request(Proposal),
+    /// Something else (the negotiation that follows answers it as dicom-ul does: abort or
+    /// reject).
+    Other,
+    /// A request that stopped arriving before it was complete: the peer half-closed or went
+    /// silent mid-request, or the request is larger than the socket buffer holds (thousands of
+    /// presentation contexts; at most 128 are valid). `want` is its declared size.
+    Stalled { want: usize },
+}
+
+/// Peeks at the A-ASSOCIATE-RQ; [`Peeked::Stalled`] once no new byte of an incomplete request
+/// has arrived for `stall`.
+pub async fn peek_request(
+    socket: &TcpStream,
+    max_len: usize,
+    stall: Duration,
+) -> std::io::Result<Peeked> {
     let mut buf = vec![0u8; 4096];
+    let (mut seen, mut since) = (0, tokio::time::Instant::now());
     loop {
         let n = socket.peek(&mut buf).await?;
         if n == 0 {
             return Err(std::io::ErrorKind::UnexpectedEof.into());
         }
+        let mut want = 6;
         if n >= 6 {
             if buf[0] != 0x01 {
-                return Ok(None);
+                return Ok(Peeked::Other);
             }
-            let want = 6 + u32::from_be_bytes([buf[2], buf[3], buf[4], buf[5]]) as usize;
+            want = 6 + u32::from_be_bytes([buf[2], buf[3], buf[4], buf[5]]) as usize;
             if want > max_len {
-                return Ok(None);
+                return Ok(Peeked::Other);
             }
             if n >= want {
-                return Ok(parse_request(&buf[..want]));
+                return Ok(parse_request(&buf[..want]).map_or(Peeked::Other, Peeked::Request));
             }
             if buf.len() < want {
                 buf.resize(want, 0);
                 continue;
             }
         }
+        if n > seen {
+            (seen, since) = (n, tokio::time::Instant::now());
+        } else if since.elapsed() >= stall {
+            return Ok(Peeked::Stalled { want });
+        }
         // Part of the request is still in flight: peek would return at once, so wait a little.
         tokio::time::sleep(Duration::from_millis(2)).await;
     }
+}
+
+/// Answers a [`Peeked::Stalled`] request: reads what more of it comes (while it keeps coming
+/// within `stall`), then sends a permanent A-ASSOCIATE-RJ if the whole request arrived (it was
+/// too large to negotiate) or an A-ABORT if not (it was cut short), and closes.
+pub async fn refuse_stalled(mut socket: TcpStream, want: usize, stall: Duration) {
+    use dicom_ul::pdu::{AbortRQServiceProviderReason, AbortRQSource};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut left = want;
+    let mut buf = vec![0u8; 64 * 1024];
+    while left > 0 {
+        let chunk = left.min(buf.len());
+        match tokio::time::timeout(stall, socket.read(&mut buf[..chunk])).await {
+            Ok(Ok(n)) if n > 0 => left -= n,
+            _ => break,
+        }
+    }
+    let pdu = if left == 0 {
+        Pdu::AssociationRJ(AssociationRJ {
+            result: AssociationRJResult::Permanent,
+            source: AssociationRJSource::ServiceUser(AssociationRJServiceUserReason::NoReasonGiven),
+        })
+    } else {
+        Pdu::AbortRQ {
+            source: AbortRQSource::ServiceProvider(
+                AbortRQServiceProviderReason::InvalidPduParameter,
+            ),
+        }
+    };
+    let mut out = Vec::new();
+    if dicom_ul::pdu::write_pdu(&mut out, &pdu).is_ok() {
+        let _ = tokio::time::timeout(stall, socket.write_all(&out)).await;
+    }
+    let _ = socket.shutdown().await;
 }
 
 fn parse_request(bytes: &[u8]) -> Option<Proposal> {

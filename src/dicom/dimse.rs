@@ -164,9 +164,9 @@ impl Request {
             C_STORE_RQ => Ok(Self::Store {
                 message_id,
                 sop_class_uid,
-                sop_instance_uid: set
-                    .uid(AFFECTED_SOP_INSTANCE_UID)
-                    .ok_or(DimseError::Missing("AffectedSOPInstanceUID"))?,
+                // Absent, empty, blank or NUL: kept empty, so that the SCP answers this
+                // request with a failure status instead of aborting the association.
+                sop_instance_uid: set.uid(AFFECTED_SOP_INSTANCE_UID).unwrap_or_default(),
                 has_dataset: set.us(COMMAND_DATA_SET_TYPE) != Some(NO_DATASET),
             }),
             other => Err(DimseError::Unsupported(other)),

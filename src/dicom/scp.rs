@@ -6,7 +6,7 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use dicom_ul::association::server::AsyncServerAssociation;
 use dicom_ul::pdu::{PDataValue, PDataValueType, Pdu};
@@ -16,7 +16,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{Instrument, debug, info, info_span, warn};
 
-use super::accept::{self, Refusal};
+use super::accept::{self, Peeked, Refusal};
 use super::dimse::{self, Request, Response, status};
 use crate::config::ScpConfig;
 use crate::store::{Event, Store};
@@ -35,6 +35,9 @@ pub struct ScpContext {
 /// `cfg.shutdown_grace` for the running associations to finish.
 pub async fn run(listener: TcpListener, shutdown: CancellationToken, ctx: Arc<ScpContext>) {
     let slots = Arc::new(Semaphore::new(ctx.cfg.max_associations));
+    let waiting_places = Arc::new(Semaphore::new(
+        ctx.cfg.max_associations * WAITING_PER_ASSOCIATION,
+    ));
     let tracker = TaskTracker::new();
     loop {
         let (socket, peer) = tokio::select! {
@@ -50,24 +53,50 @@ pub async fn run(listener: TcpListener, shutdown: CancellationToken, ctx: Arc<Sc
             },
         };
         let _ = socket.set_nodelay(true);
-        let timeout = ctx.cfg.association_timeout;
-        let permit = match slots.clone().try_acquire_owned() {
-            Ok(permit) if !disk_reserve_reached(&ctx) => permit,
-            outcome => {
-                let why = match outcome {
-                    Ok(_) => Refusal::DiskReserve,
-                    Err(_) => Refusal::TooManyAssociations,
-                };
-                warn!(%peer, reason = ?why, "association refused before negotiation (transient)");
-                tracker.spawn(accept::reject_transient(socket, why, timeout));
-                continue;
-            }
+        // Until its A-ASSOCIATE-RQ is in, a connection holds only a waiting place, not an
+        // association slot: sockets that never send a byte cannot lock out real senders.
+        let Ok(waiting) = waiting_places.clone().try_acquire_owned() else {
+            warn!(%peer, "too many connections waiting to send an association request; closing");
+            continue;
         };
-        let ctx = ctx.clone();
+        let (ctx, slots, stop) = (ctx.clone(), slots.clone(), shutdown.clone());
         let span = info_span!("association", %peer);
         tracker.spawn(
             async move {
-                serve(socket, peer, &ctx).await;
+                let proposal = tokio::select! {
+                    _ = stop.cancelled() => None,
+                    p = read_request(&socket, &ctx) => p,
+                };
+                let Some(proposal) = proposal else {
+                    return;
+                };
+                drop(waiting);
+                let proposal = match proposal {
+                    Peeked::Request(p) => Some(p),
+                    Peeked::Other => None,
+                    Peeked::Stalled { want } => {
+                        warn!(
+                            bytes = want,
+                            "association request cut short or too large; refusing"
+                        );
+                        accept::refuse_stalled(socket, want, REQUEST_STALL).await;
+                        return;
+                    }
+                };
+                let permit = match slots.try_acquire_owned() {
+                    Ok(permit) if !disk_reserve_reached(&ctx) => permit,
+                    outcome => {
+                        let why = match outcome {
+                            Ok(_) => Refusal::DiskReserve,
+                            Err(_) => Refusal::TooManyAssociations,
+                        };
+                        warn!(reason = ?why, "association refused before negotiation (transient)");
+                        let timeout = ctx.cfg.association_timeout;
+                        accept::reject_transient(socket, why, timeout).await;
+                        return;
+                    }
+                };
+                serve(socket, proposal, peer, &ctx).await;
                 drop(permit);
             }
             .instrument(span),
@@ -99,20 +128,43 @@ fn disk_reserve_reached(ctx: &ScpContext) -> bool {
     }
 }
 
-async fn serve(socket: TcpStream, peer: SocketAddr, ctx: &ScpContext) {
+/// Connections that may wait for their A-ASSOCIATE-RQ, per association slot.
+const WAITING_PER_ASSOCIATION: usize = 4;
+
+/// An incomplete A-ASSOCIATE-RQ that gains no byte for this long is refused (a real peer sends
+/// its request in one go; one that half-closed or went silent mid-request would otherwise be
+/// held until the association timeout).
+const REQUEST_STALL: Duration = Duration::from_secs(2);
+
+/// The peer's A-ASSOCIATE-RQ, within `dicom.association_timeout_seconds`; `None` when the
+/// connection closed or timed out first (logged).
+async fn read_request(socket: &TcpStream, ctx: &ScpContext) -> Option<Peeked> {
     let timeout = ctx.cfg.association_timeout;
-    let proposal = match tokio::time::timeout(timeout, accept::peek_request(&socket, 1 << 20)).await
+    match tokio::time::timeout(
+        timeout,
+        accept::peek_request(socket, 1 << 20, REQUEST_STALL),
+    )
+    .await
     {
-        Ok(Ok(p)) => p,
+        Ok(Ok(p)) => Some(p),
         Ok(Err(e)) => {
             debug!(error = %e, "connection closed before an association request");
-            return;
+            None
         }
         Err(_) => {
             warn!("no association request within the timeout; closing");
-            return;
+            None
         }
-    };
+    }
+}
+
+async fn serve(
+    socket: TcpStream,
+    proposal: Option<accept::Proposal>,
+    peer: SocketAddr,
+    ctx: &ScpContext,
+) {
+    let timeout = ctx.cfg.association_timeout;
     let (calling, called, proposed) = match &proposal {
         Some(p) => (
             p.calling_ae.as_str(),
@@ -282,6 +334,9 @@ fn abort_pdu() -> Pdu {
     }
 }
 
+/// Largest DIMSE command set accepted across fragments (a C-STORE-RQ is ~150 bytes).
+const MAX_COMMAND_BYTES: usize = 64 * 1024;
+
 async fn step(
     state: State,
     pdv: PDataValue,
@@ -303,6 +358,11 @@ async fn step(
             }
         }
         (State::Command { pc, mut bytes }, PDataValueType::Command) => {
+            if bytes.len() + pdv.data.len() > MAX_COMMAND_BYTES {
+                return Err(LoopError::Protocol(format!(
+                    "command set over {MAX_COMMAND_BYTES} bytes"
+                )));
+            }
             bytes.extend_from_slice(&pdv.data);
             let st = State::Command { pc, bytes };
             if pdv.is_last {

@@ -28,6 +28,10 @@ pub enum WalkError {
     Unclosed(u32),
     #[error("sequence delimiter without an open sequence at byte {0}")]
     StrayDelimiter(u64),
+    #[error(
+        "element ({0:04X},{1:04X}) has {3} bytes, not a multiple of the {4} bytes of its VR {2}"
+    )]
+    BadLength(u16, u16, String, u32, u32),
     #[error("cannot read data set: {0}")]
     Io(String),
 }
@@ -126,7 +130,24 @@ pub fn check_complete<R: Read + Seek>(
         {
             return Err(WalkError::Overrun(group, elem, pos));
         }
-        if is_container(group, elem, vr, explicit_vr) {
+        let vr = if explicit_vr || group == 0xFFFE {
+            Some(vr)
+        } else {
+            dictionary_vr(group, elem)
+        };
+        if let Some(width) = vr.and_then(value_width)
+            && len % width != 0
+        {
+            let name = vr.map(|v| String::from_utf8_lossy(&v).into_owned());
+            return Err(WalkError::BadLength(
+                group,
+                elem,
+                name.unwrap_or_default(),
+                len,
+                width,
+            ));
+        }
+        if is_container(group, elem, vr) {
             // Walk into it: its elements are checked too, and its depth counts.
             push(&mut open, Some(stop), pos)?;
             continue;
@@ -151,17 +172,30 @@ fn push(open: &mut Vec<Option<u64>>, c: Option<u64>, pos: u64) -> Result<(), Wal
 
 /// A defined-length element whose value is a data set to walk: an item, or a sequence (by its
 /// explicit VR, or in implicit VR by the standard dictionary).
-fn is_container(group: u16, elem: u16, vr: [u8; 2], explicit_vr: bool) -> bool {
+fn is_container(group: u16, elem: u16, vr: Option<[u8; 2]>) -> bool {
+    (group, elem) == (0xFFFE, 0xE000) || vr == Some(*b"SQ")
+}
+
+/// The VR the standard dictionary gives a tag, when it gives exactly one (implicit VR).
+fn dictionary_vr(group: u16, elem: u16) -> Option<[u8; 2]> {
     use dicom_core::dictionary::{DataDictionary, DataDictionaryEntry, VirtualVr};
-    if (group, elem) == (0xFFFE, 0xE000) {
-        return true;
+    match dicom_dictionary_std::StandardDataDictionary
+        .by_tag(dicom_core::Tag(group, elem))?
+        .vr()
+    {
+        VirtualVr::Exact(vr) => vr.to_string().as_bytes().try_into().ok(),
+        _ => None,
     }
-    if explicit_vr {
-        return &vr == b"SQ";
-    }
-    dicom_dictionary_std::StandardDataDictionary
-        .by_tag(dicom_core::Tag(group, elem))
-        .is_some_and(|e| e.vr() == VirtualVr::Exact(dicom_core::VR::SQ))
+}
+
+/// Bytes per value of the binary VRs: their length must be a multiple of it (PS3.5 6.2).
+fn value_width(vr: [u8; 2]) -> Option<u32> {
+    Some(match &vr {
+        b"US" | b"SS" | b"OW" => 2,
+        b"UL" | b"SL" | b"FL" | b"AT" | b"OF" | b"OL" => 4,
+        b"FD" | b"SV" | b"UV" | b"OD" | b"OV" => 8,
+        _ => return None,
+    })
 }
 
 #[cfg(test)]
@@ -282,6 +316,30 @@ mod tests {
             check_complete(Cursor::new(&d), 0, true),
             Err(WalkError::Overrun(0x0008, 0x0060, _))
         ));
+    }
+
+    /// Issue 18: a binary value whose length does not fit its VR was stored with Success.
+    #[test]
+    fn a_value_length_that_does_not_fit_its_vr_is_refused() {
+        let mut d = Vec::new();
+        el_explicit(&mut d, 0x0028, 0x0010, b"US", &[1, 2, 3]);
+        assert!(matches!(
+            check_complete(Cursor::new(&d), 0, true),
+            Err(WalkError::BadLength(0x0028, 0x0010, _, 3, 2))
+        ));
+        let mut d = Vec::new();
+        el_explicit(&mut d, 0x7FE0, 0x0010, b"OW", &[0u8; 511]);
+        assert!(check_complete(Cursor::new(&d), 0, true).is_err());
+        // Implicit VR: the dictionary says Rows is US.
+        let d = [0x28, 0x00, 0x10, 0x00, 3, 0, 0, 0, 1, 2, 3];
+        assert!(matches!(
+            check_complete(Cursor::new(&d), 0, false),
+            Err(WalkError::BadLength(0x0028, 0x0010, _, 3, 2))
+        ));
+        let mut d = Vec::new();
+        el_explicit(&mut d, 0x0028, 0x0010, b"US", &[0, 2]);
+        el_explicit(&mut d, 0x0018, 0x1242, b"IS", b"123");
+        assert_eq!(check_complete(Cursor::new(&d), 0, true), Ok(()));
     }
 
     #[test]
