@@ -311,12 +311,17 @@ fn idle_sockets_and_stalled_requests_do_not_hold_association_slots() {
 
 /// Drives one C-STORE by hand with dicom-ul so that the data set can be cut short.
 fn store_raw(node: &Node, sop_class: &str, sop: &str, dataset: &[u8]) -> Response {
+    store_raw_ts(node, sop_class, sop, dataset, "1.2.840.10008.1.2.1")
+}
+
+/// [`store_raw`] in transfer syntax `ts`.
+fn store_raw_ts(node: &Node, sop_class: &str, sop: &str, dataset: &[u8], ts: &str) -> Response {
     use dicom_ul::association::client::ClientAssociationOptions;
     use dicom_ul::pdu::{PDataValue, PDataValueType, Pdu};
     let mut assoc = ClientAssociationOptions::new()
         .calling_ae_title("RAWSCU")
         .called_ae_title("PETGROUND")
-        .with_presentation_context(sop_class, vec!["1.2.840.10008.1.2.1"])
+        .with_presentation_context(sop_class, vec![ts])
         .establish(node.dicom)
         .expect("association");
     let pc = assoc.presentation_contexts()[0].id;
@@ -427,6 +432,43 @@ fn bad_command_uids_and_claimed_lengths_get_failure_statuses() {
         status::SUCCESS,
         "the node keeps serving: {rsp:?}"
     );
+}
+
+/// Deflated data sets are inflated (bounded) and walked before any parser sees them: a good
+/// one from dcmtk is stored, a cut-short or bogus one gets C000.
+#[test]
+fn deflated_data_sets_are_checked_after_inflating() {
+    use std::io::Write as _;
+    const DEFLATED: &str = "1.2.840.10008.1.2.1.99";
+    let dir = tempdir();
+    let node = Node::start(dir.path(), "");
+    let files = SeriesSpec::pet(1, 16).write(&dir.path().join("in"));
+    let (ok, out) = storescu(&node, &["-v", "-xd"], &files);
+    assert!(ok && out.contains("(Success)"), "{out}");
+    let stored = dicom_object::open_file(stored_path(&node, &files[0])).expect("stored");
+    assert_eq!(
+        stored.meta().transfer_syntax().trim_end_matches('\0'),
+        DEFLATED
+    );
+
+    let sop = dicomgen::uid();
+    let mut plain = Vec::new();
+    SeriesSpec::pet(1, 16)
+        .instance(&sop, 1)
+        .write_dataset(&mut plain)
+        .expect("encode");
+    let deflate = |bytes: &[u8]| {
+        let mut z = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::fast());
+        z.write_all(bytes).expect("deflate");
+        z.finish().expect("deflate")
+    };
+    let cut = deflate(&plain[..plain.len() - 100]);
+    let rsp = store_raw_ts(&node, dicomgen::PET, &sop, &cut, DEFLATED);
+    assert_eq!(rsp.status, status::CANNOT_UNDERSTAND, "{rsp:?}");
+    let rsp = store_raw_ts(&node, dicomgen::PET, &sop, &[0xFF; 64], DEFLATED);
+    assert_eq!(rsp.status, status::CANNOT_UNDERSTAND, "{rsp:?}");
+    let rsp = store_raw_ts(&node, dicomgen::PET, &sop, &deflate(&plain), DEFLATED);
+    assert_eq!(rsp.status, status::SUCCESS, "{rsp:?}");
 }
 
 #[test]

@@ -266,12 +266,13 @@ async fn commit(
     let quarantine = quarantine_path(ctx, &e.sop_instance);
     let (want_class, want_inst) = (e.sop_class.clone(), e.sop_instance.clone());
     let ts = e.transfer_syntax.trim_end_matches('\0').to_owned();
+    let limit = ctx.cfg.max_instance_bytes;
     let joined = tokio::task::spawn_blocking(move || {
         let (tmp, walked) = match payload {
             Payload::File(path) => (path, None),
             Payload::Memory(buf) => {
                 // Walked from memory before it is written: no second read of the file.
-                // (Deflated data sets are parsed whole from the file below.)
+                // (Deflated data sets are inflated and walked from the file below.)
                 let walked = (ts != dicom_dictionary_std::uids::DEFLATED_EXPLICIT_VR_LITTLE_ENDIAN)
                     .then(|| check_complete_bytes(&buf, offset, &ts));
                 let (path, mut file) = store.incoming_file().map_err(store_status)?;
@@ -282,7 +283,7 @@ async fn commit(
                 (path, walked)
             }
         };
-        let walked = walked.unwrap_or_else(|| check_complete(&tmp, offset, &ts));
+        let walked = walked.unwrap_or_else(|| check_complete(&tmp, offset, &ts, &store, limit));
         if let Err(why) = walked {
             keep_in_quarantine(&tmp, &quarantine, &why);
             return Err((status::CANNOT_UNDERSTAND, why));
@@ -344,17 +345,51 @@ fn check_complete_bytes(buf: &[u8], offset: u64, ts: &str) -> Result<(), String>
 }
 
 /// Refuses a data set that was cut short (see `dicom::walk`).
-fn check_complete(path: &std::path::Path, offset: u64, ts: &str) -> Result<(), String> {
+fn check_complete(
+    path: &std::path::Path,
+    offset: u64,
+    ts: &str,
+    store: &crate::store::Store,
+    limit: u64,
+) -> Result<(), String> {
     use dicom_dictionary_std::uids;
     if ts == uids::DEFLATED_EXPLICIT_VR_LITTLE_ENDIAN {
-        // Deflated data sets cannot be walked without inflating: parse them whole.
-        return dicom_object::open_file(path)
-            .map(|_| ())
-            .map_err(|e| e.to_string());
+        return check_deflated(path, offset, store, limit);
     }
     let file = std::fs::File::open(path).map_err(|e| e.to_string())?;
     let explicit = ts != uids::IMPLICIT_VR_LITTLE_ENDIAN;
     crate::dicom::walk::check_complete(file, offset, explicit).map_err(|e| e.to_string())
+}
+
+/// A deflated data set is inflated into a temporary file (at most `limit` bytes: a small
+/// stream can inflate to gigabytes) and walked there, so that no parser meets its lengths
+/// before they are checked against the bytes that are really there.
+fn check_deflated(
+    path: &std::path::Path,
+    offset: u64,
+    store: &crate::store::Store,
+    limit: u64,
+) -> Result<(), String> {
+    use std::io::{Read, Seek};
+    let mut file = std::fs::File::open(path).map_err(|e| e.to_string())?;
+    file.seek(std::io::SeekFrom::Start(offset))
+        .map_err(|e| e.to_string())?;
+    let (tmp, mut out) = store.incoming_file().map_err(|e| e.to_string())?;
+    let inflated = {
+        let mut inflate = flate2::read::DeflateDecoder::new(std::io::BufReader::new(file));
+        std::io::copy(&mut (&mut inflate).take(limit + 1), &mut out)
+    };
+    let walked = match inflated {
+        Ok(n) if n > limit => Err("inflated data set exceeds dicom.max_instance_mb".to_owned()),
+        Ok(_) => std::fs::File::open(&tmp)
+            .map_err(|e| e.to_string())
+            .and_then(|f| {
+                crate::dicom::walk::check_complete(f, 0, true).map_err(|e| e.to_string())
+            }),
+        Err(e) => Err(format!("deflated data set cannot be inflated: {e}")),
+    };
+    let _ = std::fs::remove_file(&tmp);
+    walked
 }
 
 fn keep_in_quarantine(tmp: &std::path::Path, dest: &std::path::Path, why: &str) {
