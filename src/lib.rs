@@ -6,6 +6,7 @@ pub mod dicom;
 pub mod ground;
 pub mod hl7;
 pub mod label;
+pub mod logtext;
 pub mod node;
 pub mod pipeline;
 pub mod report;

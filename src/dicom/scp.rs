@@ -19,6 +19,7 @@ use tracing::{Instrument, debug, info, info_span, warn};
 use super::accept::{self, Peeked, Refusal};
 use super::dimse::{self, Request, Response, status};
 use crate::config::ScpConfig;
+use crate::logtext::capped;
 use crate::store::{Event, Store};
 
 mod receive;
@@ -214,9 +215,6 @@ async fn serve(
     }
 }
 
-/// Longest peer-supplied text written to the log (characters).
-const LOG_TEXT_MAX: usize = 200;
-
 /// A peer's association error, fit for the log: an unexpected PDU by its kind and size only,
 /// never its bytes (a P-DATA sent before association carries a data set, patient data
 /// included, and was once logged whole as a decimal dump, 3.8 MB for 0.95 MB in).
@@ -232,19 +230,6 @@ fn loggable(e: &dicom_ul::association::Error) -> String {
 /// A PDU as its kind and sizes ("PData [(Data, 912 bytes)]"), capped.
 fn pdu_text(pdu: &Pdu) -> String {
     capped(&pdu.short_description().to_string())
-}
-
-/// Peer-supplied text for the log: printable characters only, at most [`LOG_TEXT_MAX`].
-fn capped(s: &str) -> String {
-    let mut out: String = s
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .take(LOG_TEXT_MAX)
-        .collect();
-    if s.chars().count() > LOG_TEXT_MAX {
-        out.push_str("...");
-    }
-    out
 }
 
 #[derive(Default)]
@@ -510,14 +495,6 @@ fn quarantine_path(ctx: &ScpContext, sop: &str) -> PathBuf {
 #[cfg(test)]
 mod log_tests {
     use super::*;
-
-    #[test]
-    fn peer_text_in_logs_is_capped_and_printable() {
-        let long = "A".repeat(5000) + "\n\u{0}";
-        let c = capped(&long);
-        assert_eq!(c.chars().count(), LOG_TEXT_MAX + 3);
-        assert!(!c.chars().any(char::is_control));
-    }
 
     /// Issue 18: a P-DATA PDU sent before association (a data set with a patient name) is
     /// logged by kind and size, never by its bytes.

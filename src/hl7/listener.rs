@@ -30,6 +30,7 @@ use super::mllp::{FrameLimits, MllpError, MllpReader, encode_frame};
 use super::oru::{self, MessageHeader};
 use super::sink::{ReportSink, SinkError};
 use super::slots::{EVICT_WAIT, Slot, Slots};
+use crate::logtext::capped;
 
 /// Listener limits. The integrator maps `[hl7] max_message_bytes`, `read_timeout_seconds` and
 /// `max_connections` onto these.
@@ -340,9 +341,9 @@ fn process_batch(frames: &[Vec<u8>], sink: &dyn ReportSink) -> Vec<Processed> {
         match oru::parse(frame) {
             Ok(report) => {
                 info!(
-                    control_id = %report.header.control_id,
-                    accession = report.accession.as_deref(),
-                    study_uid = report.study_uid.as_deref(),
+                    control_id = %capped(&report.header.control_id),
+                    accession = report.accession.as_deref().map(capped),
+                    study_uid = report.study_uid.as_deref().map(capped),
                     status = report.status.code(),
                     "HL7 report received"
                 );
@@ -362,7 +363,8 @@ fn process_batch(frames: &[Vec<u8>], sink: &dyn ReportSink) -> Vec<Processed> {
     }
     let mut results = sink.persist_batch(&reports).into_iter();
     for (slot, report) in slots.into_iter().zip(&reports) {
-        let control_id = report.header.control_id.as_str();
+        let control_id = capped(&report.header.control_id);
+        let control_id = control_id.as_str();
         let result = results.next().unwrap_or_else(|| {
             Err(SinkError::Storage(
                 "sink returned fewer results than reports".into(),
@@ -386,7 +388,7 @@ fn process_batch(frames: &[Vec<u8>], sink: &dyn ReportSink) -> Vec<Processed> {
 
 /// The answer to a message that is not an acceptable report.
 fn refused(rejected: oru::Rejected) -> Processed {
-    let control_id = rejected.header.as_deref().map(|h| h.control_id.as_str());
+    let control_id = rejected.header.as_deref().map(|h| capped(&h.control_id));
     warn!(control_id, error = %rejected.error, "HL7 message not accepted");
     let outcome = if rejected.error.is_rejection() {
         Outcome::Rejected

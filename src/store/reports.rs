@@ -301,7 +301,7 @@ impl ReportSink for ReportIntake {
             .store
             .put_report(report, super::unix_now())
             .map_err(|e| SinkError::Storage(Box::new(e)))?;
-        tracing::info!(report = id, control_id = %report.control_id(), accession = ?report.accession, status = report.status.code(), "report stored");
+        tracing::info!(report = id, control_id = %crate::logtext::capped(report.control_id()), accession = ?report.accession.as_deref().map(crate::logtext::capped), status = report.status.code(), "report stored");
         for e in events {
             let _ = self.events.send(e);
         }

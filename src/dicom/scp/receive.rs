@@ -10,6 +10,7 @@ use tracing::{debug, info, warn};
 
 use super::{ScpContext, quarantine_path};
 use crate::dicom::dimse::{Response, status};
+use crate::logtext::capped;
 use crate::store::{InstanceHeader, StoreOutcome, unix_now};
 
 /// What the command promised about the data set that follows.
@@ -226,7 +227,7 @@ impl Incoming {
             if let Some(Payload::File(p)) = tmp {
                 let _ = tokio::fs::remove_file(p).await;
             }
-            warn!(sop = %e.sop_instance, status = format!("{code:04X}"), reason = %why, "C-STORE failed");
+            warn!(sop = %capped(&e.sop_instance), status = format!("{code:04X}"), reason = %capped(&why), "C-STORE failed");
             return (rsp(code).with_comment(&why), 0);
         }
         let Some(tmp) = tmp else {
@@ -234,9 +235,9 @@ impl Incoming {
         };
         let (code, why) = commit(ctx, tmp, e, self.dataset_offset).await;
         match &why {
-            None => debug!(sop = %e.sop_instance, "stored"),
+            None => debug!(sop = %capped(&e.sop_instance), "stored"),
             Some(w) => {
-                warn!(sop = %e.sop_instance, status = format!("{code:04X}"), reason = %w, "C-STORE failed")
+                warn!(sop = %capped(&e.sop_instance), status = format!("{code:04X}"), reason = %capped(w), "C-STORE failed")
             }
         }
         let r = rsp(code);
@@ -321,7 +322,7 @@ async fn commit(
     match joined {
         Ok(Ok((outcome, events))) => {
             if let StoreOutcome::NewVersion(v) = outcome {
-                warn!(sop = %e.sop_instance, version = v, "same SOP Instance UID with different content: kept as a new version");
+                warn!(sop = %capped(&e.sop_instance), version = v, "same SOP Instance UID with different content: kept as a new version");
             }
             for ev in events {
                 info!(event = ?ev.kind, "store event");
