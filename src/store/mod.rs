@@ -169,7 +169,7 @@ impl Store {
 
     /// A read transaction; see [`Store::begin`].
     pub(crate) fn read_tx(&self) -> Result<redb::ReadTransaction, StoreError> {
-        self.begin(|db| redb::ReadableDatabase::begin_read(db))
+        self.begin(redb::ReadableDatabase::begin_read)
     }
 
     /// A write transaction; see [`Store::begin`].
