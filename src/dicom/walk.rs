@@ -36,23 +36,34 @@ pub enum WalkError {
     Io(String),
 }
 
-/// VRs with a 2-byte reserved field and a 4-byte length in explicit VR (PS3.5 Table 7.1-1).
+/// Whether an explicit-VR element has a 2-byte reserved field and a 4-byte length (PS3.5
+/// Table 7.1-1). Every VR but the short ones does — including VRs this walk does not know: PS3.5
+/// 7.1.2 gives every future VR the long form, and dicom-rs reads an unknown VR that way too (a
+/// walk that read "ZZ" with a 2-byte length once passed an element dicom-rs then read as 1 GB).
 fn long_vr(vr: [u8; 2]) -> bool {
-    matches!(
+    !matches!(
         &vr,
-        b"OB"
-            | b"OD"
-            | b"OF"
-            | b"OL"
-            | b"OV"
-            | b"OW"
-            | b"SQ"
-            | b"SV"
-            | b"UC"
-            | b"UN"
-            | b"UR"
-            | b"UT"
-            | b"UV"
+        b"AE"
+            | b"AS"
+            | b"AT"
+            | b"CS"
+            | b"DA"
+            | b"DS"
+            | b"DT"
+            | b"FL"
+            | b"FD"
+            | b"IS"
+            | b"LO"
+            | b"LT"
+            | b"PN"
+            | b"SH"
+            | b"SL"
+            | b"SS"
+            | b"ST"
+            | b"TM"
+            | b"UI"
+            | b"UL"
+            | b"US"
     )
 }
 
@@ -160,6 +171,49 @@ pub fn check_complete<R: Read + Seek>(
         return Err(WalkError::Unclosed(unclosed as u32));
     }
     Ok(())
+}
+
+/// Checks the file meta group of a Part 10 file (explicit VR little endian, group 0002 after
+/// the 128-byte preamble and "DICM"): every element's value lies inside the file. Returns where
+/// the data set starts. Run before a parser reads the group, which reserves from claimed lengths.
+pub fn check_file_meta<R: Read + Seek>(reader: R) -> Result<u64, WalkError> {
+    let mut r = BufReader::with_capacity(4096, reader);
+    let io = |e: std::io::Error| WalkError::Io(e.to_string());
+    let end = r.seek(SeekFrom::End(0)).map_err(io)?;
+    let mut magic = [0u8; 4];
+    r.seek(SeekFrom::Start(128)).map_err(io)?;
+    r.read_exact(&mut magic)
+        .map_err(|_| WalkError::Truncated(0x0002, 0x0000, 128))?;
+    if &magic != b"DICM" {
+        return Err(WalkError::Io("not a DICOM Part 10 file (no DICM)".into()));
+    }
+    let mut pos = 132u64;
+    let mut head = [0u8; 8];
+    while end - pos >= 8 {
+        r.read_exact(&mut head).map_err(io)?;
+        let (group, elem) = (
+            u16::from_le_bytes([head[0], head[1]]),
+            u16::from_le_bytes([head[2], head[3]]),
+        );
+        if group != 0x0002 {
+            break;
+        }
+        let (header_len, len) = if long_vr([head[4], head[5]]) {
+            let mut l = [0u8; 4];
+            r.read_exact(&mut l)
+                .map_err(|_| WalkError::Truncated(group, elem, pos))?;
+            (12, u64::from(u32::from_le_bytes(l)))
+        } else {
+            (8, u64::from(u16::from_le_bytes([head[6], head[7]])))
+        };
+        let stop = pos + header_len + len;
+        if stop > end {
+            return Err(WalkError::Truncated(group, elem, pos));
+        }
+        r.seek(SeekFrom::Start(stop)).map_err(io)?;
+        pos = stop;
+    }
+    Ok(pos)
 }
 
 fn push(open: &mut Vec<Option<u64>>, c: Option<u64>, pos: u64) -> Result<(), WalkError> {
@@ -340,6 +394,45 @@ mod tests {
         el_explicit(&mut d, 0x0028, 0x0010, b"US", &[0, 2]);
         el_explicit(&mut d, 0x0018, 0x1242, b"IS", b"123");
         assert_eq!(check_complete(Cursor::new(&d), 0, true), Ok(()));
+    }
+
+    /// Found by tests/fuzz.rs: an unknown VR is read with the long form, as dicom-rs reads it.
+    #[test]
+    fn an_unknown_vr_has_a_four_byte_length() {
+        let d = std::fs::read(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fuzz/walk-unknown-vr.bin"
+        ))
+        .expect("reproducer");
+        assert!(matches!(
+            check_complete(Cursor::new(&d), 0, true),
+            Err(WalkError::Truncated(0x0008, 0x0005, _))
+        ));
+        let mut ok = vec![0x08, 0x00, 0x05, 0x00, b'Z', b'Z', 0, 0, 2, 0, 0, 0];
+        ok.extend_from_slice(b"AB");
+        assert_eq!(check_complete(Cursor::new(&ok), 0, true), Ok(()));
+    }
+
+    /// Found by tests/fuzz.rs: a file meta element of unknown VR claiming 1 GB.
+    #[test]
+    fn a_file_meta_group_claiming_more_than_the_file_is_refused() {
+        let d = std::fs::read(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fuzz/walk-unknown-vr-meta.bin"
+        ))
+        .expect("reproducer");
+        assert!(matches!(
+            check_file_meta(Cursor::new(&d)),
+            Err(WalkError::Truncated(0x0002, 0x0002, _))
+        ));
+        let mut ok = d[..132].to_vec();
+        ok.extend_from_slice(&[0x02, 0x00, 0x00, 0x00, b'U', b'L', 4, 0, 4, 0, 0, 0]);
+        ok.extend_from_slice(&[
+            0x02, 0x00, 0x10, 0x00, b'U', b'I', 4, 0, b'1', b'.', b'2', 0,
+        ]);
+        let at = ok.len() as u64;
+        ok.extend_from_slice(&[0x08, 0x00, 0x60, 0x00, b'C', b'S', 2, 0, b'P', b'T']);
+        assert_eq!(check_file_meta(Cursor::new(&ok)), Ok(at));
     }
 
     #[test]

@@ -48,6 +48,14 @@ pub enum HeaderError {
 impl InstanceHeader {
     /// Reads the header (everything before PixelData) of a Part 10 file.
     pub fn read(path: &Path) -> Result<Self, HeaderError> {
+        // The file meta group is checked against the file's size first: dicom-object reserves
+        // from claimed lengths. (Data sets received are walked by the SCP before this.)
+        std::fs::File::open(path)
+            .map_err(|e| HeaderError::Unreadable(e.to_string()))
+            .and_then(|f| {
+                crate::dicom::walk::check_file_meta(f)
+                    .map_err(|e| HeaderError::Unreadable(format!("file meta: {e}")))
+            })?;
         let obj = OpenFileOptions::new()
             .read_until(tags::PIXEL_DATA)
             .open_file(path)
