@@ -45,7 +45,8 @@ fn send_report(port: u16, control_id: &str) -> String {
          OBX|1|TX|FINDINGS||Right hilar lymph node, SUVmax 7.2, image 145.||||||F\r"
     );
     let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect MLLP");
-    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(30)))
+        .expect("test setup");
     let mut frame = vec![0x0B];
     frame.extend_from_slice(msg.as_bytes());
     frame.extend_from_slice(&[0x1C, 0x0D]);
@@ -81,13 +82,17 @@ fn storing_resumes_by_itself_after_the_index_disk_was_full() {
         .expect("runtime");
     let shutdown = tokio_util::sync::CancellationToken::new();
     let (dicom_port, hl7_port) = rt.block_on(async {
-        let dicom = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let hl7 = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let control =
-            tokio::net::UnixListener::bind(cfg.node.data_dir.join(CONTROL_SOCKET)).unwrap();
+        let dicom = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("test setup");
+        let hl7 = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("test setup");
+        let control = tokio::net::UnixListener::bind(cfg.node.data_dir.join(CONTROL_SOCKET))
+            .expect("test setup");
         let ports = (
-            dicom.local_addr().unwrap().port(),
-            hl7.local_addr().unwrap().port(),
+            dicom.local_addr().expect("local addr").port(),
+            hl7.local_addr().expect("local addr").port(),
         );
         let listeners = Listeners {
             dicom,

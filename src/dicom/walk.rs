@@ -177,6 +177,24 @@ pub fn check_complete<R: Read + Seek>(
 /// the 128-byte preamble and "DICM"): every element's value lies inside the file. Returns where
 /// the data set starts. Run before a parser reads the group, which reserves from claimed lengths.
 pub fn check_file_meta<R: Read + Seek>(reader: R) -> Result<u64, WalkError> {
+    file_meta(reader).map(|(offset, _)| offset)
+}
+
+/// A whole Part 10 file: the file meta group ([`check_file_meta`]), then the data set in the
+/// transfer syntax the group names ([`check_complete`]). Deflated data sets are not walked here
+/// (the SCP inflates and walks them; local files are the operator's).
+pub fn check_part10<R: Read + Seek>(mut reader: R) -> Result<(), WalkError> {
+    use dicom_dictionary_std::uids;
+    let (offset, ts) = file_meta(&mut reader)?;
+    let ts = ts.unwrap_or_default();
+    if ts == uids::DEFLATED_EXPLICIT_VR_LITTLE_ENDIAN {
+        return Ok(());
+    }
+    check_complete(reader, offset, ts != uids::IMPLICIT_VR_LITTLE_ENDIAN)
+}
+
+/// Where the data set starts, and (0002,0010) Transfer Syntax UID.
+fn file_meta<R: Read + Seek>(reader: R) -> Result<(u64, Option<String>), WalkError> {
     let mut r = BufReader::with_capacity(4096, reader);
     let io = |e: std::io::Error| WalkError::Io(e.to_string());
     let end = r.seek(SeekFrom::End(0)).map_err(io)?;
@@ -189,6 +207,7 @@ pub fn check_file_meta<R: Read + Seek>(reader: R) -> Result<u64, WalkError> {
     }
     let mut pos = 132u64;
     let mut head = [0u8; 8];
+    let mut ts = None;
     while end - pos >= 8 {
         r.read_exact(&mut head).map_err(io)?;
         let (group, elem) = (
@@ -210,10 +229,16 @@ pub fn check_file_meta<R: Read + Seek>(reader: R) -> Result<u64, WalkError> {
         if stop > end {
             return Err(WalkError::Truncated(group, elem, pos));
         }
+        if elem == 0x0010 && len <= 64 {
+            let mut v = vec![0u8; len as usize];
+            r.read_exact(&mut v).map_err(io)?;
+            let text = String::from_utf8_lossy(&v);
+            ts = Some(text.trim_end_matches(['\0', ' ']).to_owned());
+        }
         r.seek(SeekFrom::Start(stop)).map_err(io)?;
         pos = stop;
     }
-    Ok(pos)
+    Ok((pos, ts))
 }
 
 fn push(open: &mut Vec<Option<u64>>, c: Option<u64>, pos: u64) -> Result<(), WalkError> {

@@ -48,13 +48,13 @@ pub enum HeaderError {
 impl InstanceHeader {
     /// Reads the header (everything before PixelData) of a Part 10 file.
     pub fn read(path: &Path) -> Result<Self, HeaderError> {
-        // The file meta group is checked against the file's size first: dicom-object reserves
-        // from claimed lengths. (Data sets received are walked by the SCP before this.)
+        // Walked first: dicom-object reserves from claimed lengths, and not every file read
+        // here came through the SCP's walk (`petground ground DIR` reads any folder).
         std::fs::File::open(path)
             .map_err(|e| HeaderError::Unreadable(e.to_string()))
             .and_then(|f| {
-                crate::dicom::walk::check_file_meta(f)
-                    .map_err(|e| HeaderError::Unreadable(format!("file meta: {e}")))
+                crate::dicom::walk::check_part10(f)
+                    .map_err(|e| HeaderError::Unreadable(e.to_string()))
             })?;
         let obj = OpenFileOptions::new()
             .read_until(tags::PIXEL_DATA)
