@@ -115,6 +115,11 @@ impl Store {
         header: &InstanceHeader,
         now: u64,
     ) -> Result<(StoreOutcome, Vec<Event>), StoreError> {
+        // One commit per SOP Instance UID at a time: the lookup below decides the version and
+        // whether the series gains an instance, so two associations sending the same instance
+        // at once must not both see it as new (the soak counted 58 instances for 20 files, and
+        // completed a PET series with slices missing).
+        let _same_sop = self.lock_sop(header.sop_instance.as_str());
         let existing = self.instance(header.sop_instance.as_str())?;
         let version = match &existing {
             Some(rec) if same_bytes(tmp, &self.dir.join(&rec.path))? => {

@@ -88,7 +88,12 @@ pub struct Store {
     match_patient_and_date: AtomicBool,
     /// Some index commit since the last durable one was non-durable (see `sync_index`).
     index_unsynced: AtomicBool,
+    /// Striped by SOP Instance UID: commits of the same instance take turns.
+    sop_locks: [std::sync::Mutex<()>; SOP_LOCKS],
 }
+
+/// Stripes of [`Store::lock_sop`]: enough that different instances rarely wait for each other.
+const SOP_LOCKS: usize = 64;
 
 impl Store {
     /// Opens (creating if needed) the store below `data_dir`, and clears leftovers of transfers
@@ -118,6 +123,7 @@ impl Store {
             tmp_counter: AtomicU64::new(0),
             match_patient_and_date: AtomicBool::new(false),
             index_unsynced: AtomicBool::new(false),
+            sop_locks: std::array::from_fn(|_| std::sync::Mutex::new(())),
         };
         store.init_tables()?;
         let fixed = store.reconcile_open_series(unix_now())?;
@@ -156,6 +162,17 @@ impl Store {
             .join(study.as_str())
             .join(series.as_str())
             .join(name)
+    }
+
+    /// Held while one SOP Instance UID is committed.
+    pub(crate) fn lock_sop(&self, sop: &str) -> std::sync::MutexGuard<'_, ()> {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        sop.hash(&mut h);
+        let stripe = (h.finish() % SOP_LOCKS as u64) as usize;
+        self.sop_locks[stripe]
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
     }
 
     fn db_err(&self, e: impl Into<redb::Error>) -> StoreError {
