@@ -421,14 +421,17 @@ mod tests {
         assert_eq!(check_complete(Cursor::new(&d), 0, true), Ok(()));
     }
 
+    fn reproducer(name: &str) -> Vec<u8> {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fuzz")
+            .join(name);
+        std::fs::read(path).expect("reproducer")
+    }
+
     /// Found by tests/fuzz.rs: an unknown VR is read with the long form, as dicom-rs reads it.
     #[test]
     fn an_unknown_vr_has_a_four_byte_length() {
-        let d = std::fs::read(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/fuzz/walk-unknown-vr.bin"
-        ))
-        .expect("reproducer");
+        let d = reproducer("walk-unknown-vr.bin");
         assert!(matches!(
             check_complete(Cursor::new(&d), 0, true),
             Err(WalkError::Truncated(0x0008, 0x0005, _))
@@ -441,11 +444,7 @@ mod tests {
     /// Found by tests/fuzz.rs: a file meta element of unknown VR claiming 1 GB.
     #[test]
     fn a_file_meta_group_claiming_more_than_the_file_is_refused() {
-        let d = std::fs::read(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/fuzz/walk-unknown-vr-meta.bin"
-        ))
-        .expect("reproducer");
+        let d = reproducer("walk-unknown-vr-meta.bin");
         assert!(matches!(
             check_file_meta(Cursor::new(&d)),
             Err(WalkError::Truncated(0x0002, 0x0002, _))
