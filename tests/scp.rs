@@ -472,6 +472,21 @@ fn deflated_data_sets_are_checked_after_inflating() {
     assert_eq!(rsp.status, status::SUCCESS, "{rsp:?}");
 }
 
+/// Found by bench/soak: the same data set from another calling AE was kept as `.v2`, `.v3`
+/// (the whole file was compared, including the meta header we write, which names the sender).
+#[test]
+fn an_identical_resend_from_another_sender_is_stored_once() {
+    let dir = tempdir();
+    let node = Node::start(dir.path(), "");
+    let files = SeriesSpec::pet(2, 16).write(&dir.path().join("in"));
+    for aet in ["SENDER_A", "SENDER_B", "SENDER_A"] {
+        let (ok, out) = storescu(&node, &["-aet", aet], &files);
+        assert!(ok, "{out}");
+    }
+    let stored = files_below(&node.data_dir().join("studies"));
+    assert_eq!(stored.len(), 2, "{stored:?}");
+}
+
 #[test]
 fn instances_over_the_in_memory_size_go_through_a_temporary_file_intact() {
     // The receiver assembles instances up to 4 MiB in memory and spills larger ones to a

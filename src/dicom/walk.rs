@@ -193,8 +193,9 @@ pub fn check_part10<R: Read + Seek>(mut reader: R) -> Result<(), WalkError> {
     check_complete(reader, offset, ts != uids::IMPLICIT_VR_LITTLE_ENDIAN)
 }
 
-/// Where the data set starts, and (0002,0010) Transfer Syntax UID.
-fn file_meta<R: Read + Seek>(reader: R) -> Result<(u64, Option<String>), WalkError> {
+/// Where the data set of a Part 10 file starts, and its (0002,0010) Transfer Syntax UID, with the
+/// meta group checked as [`check_file_meta`] checks it.
+pub fn file_meta<R: Read + Seek>(reader: R) -> Result<(u64, Option<String>), WalkError> {
     let mut r = BufReader::with_capacity(4096, reader);
     let io = |e: std::io::Error| WalkError::Io(e.to_string());
     let end = r.seek(SeekFrom::End(0)).map_err(io)?;

@@ -410,21 +410,33 @@ fn parse_instance_file_name(name: &str) -> Option<(&str, u32)> {
     Some((stem, 1))
 }
 
-/// Whether two files have identical content (streamed, so large instances cost no memory).
+/// Whether two Part 10 files hold the same data set in the same transfer syntax. The file meta
+/// groups are not compared: we write them, and they record the sending AE, so the same data set
+/// from another sender would otherwise be kept as a new version. Streamed: large instances cost
+/// no memory.
 fn same_bytes(a: &Path, b: &Path) -> Result<bool, StoreError> {
-    use std::io::Read;
-    let (ma, mb) = match (std::fs::metadata(a), std::fs::metadata(b)) {
-        (Ok(ma), Ok(mb)) => (ma, mb),
-        (Err(e), _) => return Err(StoreError::io("stat", a)(e)),
-        (_, Err(_)) => return Ok(false),
+    use std::io::{Read, Seek, SeekFrom};
+    let open = |p: &Path| std::fs::File::open(p).map_err(StoreError::io("open", p));
+    let mut fa = open(a)?;
+    let Ok(mut fb) = open(b) else {
+        return Ok(false);
     };
-    if ma.len() != mb.len() {
+    let layout = |f: &mut std::fs::File| -> Option<(u64, Option<String>, u64)> {
+        let len = f.metadata().ok()?.len();
+        let (offset, ts) = crate::dicom::walk::file_meta(&mut *f).unwrap_or((0, None));
+        Some((offset, ts, len - offset.min(len)))
+    };
+    let (Some((oa, ta, la)), Some((ob, tb, lb))) = (layout(&mut fa), layout(&mut fb)) else {
+        return Ok(false);
+    };
+    if ta != tb || la != lb {
         return Ok(false);
     }
-    let mut fa =
-        std::io::BufReader::new(std::fs::File::open(a).map_err(StoreError::io("open", a))?);
-    let mut fb =
-        std::io::BufReader::new(std::fs::File::open(b).map_err(StoreError::io("open", b))?);
+    fa.seek(SeekFrom::Start(oa))
+        .map_err(StoreError::io("read", a))?;
+    fb.seek(SeekFrom::Start(ob))
+        .map_err(StoreError::io("read", b))?;
+    let (mut fa, mut fb) = (std::io::BufReader::new(fa), std::io::BufReader::new(fb));
     let (mut ba, mut bb) = (vec![0u8; 1 << 16], vec![0u8; 1 << 16]);
     loop {
         let n = fa.read(&mut ba).map_err(StoreError::io("read", a))?;
