@@ -22,6 +22,7 @@
 //!
 //! Config parsing resolves host names (`node.*_listen`, `destinations[].address`); a mutated
 //! config that would send a DNS query is skipped (and counted) to keep the fuzzer off the network.
+mod common;
 #[path = "fuzz/mutate.rs"]
 mod mutate;
 #[path = "fuzz/runner.rs"]

@@ -173,14 +173,7 @@ pub fn check_complete<R: Read + Seek>(
     Ok(())
 }
 
-/// Checks the file meta group of a Part 10 file (explicit VR little endian, group 0002 after
-/// the 128-byte preamble and "DICM"): every element's value lies inside the file. Returns where
-/// the data set starts. Run before a parser reads the group, which reserves from claimed lengths.
-pub fn check_file_meta<R: Read + Seek>(reader: R) -> Result<u64, WalkError> {
-    file_meta(reader).map(|(offset, _)| offset)
-}
-
-/// A whole Part 10 file: the file meta group ([`check_file_meta`]), then the data set in the
+/// A whole Part 10 file: the file meta group ([`file_meta`]), then the data set in the
 /// transfer syntax the group names ([`check_complete`]). Deflated data sets are not walked here
 /// (the SCP inflates and walks them; local files are the operator's).
 pub fn check_part10<R: Read + Seek>(mut reader: R) -> Result<(), WalkError> {
@@ -193,8 +186,10 @@ pub fn check_part10<R: Read + Seek>(mut reader: R) -> Result<(), WalkError> {
     check_complete(reader, offset, ts != uids::IMPLICIT_VR_LITTLE_ENDIAN)
 }
 
-/// Where the data set of a Part 10 file starts, and its (0002,0010) Transfer Syntax UID, with the
-/// meta group checked as [`check_file_meta`] checks it.
+/// Checks the file meta group of a Part 10 file (explicit VR little endian, group 0002 after
+/// the 128-byte preamble and "DICM"): every element's value lies inside the file. Returns where
+/// the data set starts and its (0002,0010) Transfer Syntax UID. Run before a parser reads the
+/// group, which reserves from claimed lengths.
 pub fn file_meta<R: Read + Seek>(reader: R) -> Result<(u64, Option<String>), WalkError> {
     let mut r = BufReader::with_capacity(4096, reader);
     let io = |e: std::io::Error| WalkError::Io(e.to_string());
@@ -447,7 +442,7 @@ mod tests {
     fn a_file_meta_group_claiming_more_than_the_file_is_refused() {
         let d = reproducer("walk-unknown-vr-meta.bin");
         assert!(matches!(
-            check_file_meta(Cursor::new(&d)),
+            file_meta(Cursor::new(&d)),
             Err(WalkError::Truncated(0x0002, 0x0002, _))
         ));
         let mut ok = d[..132].to_vec();
@@ -457,7 +452,10 @@ mod tests {
         ]);
         let at = ok.len() as u64;
         ok.extend_from_slice(&[0x08, 0x00, 0x60, 0x00, b'C', b'S', 2, 0, b'P', b'T']);
-        assert_eq!(check_file_meta(Cursor::new(&ok)), Ok(at));
+        assert_eq!(
+            file_meta(Cursor::new(&ok)),
+            Ok((at, Some("1.2".to_owned())))
+        );
     }
 
     #[test]

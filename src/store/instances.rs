@@ -46,16 +46,22 @@ pub enum HeaderError {
 }
 
 impl InstanceHeader {
-    /// Reads the header (everything before PixelData) of a Part 10 file.
+    /// Reads the header (everything before PixelData) of a Part 10 file, walked first
+    /// (`dicom::walk::check_part10`): dicom-object reserves from claimed lengths, and a file in
+    /// a folder given to `petground ground DIR` has been checked by nobody.
     pub fn read(path: &Path) -> Result<Self, HeaderError> {
-        // Walked first: dicom-object reserves from claimed lengths, and not every file read
-        // here came through the SCP's walk (`petground ground DIR` reads any folder).
         std::fs::File::open(path)
             .map_err(|e| HeaderError::Unreadable(e.to_string()))
             .and_then(|f| {
                 crate::dicom::walk::check_part10(f)
                     .map_err(|e| HeaderError::Unreadable(e.to_string()))
             })?;
+        Self::read_walked(path)
+    }
+
+    /// [`InstanceHeader::read`] of a file whose lengths are already checked: the SCP walks every
+    /// data set it receives before this, and the file meta group is its own.
+    pub fn read_walked(path: &Path) -> Result<Self, HeaderError> {
         let obj = OpenFileOptions::new()
             .read_until(tags::PIXEL_DATA)
             .open_file(path)

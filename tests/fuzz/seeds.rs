@@ -16,19 +16,8 @@ pub fn repo(rel: &str) -> PathBuf {
 
 /// Files below `dir` whose name ends with `ext`, sorted (so that runs are reproducible).
 pub fn files(dir: &Path, ext: &str) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut todo = vec![dir.to_path_buf()];
-    while let Some(d) = todo.pop() {
-        for entry in std::fs::read_dir(&d).into_iter().flatten().flatten() {
-            let p = entry.path();
-            if p.is_dir() {
-                todo.push(p);
-            } else if p.to_string_lossy().ends_with(ext) {
-                out.push(p);
-            }
-        }
-    }
-    out.sort();
+    let mut out = crate::common::files_below(dir);
+    out.retain(|p| p.to_string_lossy().ends_with(ext));
     out
 }
 

@@ -289,7 +289,7 @@ async fn commit(
             keep_in_quarantine(&tmp, &quarantine, &why);
             return Err((status::CANNOT_UNDERSTAND, why));
         }
-        let header = match InstanceHeader::read(&tmp) {
+        let header = match InstanceHeader::read_walked(&tmp) {
             Ok(h) => h,
             Err(err) => {
                 let why = err.to_string();
