@@ -27,14 +27,9 @@ fn storescu(port: u16, files: &[PathBuf]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr)
 }
 
-fn sop_uid(path: &PathBuf) -> String {
-    let obj = dicom_object::open_file(path).expect("open sent file");
-    obj.element(dicom_dictionary_std::tags::SOP_INSTANCE_UID)
-        .expect("SOP Instance UID")
-        .to_str()
-        .expect("text")
-        .trim_end_matches('\0')
-        .to_owned()
+fn sop_uid(path: &std::path::Path) -> String {
+    let header = petground::store::InstanceHeader::read(path).expect("sent file");
+    header.sop_instance.to_string()
 }
 
 /// One ORU over MLLP; returns MSA-1.

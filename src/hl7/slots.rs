@@ -67,7 +67,7 @@ impl Slots {
     /// Asks the connection quiet longest (at least [`QUIET_BEFORE_EVICT`]) to close; false
     /// when every connection is busy or has just completed a message.
     pub fn evict_quietest(&self) -> bool {
-        let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        let entries = self.lock();
         let now = Instant::now();
         let victim = entries
             .values()

@@ -176,12 +176,7 @@ impl Store {
     }
 
     fn db_err(&self, e: impl Into<redb::Error>) -> StoreError {
-        let e: redb::Error = e.into();
-        StoreError::Db {
-            path: self.dir.join("index.redb"),
-            no_space: matches!(&e, redb::Error::Io(io) if is_enospc(io)),
-            message: e.to_string(),
-        }
+        db_error(self.dir.join("index.redb"), e.into())
     }
 
     /// A read transaction; see [`Store::begin`].
@@ -268,15 +263,17 @@ fn open_index(data_dir: &Path, disk_full: &DiskFull) -> Result<redb::Database, S
         .create_with_backend(backend)
         .map_err(|e| match e {
             redb::DatabaseError::DatabaseAlreadyOpen => StoreError::Locked { path: path.clone() },
-            other => {
-                let other: redb::Error = other.into();
-                StoreError::Db {
-                    no_space: matches!(&other, redb::Error::Io(io) if is_enospc(io)),
-                    message: other.to_string(),
-                    path: path.clone(),
-                }
-            }
+            other => db_error(path.clone(), other.into()),
         })
+}
+
+/// An index error, marked when it is a full disk.
+fn db_error(path: PathBuf, e: redb::Error) -> StoreError {
+    StoreError::Db {
+        path,
+        no_space: matches!(&e, redb::Error::Io(io) if is_enospc(io)),
+        message: e.to_string(),
+    }
 }
 
 fn is_enospc(e: &std::io::Error) -> bool {
