@@ -8,9 +8,9 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::dicom::AeTitle;
 use crate::ground::grounder::GroundingMode;
 use crate::ground::runtime::ModelSettings;
+use crate::ids::AeTitle;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {

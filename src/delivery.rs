@@ -14,8 +14,8 @@ use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 use crate::config::Destination;
-use crate::dicom::AeTitle;
 use crate::dicom::scu::{self, Outcome, ScuOptions};
+use crate::ids::AeTitle;
 use crate::store::{DeliveryState, OutboxItem, Store, unix_now};
 
 #[derive(Debug, Clone)]

@@ -103,7 +103,7 @@ fn every_target_runs_briefly() {
     for f in files(&repo("tests/fixtures/pet"), ".dcm") {
         let data = read(&f);
         let (offset, ts) = file_meta(&data).expect("a Part 10 file");
-        let walked = petground::dicom::walk::check_complete(
+        let walked = petground::walk::check_complete(
             Cursor::new(&data),
             offset as u64,
             ts != IMPLICIT_VR_LE,
@@ -157,7 +157,7 @@ fn every_target_runs_briefly() {
     std::fs::remove_file(saved).expect("the input was saved");
 }
 
-/// Found by `fuzz_walk` (issue 18) within a hundred executions, fixed since in `dicom::walk`
+/// Found by `fuzz_walk` (issue 18) within a hundred executions, fixed since in `walk`
 /// (an unknown VR has the long form). An explicit-VR element whose VR is none of PS3.5's (here
 /// `ZZ`) passed `check_complete`, which gave it a 2-byte length like a short VR, while dicom-rs
 /// reads an unknown VR as UN (2 reserved bytes, then a 4-byte length) and allocates and zeroes
@@ -168,8 +168,7 @@ fn unknown_vr_cannot_make_the_header_read_allocate() {
     let data = read(&repo("tests/fuzz/walk-unknown-vr.bin"));
     let head = node_file_head(EXPLICIT_VR_LE);
     let file = [head.as_slice(), &data].concat();
-    let walked =
-        petground::dicom::walk::check_complete(Cursor::new(&file), head.len() as u64, true);
+    let walked = petground::walk::check_complete(Cursor::new(&file), head.len() as u64, true);
     if walked.is_err() {
         return; // refused before the header is read, as the SCP does
     }
@@ -193,11 +192,8 @@ fn unknown_vr_in_file_meta_cannot_make_the_header_read_allocate() {
     let path = repo("tests/fuzz/walk-unknown-vr-meta.bin");
     let file = read(&path);
     let (offset, ts) = file_meta(&file).expect("a Part 10 file");
-    let walked = petground::dicom::walk::check_complete(
-        Cursor::new(&file),
-        offset as u64,
-        ts != IMPLICIT_VR_LE,
-    );
+    let walked =
+        petground::walk::check_complete(Cursor::new(&file), offset as u64, ts != IMPLICIT_VR_LE);
     if walked.is_err() {
         return; // refused before the header is read
     }

@@ -14,8 +14,8 @@ use common::dicomgen::{self, SeriesSpec};
 use common::{Node, dataset_bytes, files_below, tool};
 use dicom_dictionary_std::{tags, uids};
 use petground::config::Destination;
-use petground::dicom::AeTitle;
 use petground::dicom::scu::{Outcome, ScuError, ScuOptions, StoreResult, echo, store_files};
+use petground::ids::AeTitle;
 
 /// A dcmtk peer process, killed on drop.
 struct Peer {

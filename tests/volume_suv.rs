@@ -187,11 +187,8 @@ fn vendor_files_pass_the_completeness_walk() {
                 .trim_end_matches('\0')
                 .to_owned();
             let explicit = ts != "1.2.840.10008.1.2";
-            let walked = petground::dicom::walk::check_complete(
-                std::io::Cursor::new(&bytes),
-                offset,
-                explicit,
-            );
+            let walked =
+                petground::walk::check_complete(std::io::Cursor::new(&bytes), offset, explicit);
             assert_eq!(walked, Ok(()), "{}", path.display());
             checked += 1;
         }

@@ -20,9 +20,9 @@ use dicom_ul::association::client::ClientAssociationOptions;
 use dicom_ul::pdu::AssociationRJResult;
 use tracing::{Instrument, debug, info, info_span, warn};
 
-use super::AeTitle;
 use super::dimse::status;
 use crate::config::Destination;
+use crate::ids::AeTitle;
 use files::FileMeta;
 
 /// Limits of one SCU association. `Default` gives values suited to a LAN PACS.

@@ -55,7 +55,7 @@ pub(crate) fn collect<'m>(
         let name = component(&obx, 3, 2, seps).unwrap_or_default();
         if code == STUDY_UID_CODE || name.eq_ignore_ascii_case("Study Instance UID") {
             let uid = component(&obx, 5, 1, seps).ok_or(OruError::BadStudyUid)?;
-            if !is_uid(&uid) {
+            if !crate::ids::is_uid(&uid) {
                 return Err(OruError::BadStudyUid);
             }
             out.study_uid.get_or_insert(uid);
@@ -115,9 +115,4 @@ fn starts_with_heading(lines: &str, heading: &str) -> bool {
         .lines()
         .find(|l| !l.trim().is_empty())
         .is_some_and(|l| l.trim_start().to_ascii_uppercase().starts_with(heading))
-}
-
-/// DICOM UI: 1–64 characters of digits and dots.
-fn is_uid(s: &str) -> bool {
-    (1..=64).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_digit() || b == b'.')
 }

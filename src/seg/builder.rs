@@ -10,7 +10,8 @@ use super::SegError;
 use super::elements::{is_da, is_tm, now_date_time};
 use super::modules::{self, Frame, Plan};
 use super::segment::{SegmentDescription, check_lo};
-use super::uid::{is_valid_uid, new_uid};
+use super::uid::new_uid;
+use crate::ids::is_uid;
 use crate::volume::geometry::{Geometry, SliceRef};
 
 fn invalid(what: &'static str, reason: String) -> SegError {
@@ -148,7 +149,7 @@ impl<'a> SegmentationBuilder<'a> {
             ("SeriesInstanceUID", src.series_instance_uid),
             ("FrameOfReferenceUID", src.frame_of_reference_uid),
         ] {
-            if !is_valid_uid(uid) {
+            if !is_uid(uid) {
                 return Err(invalid(what, format!("not a UID: {uid:?}")));
             }
         }
@@ -173,7 +174,7 @@ impl<'a> SegmentationBuilder<'a> {
             ));
         }
         for s in src.slices {
-            if !is_valid_uid(&s.sop_instance_uid) || !is_valid_uid(&s.sop_class_uid) {
+            if !is_uid(&s.sop_instance_uid) || !is_uid(&s.sop_class_uid) {
                 return Err(invalid(
                     "SliceRef",
                     format!("not a UID: {:?}", s.sop_instance_uid),

@@ -32,7 +32,7 @@ pub use segment::{
     AlgorithmIdentification, AlgorithmType, Code, Laterality, SegmentDescription,
     SegmentedPropertyType,
 };
-pub use uid::{is_valid_uid, new_uid};
+pub use uid::new_uid;
 
 /// A built SEG (or SR): dataset plus file meta group (Explicit VR Little Endian).
 pub type SegObject = FileDicomObject<InMemDicomObject>;

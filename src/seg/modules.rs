@@ -18,7 +18,8 @@ use super::groups;
 use super::segment::{
     Code, SegmentDescription, category_morphologically_abnormal, default_display_cielab,
 };
-use super::uid::{is_valid_uid, new_uid};
+use super::uid::new_uid;
+use crate::ids::is_uid;
 
 /// One frame of the SEG: segment `segment` on PET slice `z`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -103,7 +104,7 @@ pub(crate) fn copy_patient_study(
         .and_then(|e| e.value().to_str().ok())
         .map(|s| s.trim_end_matches(['\0', ' ']).to_owned())
         .unwrap_or_default();
-    if !is_valid_uid(&study_uid) {
+    if !is_uid(&study_uid) {
         return Err(SegError::InvalidInput {
             what: "StudyInstanceUID",
             reason: format!("source header has no valid StudyInstanceUID ({study_uid:?})"),

@@ -263,7 +263,7 @@ impl SegmentDescription {
             check_lo(id).map_err(|r| bad("TrackingID", r))?;
         }
         if let Some(uid) = &self.tracking_uid
-            && !super::uid::is_valid_uid(uid)
+            && !crate::ids::is_uid(uid)
         {
             return Err(bad("TrackingUID", format!("not a UID: {uid:?}")));
         }

@@ -210,7 +210,7 @@ fn attributes_copied_and_generated() {
     );
     let segs = items(&a, tags::SEGMENT_SEQUENCE);
     assert!(segs[0].get(tags::TRACKING_UID).is_none());
-    assert!(is_valid_uid(&str_of(&segs[1], tags::TRACKING_UID)));
+    assert!(crate::ids::Uid::parse(&str_of(&segs[1], tags::TRACKING_UID)).is_ok());
 }
 
 #[test]

@@ -10,9 +10,10 @@ use dicom_object::InMemDicomObject;
 
 use super::SrError;
 use super::modules;
+use crate::ids::is_uid;
 use crate::label::Measurements;
 use crate::seg::elements::{is_da, is_tm, now_date_time};
-use crate::seg::{Code, SegObject, SourceSeries, check_lo, is_valid_uid, new_uid};
+use crate::seg::{Code, SegObject, SourceSeries, check_lo, new_uid};
 
 /// The measurements of one grounded finding: its segment in the SEG and the numbers from
 /// `label::measure` on the native PET grid.
@@ -142,9 +143,7 @@ impl<'a> MeasurementReportBuilder<'a> {
                 ),
             ));
         }
-        if !is_valid_uid(self.source.series_instance_uid)
-            || !is_valid_uid(self.source.frame_of_reference_uid)
-        {
+        if !is_uid(self.source.series_instance_uid) || !is_uid(self.source.frame_of_reference_uid) {
             return Err(invalid(
                 "SourceSeries",
                 "PET series or frame of reference UID".into(),

@@ -16,7 +16,7 @@ use super::index::{
     encode, push_event,
 };
 use super::{Event, Store, StoreError, sync_dir};
-use crate::dicom::Uid;
+use crate::ids::Uid;
 use std::sync::atomic::Ordering;
 
 /// What the store needs to know of an instance, read from its header.
@@ -42,19 +42,18 @@ pub enum HeaderError {
     #[error("data set lacks {0}")]
     Missing(&'static str),
     #[error("{0}")]
-    BadUid(#[from] crate::dicom::IdError),
+    BadUid(#[from] crate::ids::IdError),
 }
 
 impl InstanceHeader {
     /// Reads the header (everything before PixelData) of a Part 10 file, walked first
-    /// (`dicom::walk::check_part10`): dicom-object reserves from claimed lengths, and a file in
+    /// (`walk::check_part10`): dicom-object reserves from claimed lengths, and a file in
     /// a folder given to `petground ground DIR` has been checked by nobody.
     pub fn read(path: &Path) -> Result<Self, HeaderError> {
         std::fs::File::open(path)
             .map_err(|e| HeaderError::Unreadable(e.to_string()))
             .and_then(|f| {
-                crate::dicom::walk::check_part10(f)
-                    .map_err(|e| HeaderError::Unreadable(e.to_string()))
+                crate::walk::check_part10(f).map_err(|e| HeaderError::Unreadable(e.to_string()))
             })?;
         Self::read_walked(path)
     }
@@ -429,7 +428,7 @@ fn same_bytes(a: &Path, b: &Path) -> Result<bool, StoreError> {
     };
     let layout = |f: &mut std::fs::File| -> Option<(u64, Option<String>, u64)> {
         let len = f.metadata().ok()?.len();
-        let (offset, ts) = crate::dicom::walk::file_meta(&mut *f).unwrap_or((0, None));
+        let (offset, ts) = crate::walk::file_meta(&mut *f).unwrap_or((0, None));
         Some((offset, ts, len - offset.min(len)))
     };
     let (Some((oa, ta, la)), Some((ob, tb, lb))) = (layout(&mut fa), layout(&mut fb)) else {

@@ -29,7 +29,7 @@ pub use jobs::{
 };
 pub use reports::{ReportIntake, ReportMatch, ReportRecord, ReportState};
 
-use crate::dicom::Uid;
+use crate::ids::Uid;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

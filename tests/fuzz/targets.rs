@@ -62,8 +62,7 @@ fn walk_target() -> Target {
     let heads = [EXPLICIT_VR_LE, IMPLICIT_VR_LE].map(|ts| (node_file_head(ts), ts));
     let check = move |file: &[u8], offset: usize, ts: &str| {
         let explicit = ts != IMPLICIT_VR_LE;
-        let walked =
-            petground::dicom::walk::check_complete(Cursor::new(file), offset as u64, explicit);
+        let walked = petground::walk::check_complete(Cursor::new(file), offset as u64, explicit);
         if walked.is_err() {
             return Ran::Refused;
         }

@@ -92,7 +92,7 @@ impl Incoming {
                 status::OUT_OF_RESOURCES,
                 "free disk space is below dicom.min_free_disk_mb".into(),
             ));
-        } else if crate::dicom::Uid::parse(&e.sop_instance).is_err() {
+        } else if crate::ids::Uid::parse(&e.sop_instance).is_err() {
             me.failure = Some((
                 status::CANNOT_UNDERSTAND,
                 "invalid AffectedSOPInstanceUID".into(),
@@ -341,11 +341,11 @@ async fn commit(
 /// `check_complete` for a (not deflated) data set still in memory.
 fn check_complete_bytes(buf: &[u8], offset: u64, ts: &str) -> Result<(), String> {
     let explicit = ts != dicom_dictionary_std::uids::IMPLICIT_VR_LITTLE_ENDIAN;
-    crate::dicom::walk::check_complete(std::io::Cursor::new(buf), offset, explicit)
+    crate::walk::check_complete(std::io::Cursor::new(buf), offset, explicit)
         .map_err(|e| e.to_string())
 }
 
-/// Refuses a data set that was cut short (see `dicom::walk`).
+/// Refuses a data set that was cut short (see `walk`).
 fn check_complete(
     path: &std::path::Path,
     offset: u64,
@@ -359,7 +359,7 @@ fn check_complete(
     }
     let file = std::fs::File::open(path).map_err(|e| e.to_string())?;
     let explicit = ts != uids::IMPLICIT_VR_LITTLE_ENDIAN;
-    crate::dicom::walk::check_complete(file, offset, explicit).map_err(|e| e.to_string())
+    crate::walk::check_complete(file, offset, explicit).map_err(|e| e.to_string())
 }
 
 /// A deflated data set is inflated into a temporary file (at most `limit` bytes: a small
@@ -384,9 +384,7 @@ fn check_deflated(
         Ok(n) if n > limit => Err("inflated data set exceeds dicom.max_instance_mb".to_owned()),
         Ok(_) => std::fs::File::open(&tmp)
             .map_err(|e| e.to_string())
-            .and_then(|f| {
-                crate::dicom::walk::check_complete(f, 0, true).map_err(|e| e.to_string())
-            }),
+            .and_then(|f| crate::walk::check_complete(f, 0, true).map_err(|e| e.to_string())),
         Err(e) => Err(format!("deflated data set cannot be inflated: {e}")),
     };
     let _ = std::fs::remove_file(&tmp);

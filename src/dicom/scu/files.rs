@@ -13,7 +13,7 @@ use dicom_transfer_syntax_registry::TransferSyntaxRegistry;
 use dicom_ul::pdu::PresentationContextNegotiated;
 
 use super::ScuError;
-use crate::dicom::Uid;
+use crate::ids::Uid;
 
 /// The most presentation contexts one association may propose (odd IDs 1..=255).
 const MAX_CONTEXTS: usize = 128;
