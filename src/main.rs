@@ -202,8 +202,7 @@ async fn on_signal(shutdown: tokio_util::sync::CancellationToken) {
 }
 
 fn ground(study: &Path, report: &Path, out: &Path, config: Option<&Path>) -> Result<(), Failure> {
-    use petground::ground::grounder::{GroundingMode, startup};
-    use petground::pipeline::ground;
+    use petground::pipeline::{ground, segmentation, study as prepared};
     let (settings, mode, tolerance, results) = match config {
         Some(p) => {
             let c = load(p)?;
@@ -217,49 +216,68 @@ fn ground(study: &Path, report: &Path, out: &Path, config: Option<&Path>) -> Res
     let findings = petground::report::findings_from_input(&bytes)
         .with_context(|| format!("report {}", report.display()))
         .map_err(runtime)?;
-    let series = ground::series_in(study)
+    let series = prepared::series_in(study)
         .with_context(|| format!("looking for a PET series in {}", study.display()))
         .map_err(runtime)?;
-    // Without a usable model the weak-label-first mode still grounds by weak labels.
-    let grounder = if !mode.uses_model() {
-        None
-    } else {
-        match startup(&settings, mode) {
-            Ok(g) if g.has_model() => Some(std::sync::Mutex::new(g)),
-            Ok(_) => None,
-            Err(e) if mode == GroundingMode::WeakLabelFirst => {
-                eprintln!("petground: model grounding unavailable ({e}); using weak labels only");
-                None
-            }
-            Err(e) => return Err(usage(e)),
-        }
-    };
-
+    let grounder = grounder_for(&settings, mode)?;
     let params = petground::label::LabelParams {
         slice_tolerance: tolerance,
         ..Default::default()
-    };
-    let inputs = ground::Inputs {
-        pet: &series.pet,
-        ct: &series.ct,
     };
     let methods = ground::Methods {
         label: &params,
         model: grounder.as_ref(),
         mode,
     };
-    let outputs = ground::Outputs {
+    let outputs = segmentation::Outputs {
         series_number: 9901,
         sr: results.sr,
     };
-    let grounded = ground::ground_study(&inputs, &findings, &methods, &outputs)
+    let grounded = prepared::prepare(&series.pet, &series.ct)
+        .and_then(|s| segmentation::ground_study(s, &findings, &methods, &outputs))
         .with_context(|| format!("grounding {}", study.display()))
         .map_err(runtime)?;
-    for f in &grounded.findings {
+    print_outcomes(&findings, &grounded);
+    match &grounded.seg {
+        Some(seg) => write_ground_outputs(out, seg, &findings, &grounded),
+        None => {
+            println!("no finding was grounded: no SEG written");
+            Ok(())
+        }
+    }
+}
+
+/// The model for `petground ground`, when the mode uses one and it loads. Without a usable
+/// model the weak-label-first mode still grounds by weak labels.
+fn grounder_for(
+    settings: &petground::ground::runtime::ModelSettings,
+    mode: petground::ground::grounder::GroundingMode,
+) -> Result<Option<std::sync::Mutex<petground::ground::grounder::Grounder>>, Failure> {
+    use petground::ground::grounder::{GroundingMode, startup};
+    if !mode.uses_model() {
+        return Ok(None);
+    }
+    match startup(settings, mode) {
+        Ok(g) if g.has_model() => Ok(Some(std::sync::Mutex::new(g))),
+        Ok(_) => Ok(None),
+        Err(e) if mode == GroundingMode::WeakLabelFirst => {
+            eprintln!("petground: model grounding unavailable ({e}); using weak labels only");
+            Ok(None)
+        }
+        Err(e) => Err(usage(e)),
+    }
+}
+
+/// One line per finding: its segment and measurements, the segment it restates, or why it was
+/// not grounded.
+fn print_outcomes(
+    findings: &[petground::report::Finding],
+    grounded: &petground::pipeline::segmentation::Grounded,
+) {
+    for (finding, o) in findings.iter().zip(&grounded.findings) {
+        let f = petground::pipeline::record::finding_record(finding, o);
         let agree = f.agreement.map(|a| format!(" [{a}]")).unwrap_or_default();
-        let measured = f
-            .segment
-            .and_then(|n| grounded.measurements.get(usize::from(n).checked_sub(1)?));
+        let measured = o.grounding().map(|g| &g.measurements);
         match (&f.method, f.segment, f.restatement_of, measured) {
             (Some(_), Some(n), Some(by), _) => println!(
                 "restates\tsegment {n} (finding {by})\t{}{agree}\t{}",
@@ -272,51 +290,50 @@ fn ground(study: &Path, report: &Path, out: &Path, config: Option<&Path>) -> Res
             _ => println!("not grounded\t{}\t{}", f.detail, f.sentence),
         }
     }
-    match &grounded.seg {
-        Some(seg) => {
-            std::fs::create_dir_all(out)
-                .with_context(|| format!("creating {}", out.display()))
-                .map_err(runtime)?;
-            let path = out.join(format!("{}.dcm", petground::seg::sop_instance_uid(seg)));
-            petground::seg::write_seg(seg, &path)
-                .with_context(|| format!("writing {}", path.display()))
-                .map_err(runtime)?;
-            println!("SEG written: {}", path.display());
-            if let Some(sr) = &grounded.sr {
-                let sr_path = path.with_extension("sr.dcm");
-                petground::seg::write_seg(sr, &sr_path)
-                    .with_context(|| format!("writing {}", sr_path.display()))
-                    .map_err(runtime)?;
-                println!(
-                    "SR written: {} ({})",
-                    sr_path.display(),
-                    petground::seg::sop_instance_uid(sr)
-                );
-            }
-            let overlays: Vec<_> = grounded
-                .findings
-                .iter()
-                .filter(|f| f.segment.is_some() && f.restatement_of.is_none())
-                .zip(&grounded.masks)
-                .map(|(f, mask)| petground::pipeline::picture::Overlay {
-                    mask,
-                    legend: format!(
-                        "SUVmax {:.1}, MTV {:.1} mL - {}",
-                        f.label_suv_max.unwrap_or(f64::NAN),
-                        f.mtv_ml.unwrap_or(f64::NAN),
-                        f.sentence
-                    ),
-                })
-                .collect();
-            let png = path.with_extension("png");
-            let bytes = petground::pipeline::picture::render_png(&grounded.suv, &overlays);
-            std::fs::write(&png, bytes)
-                .with_context(|| format!("writing {}", png.display()))
-                .map_err(runtime)?;
-            println!("picture written: {}", png.display());
-        }
-        None => println!("no finding was grounded: no SEG written"),
+}
+
+/// The SEG, the SR beside it (when built) and the MIP picture with the segments' outlines.
+fn write_ground_outputs(
+    out: &Path,
+    seg: &petground::seg::SegObject,
+    findings: &[petground::report::Finding],
+    grounded: &petground::pipeline::segmentation::Grounded,
+) -> Result<(), Failure> {
+    std::fs::create_dir_all(out)
+        .with_context(|| format!("creating {}", out.display()))
+        .map_err(runtime)?;
+    let path = out.join(format!("{}.dcm", petground::seg::sop_instance_uid(seg)));
+    petground::seg::write_seg(seg, &path)
+        .with_context(|| format!("writing {}", path.display()))
+        .map_err(runtime)?;
+    println!("SEG written: {}", path.display());
+    if let Some(sr) = &grounded.sr {
+        let sr_path = path.with_extension("sr.dcm");
+        petground::seg::write_seg(sr, &sr_path)
+            .with_context(|| format!("writing {}", sr_path.display()))
+            .map_err(runtime)?;
+        println!(
+            "SR written: {} ({})",
+            sr_path.display(),
+            petground::seg::sop_instance_uid(sr)
+        );
     }
+    let overlays: Vec<_> = grounded
+        .segments()
+        .map(|(d, g)| petground::pipeline::picture::Overlay {
+            mask: &g.mask,
+            legend: format!(
+                "SUVmax {:.1}, MTV {:.1} mL - {}",
+                g.measurements.suv_max, g.measurements.mtv_ml, findings[d].sentence
+            ),
+        })
+        .collect();
+    let png = path.with_extension("png");
+    let bytes = petground::pipeline::picture::render_png(&grounded.suv, &overlays);
+    std::fs::write(&png, bytes)
+        .with_context(|| format!("writing {}", png.display()))
+        .map_err(runtime)?;
+    println!("picture written: {}", png.display());
     Ok(())
 }
 

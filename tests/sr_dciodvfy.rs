@@ -15,7 +15,10 @@ use std::path::{Path, PathBuf};
 use common::{python, tool};
 use petground::ground::grounder::GroundingMode;
 use petground::label::LabelParams;
-use petground::pipeline::ground::{self, Grounded, Inputs, Methods, Outputs};
+use petground::pipeline::ground::Methods;
+use petground::pipeline::segmentation::{Grounded, Outputs, ground_study};
+use petground::pipeline::study::prepare;
+use petground::report::Finding;
 use petground::report::findings_from_text;
 use petground_phantom::dcm::{Header, PetSlice, Vendor, pet_object, write_file};
 use petground_phantom::pet::quantize_slice;
@@ -155,7 +158,7 @@ fn report(files: &[PathBuf]) -> String {
     text
 }
 
-fn ground(files: &[PathBuf], text: &str) -> Grounded {
+fn ground(files: &[PathBuf], text: &str) -> (Grounded, Vec<Finding>) {
     let findings = findings_from_text(text);
     assert_eq!(findings.len(), 4, "{findings:?}");
     let params = LabelParams::default();
@@ -164,15 +167,13 @@ fn ground(files: &[PathBuf], text: &str) -> Grounded {
         model: None,
         mode: GroundingMode::WeakLabel,
     };
-    let inputs = Inputs {
-        pet: files,
-        ct: &[],
-    };
     let outputs = Outputs {
         series_number: 9901,
         sr: true,
     };
-    ground::ground_study(&inputs, &findings, &methods, &outputs).expect("job core")
+    let study = prepare(files, &[]).expect("PET series");
+    let grounded = ground_study(study, &findings, &methods, &outputs).expect("job core");
+    (grounded, findings)
 }
 
 fn dciodvfy_errors(path: &Path) -> Vec<String> {
@@ -201,7 +202,7 @@ fn sr_beside_the_seg_passes_dciodvfy_and_matches_a_numpy_reference() {
     let dir = tempfile::tempdir().expect("tempdir");
     let files = write_study(dir.path());
     let text = report(&files);
-    let grounded = ground(&files, &text);
+    let (grounded, findings) = ground(&files, &text);
     let grounded_n = grounded
         .findings
         .iter()
@@ -250,22 +251,25 @@ fn sr_beside_the_seg_passes_dciodvfy_and_matches_a_numpy_reference() {
         String::from_utf8_lossy(&out.stderr)
     );
     let back: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
-    check(&back, &grounded, seg);
+    check(&back, &grounded, &findings, seg);
 }
 
-fn check(back: &serde_json::Value, grounded: &Grounded, seg: &petground::seg::SegObject) {
+fn check(
+    back: &serde_json::Value,
+    grounded: &Grounded,
+    findings: &[Finding],
+    seg: &petground::seg::SegObject,
+) {
     assert_eq!(back["sop_class_uid"], "1.2.840.10008.5.1.4.1.1.88.34");
     assert_eq!(back["modality"], "SR");
     let groups = back["groups"].as_array().expect("groups");
     assert_eq!(groups.len(), 3, "one volumetric group per segment: {back}");
     for g in groups {
         let n = g["segment"].as_u64().expect("segment number") as usize;
-        let ours = &grounded.measurements[n - 1];
-        let f = grounded
-            .findings
-            .iter()
-            .find(|f| f.segment == Some(n as u16))
-            .expect("finding of the segment");
+        let (d, segment) = grounded.segments().nth(n - 1).expect("segment n");
+        let ours = &segment.measurements;
+        assert_eq!(grounded.findings[d].segment, Some(n as u16));
+        let f = &findings[d];
         assert_eq!(g["finding"][0], f.sentence.as_str());
         assert_eq!(g["segment_description"], f.sentence.as_str());
         assert_eq!(g["tracking_id"], g["segment_label"]);

@@ -129,5 +129,42 @@ pub fn voxels_of(mask: &Array3<bool>) -> Vec<[usize; 3]> {
         .collect()
 }
 
+/// Agreement of two masks of one finding (the weak label and the model's, `[grounding] mode =
+/// "both"`).
+#[derive(Debug, Clone, Copy, serde::Serialize, serde::Deserialize, PartialEq)]
+pub struct Agreement {
+    pub dice: f64,
+    /// Whether the two masks overlap at all (the same lesion).
+    pub same_component: bool,
+}
+
+impl std::fmt::Display for Agreement {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "weak label vs model: Dice {:.2}, same lesion: {}",
+            self.dice, self.same_component
+        )
+    }
+}
+
+/// Dice of two masks of one grid and whether they overlap at all.
+pub fn agreement(a: &Array3<bool>, b: &Array3<bool>) -> Agreement {
+    let (mut both, mut na, mut nb) = (0usize, 0usize, 0usize);
+    for (&x, &y) in a.iter().zip(b.iter()) {
+        na += x as usize;
+        nb += y as usize;
+        both += (x && y) as usize;
+    }
+    Agreement {
+        dice: if na + nb == 0 {
+            1.0
+        } else {
+            2.0 * both as f64 / (na + nb) as f64
+        },
+        same_component: both > 0,
+    }
+}
+
 #[cfg(test)]
 mod tests;

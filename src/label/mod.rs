@@ -13,7 +13,7 @@ pub mod phantom;
 pub mod qc;
 
 pub use matching::{Candidate, SliceRule};
-pub use measure::Measurements;
+pub use measure::{Agreement, Measurements};
 pub use outcome::{LabelMask, LabelOutcome, NotFoundReason, SkipReason};
 pub use qc::QcFailure;
 

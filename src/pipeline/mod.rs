@@ -7,8 +7,11 @@
 
 pub mod ground;
 pub mod picture;
+pub mod record;
 pub mod restate;
 pub mod results;
+pub mod segmentation;
+pub mod study;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -21,8 +24,8 @@ use tracing::{Instrument, info, info_span, warn};
 use crate::ground::grounder::{Grounder, GroundingMode};
 use crate::label::LabelParams;
 use crate::store::{
-    DeliveryState, Event, JobRecord, JobState, OutboxItem, OutboxKind, ReportState, Store,
-    StoreError, unix_now,
+    DeliveryState, Event, FindingOutcome, JobRecord, JobState, OutboxItem, OutboxKind,
+    ReportRecord, ReportState, Store, StoreError, unix_now,
 };
 
 /// A job interrupted this many times (crash while running) is failed, not retried again.
@@ -109,19 +112,10 @@ fn execute(
     key: &str,
     mut job: JobRecord,
 ) -> Result<JobState, StoreError> {
-    let now = unix_now();
     let report = store.report(job.report)?;
-    let skip = match &report {
-        None => Some("its report is missing".to_owned()),
-        Some(r) => match &r.state {
-            ReportState::Active => None,
-            ReportState::Superseded { by } => Some(format!("report superseded by report {by}")),
-            ReportState::Cancelled => Some("report cancelled".to_owned()),
-        },
-    };
-    if let Some(reason) = skip {
+    if let Some(reason) = skip_reason(report.as_ref()) {
         job.state = JobState::Skipped { reason };
-        job.finished_unix = Some(now);
+        job.finished_unix = Some(unix_now());
         store.put_job(key, &job)?;
         return Ok(job.state);
     }
@@ -136,89 +130,123 @@ fn execute(
     job.state = JobState::Running;
     store.put_job(key, &job)?;
     let text = report.map(|r| r.text).unwrap_or_default();
-    let files = series_files(store, &job.pet_series)?;
-    // The CT for the model's second channel: the study's fullest CT series, if any.
+    let (pet, ct) = job_files(store, cfg, &job)?;
+    let started = std::time::Instant::now();
+    match run_core(cfg, &pet, &ct, &text) {
+        Ok(products) => record_done(store, cfg, key, job, products, started),
+        Err(reason) => {
+            warn!(error = %reason, "job failed");
+            job.state = JobState::Failed { reason };
+            job.finished_unix = Some(unix_now());
+            store.put_job(key, &job)?;
+            Ok(job.state)
+        }
+    }
+}
+
+/// Why a job is not run: its report is gone, superseded or cancelled.
+fn skip_reason(report: Option<&ReportRecord>) -> Option<String> {
+    match report {
+        None => Some("its report is missing".to_owned()),
+        Some(r) => match &r.state {
+            ReportState::Active => None,
+            ReportState::Superseded { by } => Some(format!("report superseded by report {by}")),
+            ReportState::Cancelled => Some("report cancelled".to_owned()),
+        },
+    }
+}
+
+/// The job's PET files and, when a model may use it, the study's fullest CT series.
+fn job_files(
+    store: &Store,
+    cfg: &PipelineConfig,
+    job: &JobRecord,
+) -> Result<(Vec<PathBuf>, Vec<PathBuf>), StoreError> {
+    let pet = series_files(store, &job.pet_series)?;
+    if cfg.grounder.is_none() {
+        return Ok((pet, Vec::new()));
+    }
     let ct_series = store
         .study_series(&job.study)?
         .into_iter()
         .filter(|(_, s)| s.modality == "CT")
         .max_by_key(|(_, s)| s.instances);
-    let ct_files = match &ct_series {
-        Some((uid, _)) if cfg.grounder.is_some() => series_files(store, uid)?,
-        _ => Vec::new(),
+    let ct = match &ct_series {
+        Some((uid, _)) => series_files(store, uid)?,
+        None => Vec::new(),
     };
-    let started = std::time::Instant::now();
-    let findings = crate::report::findings_from_text(&text);
-    let inputs = ground::Inputs {
-        pet: &files,
-        ct: &ct_files,
-    };
+    Ok((pet, ct))
+}
+
+/// What a job made: the finding records and the encoded SEG and SR (SOP Instance UID, bytes).
+struct Products {
+    findings: Vec<FindingOutcome>,
+    seg: Option<(String, Vec<u8>)>,
+    sr: Option<(String, Vec<u8>)>,
+}
+
+/// The job core on the job's files, with its objects encoded. An error here fails the job (it
+/// would fail again on a retry); an error writing the results does not.
+fn run_core(
+    cfg: &PipelineConfig,
+    pet: &[PathBuf],
+    ct: &[PathBuf],
+    text: &str,
+) -> Result<Products, String> {
+    let findings = crate::report::findings_from_text(text);
+    let study = study::prepare(pet, ct).map_err(|e| e.to_string())?;
     let methods = ground::Methods {
         label: &cfg.label,
         model: cfg.grounder.as_deref(),
         mode: cfg.mode,
     };
-    let outputs = ground::Outputs {
+    let outputs = segmentation::Outputs {
         series_number: cfg.seg_series_number,
         sr: cfg.sr,
     };
-    let grounded = match ground::ground_study(&inputs, &findings, &methods, &outputs) {
-        Ok(g) => g,
-        Err(e) => {
-            warn!(error = %e, "job failed");
-            job.state = JobState::Failed {
-                reason: e.to_string(),
-            };
-            job.finished_unix = Some(unix_now());
-            store.put_job(key, &job)?;
-            return Ok(job.state);
-        }
+    let grounded = segmentation::ground_study(study, &findings, &methods, &outputs)
+        .map_err(|e| e.to_string())?;
+    let encode = |obj: &crate::seg::SegObject| {
+        crate::seg::seg_to_bytes(obj)
+            .map(|bytes| (crate::seg::sop_instance_uid(obj), bytes))
+            .map_err(|e| e.to_string())
     };
-    job.findings = grounded.findings;
-    for f in &job.findings {
+    Ok(Products {
+        findings: record::finding_records(&findings, &grounded.findings),
+        seg: grounded.seg.as_ref().map(encode).transpose()?,
+        sr: grounded.sr.as_ref().map(encode).transpose()?,
+    })
+}
+
+/// Writes the SEG and SR durably and, in one commit, marks the job done and queues them for
+/// every destination: per destination the SEG, then its SR (the outbox keeps that order).
+fn record_done(
+    store: &Store,
+    cfg: &PipelineConfig,
+    key: &str,
+    mut job: JobRecord,
+    products: Products,
+    started: std::time::Instant,
+) -> Result<JobState, StoreError> {
+    for f in &products.findings {
         match &f.method {
             Some(m) => info!(segment = f.segment, method = %m, "finding grounded"),
             None => info!(reason = %f.detail, "finding not grounded"),
         }
     }
     let mut files = Vec::new();
-    if let Some(seg) = &grounded.seg {
-        let sop = crate::seg::sop_instance_uid(seg);
-        files.push((
-            OutboxKind::Seg,
-            write_durably(store.data_dir(), &sop, seg)?,
-            sop.clone(),
-        ));
-        job.seg = Some(sop);
-    }
-    if let Some(sr) = &grounded.sr {
-        let sop = crate::seg::sop_instance_uid(sr);
-        files.push((
-            OutboxKind::Sr,
-            write_durably(store.data_dir(), &sop, sr)?,
-            sop.clone(),
-        ));
-        job.sr = Some(sop);
-    }
-    // Per destination the SEG, then its SR: the outbox keeps that order (store::jobs).
-    let mut deliveries = Vec::new();
-    for dest in &cfg.send_seg_to {
-        for (kind, rel, sop) in &files {
-            deliveries.push(OutboxItem {
-                path: rel.clone(),
-                kind: *kind,
-                sop_instance: sop.clone(),
-                destination: dest.clone(),
-                job: key.to_owned(),
-                state: DeliveryState::Pending {
-                    next_try_unix: 0,
-                    last_error: None,
-                },
-                attempts: 0,
-                created_unix: unix_now(),
-            });
+    for (kind, object) in [
+        (OutboxKind::Seg, &products.seg),
+        (OutboxKind::Sr, &products.sr),
+    ] {
+        if let Some((sop, bytes)) = object {
+            files.push((kind, write_durably(store.data_dir(), sop, bytes)?, sop));
         }
     }
+    job.findings = products.findings;
+    job.seg = products.seg.as_ref().map(|(sop, _)| sop.clone());
+    job.sr = products.sr.as_ref().map(|(sop, _)| sop.clone());
+    let deliveries = outbox_items(cfg, key, &files);
     job.state = JobState::Done;
     job.finished_unix = Some(unix_now());
     let grounded_n = job.findings.iter().filter(|f| f.method.is_some()).count();
@@ -234,6 +262,33 @@ fn execute(
     Ok(job.state)
 }
 
+/// One outbox item per destination and file, the SEG before its SR.
+fn outbox_items(
+    cfg: &PipelineConfig,
+    key: &str,
+    files: &[(OutboxKind, String, &String)],
+) -> Vec<OutboxItem> {
+    let mut deliveries = Vec::new();
+    for dest in &cfg.send_seg_to {
+        for (kind, rel, sop) in files {
+            deliveries.push(OutboxItem {
+                path: rel.clone(),
+                kind: *kind,
+                sop_instance: (*sop).clone(),
+                destination: dest.clone(),
+                job: key.to_owned(),
+                state: DeliveryState::Pending {
+                    next_try_unix: 0,
+                    last_error: None,
+                },
+                attempts: 0,
+                created_unix: unix_now(),
+            });
+        }
+    }
+    deliveries
+}
+
 fn series_files(store: &Store, series: &str) -> Result<Vec<PathBuf>, StoreError> {
     let mut files: Vec<PathBuf> = store
         .series_instances(series)?
@@ -244,23 +299,14 @@ fn series_files(store: &Store, series: &str) -> Result<Vec<PathBuf>, StoreError>
     Ok(files)
 }
 
-/// Writes a SEG or SR to `data_dir/outbox/<sop>.dcm` (temp file, fsync, rename, fsync folder)
-/// and returns its path relative to the data dir.
-fn write_durably(
-    data_dir: &Path,
-    sop: &str,
-    obj: &crate::seg::SegObject,
-) -> Result<String, StoreError> {
+/// Writes an encoded SEG or SR to `data_dir/outbox/<sop>.dcm` (temp file, fsync, rename, fsync
+/// folder) and returns its path relative to the data dir.
+fn write_durably(data_dir: &Path, sop: &str, bytes: &[u8]) -> Result<String, StoreError> {
     let dir = data_dir.join("outbox");
     std::fs::create_dir_all(&dir).map_err(StoreError::io("create folder", &dir))?;
-    let bytes = crate::seg::seg_to_bytes(obj).map_err(|e| StoreError::Io {
-        op: "encode",
-        path: dir.clone(),
-        source: std::io::Error::other(e.to_string()),
-    })?;
     let tmp = dir.join(format!("{sop}.tmp"));
     let dest = dir.join(format!("{sop}.dcm"));
-    std::fs::write(&tmp, &bytes).map_err(StoreError::io("write", &tmp))?;
+    std::fs::write(&tmp, bytes).map_err(StoreError::io("write", &tmp))?;
     std::fs::File::open(&tmp)
         .and_then(|f| f.sync_all())
         .map_err(StoreError::io("fsync", &tmp))?;

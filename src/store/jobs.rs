@@ -77,23 +77,7 @@ pub struct FindingOutcome {
     pub restatement_of: Option<usize>,
 }
 
-/// Agreement of the weak label and the model for one finding (`[grounding] mode = "both"`).
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq)]
-pub struct Agreement {
-    pub dice: f64,
-    /// Whether the two masks overlap at all (the same lesion).
-    pub same_component: bool,
-}
-
-impl std::fmt::Display for Agreement {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "weak label vs model: Dice {:.2}, same lesion: {}",
-            self.dice, self.same_component
-        )
-    }
-}
+pub use crate::label::Agreement;
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct OutboxItem {

@@ -8,12 +8,11 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use ndarray::Array3;
-use petground::ground::preprocess::{label_to_model_grid, model_input};
+use petground::ground::preprocess::label_to_model_grid;
 use petground::label::{LabelOutcome, LabelParams, SkipReason, weak_label};
+use petground::pipeline::study::prepare;
 use petground::report::findings_from_input;
-use petground::volume::resample::ct_on_pet_grid;
-use petground::volume::suv::assemble_pet_suv;
-use petground::volume::{Geometry, assemble_files};
+use petground::volume::Geometry;
 use serde::{Deserialize, Serialize};
 
 use crate::npy;
@@ -294,15 +293,18 @@ fn study(
     if files.pet.is_empty() {
         return Err(DatasetError::Study("no PET series".to_owned()));
     }
-    let (pet, _) = assemble_pet_suv(&files.pet).map_err(|e| DatasetError::Study(e.to_string()))?;
-    let ct = if files.ct.is_empty() {
-        None
-    } else {
-        let ct = assemble_files(&files.ct).map_err(|e| DatasetError::Study(e.to_string()))?;
-        Some(ct_on_pet_grid(&ct, &pet).map_err(|e| DatasetError::Study(e.to_string()))?)
-    };
-    let input =
-        model_input(&pet.volume, ct.as_ref()).map_err(|e| DatasetError::Study(e.to_string()))?;
+    // The node's own preparation; a study whose CT cannot be paired is dropped here, where the
+    // node would ground on the PET alone: a training image must have both channels.
+    let prepared =
+        prepare(&files.pet, &files.ct).map_err(|e| DatasetError::Study(e.to_string()))?;
+    let channels = prepared
+        .model_input()
+        .map_err(|e| DatasetError::Study(e.to_owned()))?;
+    if let Some(why) = &channels.ct_unused {
+        return Err(DatasetError::Study(why.clone()));
+    }
+    let input = &channels.input;
+    let pet = &prepared.series;
     let (tracer, sites, truth_pid) = truth_sites(dir);
     let patient_id = truth_pid
         .or(files.patient_id)
