@@ -98,26 +98,13 @@ pub fn weak_label(
             },
         };
     }
-    let geometry = &suv.geometry;
-    let (nz, ny, nx) = suv.data.dim();
-    if [nz, ny, nx] != geometry.dims || suv.data.is_empty() {
-        return LabelOutcome::Skipped {
-            reason: SkipReason::BadVolume {
-                data: [nz, ny, nx],
-                geometry: geometry.dims,
-            },
-        };
-    }
     let standard = suv.data.as_standard_layout();
-    let Some(data) = standard.as_slice() else {
-        return LabelOutcome::Skipped {
-            reason: SkipReason::BadVolume {
-                data: [nz, ny, nx],
-                geometry: geometry.dims,
-            },
-        };
+    let data = match checked_data(suv, &standard) {
+        Ok(d) => d,
+        Err(reason) => return LabelOutcome::Skipped { reason },
     };
-    let found = match matching::find_candidates(data, geometry, slices, suv_max, slice, params) {
+    let found = match matching::find_candidates(data, &suv.geometry, slices, suv_max, slice, params)
+    {
         Ok(m) => m,
         Err(e) => {
             return LabelOutcome::Skipped {
@@ -125,25 +112,9 @@ pub fn weak_label(
             };
         }
     };
-    let (candidate, rule, seed_slices) = match found {
-        Match::Unique {
-            candidate,
-            rule,
-            slices,
-        } => (candidate, rule, slices),
-        Match::Ambiguous { candidates, rule } => {
-            return LabelOutcome::Ambiguous { candidates, rule };
-        }
-        Match::None { tried, closest } => {
-            return LabelOutcome::NotFound {
-                reason: NotFoundReason::NoMatch {
-                    suv_max,
-                    slice,
-                    tried,
-                    closest,
-                },
-            };
-        }
+    let (candidate, rule, seed_slices) = match unique(found, suv_max, slice) {
+        Ok(u) => u,
+        Err(outcome) => return outcome,
     };
     match refine(
         suv,
@@ -165,6 +136,47 @@ pub fn weak_label(
             candidate,
             slice_rule: rule,
         },
+    }
+}
+
+/// The volume's voxels in raster order, when its data agrees with its geometry.
+fn checked_data<'a>(
+    suv: &Volume,
+    standard: &'a ndarray::CowArray<'_, f32, ndarray::Ix3>,
+) -> Result<&'a [f32], SkipReason> {
+    let (nz, ny, nx) = suv.data.dim();
+    let bad = || SkipReason::BadVolume {
+        data: [nz, ny, nx],
+        geometry: suv.geometry.dims,
+    };
+    if [nz, ny, nx] != suv.geometry.dims || suv.data.is_empty() {
+        return Err(bad());
+    }
+    standard.as_slice().ok_or_else(bad)
+}
+
+/// The one candidate matching found, with its rule and seed slices, or the outcome that says
+/// why there is none.
+fn unique(
+    found: Match,
+    suv_max: f64,
+    slice: Option<u32>,
+) -> Result<(Candidate, SliceRule, Vec<usize>), LabelOutcome> {
+    match found {
+        Match::Unique {
+            candidate,
+            rule,
+            slices,
+        } => Ok((candidate, rule, slices)),
+        Match::Ambiguous { candidates, rule } => Err(LabelOutcome::Ambiguous { candidates, rule }),
+        Match::None { tried, closest } => Err(LabelOutcome::NotFound {
+            reason: NotFoundReason::NoMatch {
+                suv_max,
+                slice,
+                tried,
+                closest,
+            },
+        }),
     }
 }
 

@@ -28,6 +28,28 @@ pub(super) struct FrameHeader {
     pub(super) thickness: Option<f64>,
 }
 
+/// What every frame of an instance shares.
+struct Instance<'a> {
+    obj: &'a InMemDicomObject,
+    source: usize,
+    inst: String,
+    sop_class: String,
+    instance_number: Option<i32>,
+    rows: usize,
+    cols: usize,
+}
+
+impl Instance<'_> {
+    fn slice(&self, frame: Option<u32>) -> SliceRef {
+        SliceRef {
+            sop_class_uid: self.sop_class.clone(),
+            sop_instance_uid: self.inst.clone(),
+            instance_number: self.instance_number,
+            frame,
+        }
+    }
+}
+
 /// The frames of one instance: one for classic images, one per frame for Enhanced ones.
 pub(super) fn frame_headers(
     source: usize,
@@ -51,91 +73,114 @@ pub(super) fn frame_headers(
         }
     };
     let (rows, cols) = (dim(tags::ROWS, "Rows")?, dim(tags::COLUMNS, "Columns")?);
-    let slice = |frame| SliceRef {
-        sop_class_uid: sop_class.clone(),
-        sop_instance_uid: inst.clone(),
+    let instance = Instance {
+        obj,
+        source,
+        inst,
+        sop_class,
         instance_number,
-        frame,
+        rows,
+        cols,
     };
     let per_frame = items(obj, tags::PER_FRAME_FUNCTIONAL_GROUPS_SEQUENCE);
     if per_frame.is_empty() {
-        let n_frames = number(obj, tags::NUMBER_OF_FRAMES, "NumberOfFrames", &inst)?.unwrap_or(1.0);
-        if n_frames > 1.0 {
-            return Err(VolumeError::invalid(
-                "NumberOfFrames",
-                &inst,
-                n_frames.to_string(),
-                "multi-frame without per-frame functional groups is not supported",
-            ));
-        }
-        return Ok(vec![FrameHeader {
-            source,
-            frame: None,
-            slice: slice(None),
-            position: fixed_req(
-                obj,
-                tags::IMAGE_POSITION_PATIENT,
-                "ImagePositionPatient",
-                &inst,
-            )?,
-            orientation: fixed_req(
-                obj,
-                tags::IMAGE_ORIENTATION_PATIENT,
-                "ImageOrientationPatient",
-                &inst,
-            )?,
-            pixel_spacing: fixed_req(obj, tags::PIXEL_SPACING, "PixelSpacing", &inst)?,
-            rows,
-            cols,
-            rescale: rescale_of(obj, &inst)?,
-            thickness: thickness_of(obj),
-        }]);
+        return Ok(vec![classic_frame(&instance)?]);
     }
-    let shared = items(obj, tags::SHARED_FUNCTIONAL_GROUPS_SEQUENCE).first();
     per_frame
         .iter()
         .enumerate()
-        .map(|(i, pf)| {
-            let n = u32::try_from(i + 1).expect("frame count fits in u32");
-            let group = |seq| -> Option<&InMemDicomObject> {
-                items(pf, seq)
-                    .first()
-                    .or_else(|| shared.and_then(|s| items(s, seq).first()))
-            };
-            let need = |seq, attr: &'static str| {
-                group(seq).ok_or_else(|| VolumeError::missing(attr, &format!("{inst} frame {n}")))
-            };
-            let fr = format!("{inst} frame {n}");
-            let pos = need(tags::PLANE_POSITION_SEQUENCE, "PlanePositionSequence")?;
-            let ori = need(tags::PLANE_ORIENTATION_SEQUENCE, "PlaneOrientationSequence")?;
-            let meas = need(tags::PIXEL_MEASURES_SEQUENCE, "PixelMeasuresSequence")?;
-            Ok(FrameHeader {
-                source,
-                frame: Some(n),
-                slice: slice(Some(n)),
-                position: fixed_req(
-                    pos,
-                    tags::IMAGE_POSITION_PATIENT,
-                    "ImagePositionPatient",
-                    &fr,
-                )?,
-                orientation: fixed_req(
-                    ori,
-                    tags::IMAGE_ORIENTATION_PATIENT,
-                    "ImageOrientationPatient",
-                    &fr,
-                )?,
-                pixel_spacing: fixed_req(meas, tags::PIXEL_SPACING, "PixelSpacing", &fr)?,
-                rows,
-                cols,
-                thickness: thickness_of(meas),
-                rescale: match group(tags::PIXEL_VALUE_TRANSFORMATION_SEQUENCE) {
-                    Some(pvt) => rescale_of(pvt, &fr)?,
-                    None => rescale_of(obj, &fr)?,
-                },
-            })
-        })
+        .map(|(i, pf)| enhanced_frame(&instance, i, pf))
         .collect()
+}
+
+/// The one frame of a classic single-frame image.
+fn classic_frame(instance: &Instance) -> Result<FrameHeader, VolumeError> {
+    let (obj, inst) = (instance.obj, instance.inst.as_str());
+    let n_frames = number(obj, tags::NUMBER_OF_FRAMES, "NumberOfFrames", inst)?.unwrap_or(1.0);
+    if n_frames > 1.0 {
+        return Err(VolumeError::invalid(
+            "NumberOfFrames",
+            inst,
+            n_frames.to_string(),
+            "multi-frame without per-frame functional groups is not supported",
+        ));
+    }
+    Ok(FrameHeader {
+        source: instance.source,
+        frame: None,
+        slice: instance.slice(None),
+        position: fixed_req(
+            obj,
+            tags::IMAGE_POSITION_PATIENT,
+            "ImagePositionPatient",
+            inst,
+        )?,
+        orientation: fixed_req(
+            obj,
+            tags::IMAGE_ORIENTATION_PATIENT,
+            "ImageOrientationPatient",
+            inst,
+        )?,
+        pixel_spacing: fixed_req(obj, tags::PIXEL_SPACING, "PixelSpacing", inst)?,
+        rows: instance.rows,
+        cols: instance.cols,
+        rescale: rescale_of(obj, inst)?,
+        thickness: thickness_of(obj),
+    })
+}
+
+/// Frame `i` (0-based) of an Enhanced image: its per-frame functional groups, else the shared
+/// ones.
+fn enhanced_frame(
+    instance: &Instance,
+    i: usize,
+    pf: &InMemDicomObject,
+) -> Result<FrameHeader, VolumeError> {
+    let obj = instance.obj;
+    let shared = items(obj, tags::SHARED_FUNCTIONAL_GROUPS_SEQUENCE).first();
+    let n = u32::try_from(i + 1).map_err(|_| {
+        VolumeError::invalid(
+            "NumberOfFrames",
+            &instance.inst,
+            (i + 1).to_string(),
+            "too many frames",
+        )
+    })?;
+    let fr = format!("{} frame {n}", instance.inst);
+    let group = |seq| -> Option<&InMemDicomObject> {
+        items(pf, seq)
+            .first()
+            .or_else(|| shared.and_then(|s| items(s, seq).first()))
+    };
+    let need = |seq, attr: &'static str| group(seq).ok_or_else(|| VolumeError::missing(attr, &fr));
+    let pos = need(tags::PLANE_POSITION_SEQUENCE, "PlanePositionSequence")?;
+    let ori = need(tags::PLANE_ORIENTATION_SEQUENCE, "PlaneOrientationSequence")?;
+    let meas = need(tags::PIXEL_MEASURES_SEQUENCE, "PixelMeasuresSequence")?;
+    Ok(FrameHeader {
+        source: instance.source,
+        frame: Some(n),
+        slice: instance.slice(Some(n)),
+        position: fixed_req(
+            pos,
+            tags::IMAGE_POSITION_PATIENT,
+            "ImagePositionPatient",
+            &fr,
+        )?,
+        orientation: fixed_req(
+            ori,
+            tags::IMAGE_ORIENTATION_PATIENT,
+            "ImageOrientationPatient",
+            &fr,
+        )?,
+        pixel_spacing: fixed_req(meas, tags::PIXEL_SPACING, "PixelSpacing", &fr)?,
+        rows: instance.rows,
+        cols: instance.cols,
+        thickness: thickness_of(meas),
+        rescale: match group(tags::PIXEL_VALUE_TRANSFORMATION_SEQUENCE) {
+            Some(pvt) => rescale_of(pvt, &fr)?,
+            None => rescale_of(obj, &fr)?,
+        },
+    })
 }
 
 fn thickness_of(obj: &InMemDicomObject) -> Option<f64> {
