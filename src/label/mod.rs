@@ -114,7 +114,7 @@ pub fn weak_label(
     };
     let (candidate, rule, seed_slices) = match unique(found, suv_max, slice) {
         Ok(u) => u,
-        Err(outcome) => return outcome,
+        Err(outcome) => return *outcome,
     };
     match refine(
         suv,
@@ -161,22 +161,24 @@ fn unique(
     found: Match,
     suv_max: f64,
     slice: Option<u32>,
-) -> Result<(Candidate, SliceRule, Vec<usize>), LabelOutcome> {
+) -> Result<(Candidate, SliceRule, Vec<usize>), Box<LabelOutcome>> {
     match found {
         Match::Unique {
             candidate,
             rule,
             slices,
         } => Ok((candidate, rule, slices)),
-        Match::Ambiguous { candidates, rule } => Err(LabelOutcome::Ambiguous { candidates, rule }),
-        Match::None { tried, closest } => Err(LabelOutcome::NotFound {
+        Match::Ambiguous { candidates, rule } => {
+            Err(Box::new(LabelOutcome::Ambiguous { candidates, rule }))
+        }
+        Match::None { tried, closest } => Err(Box::new(LabelOutcome::NotFound {
             reason: NotFoundReason::NoMatch {
                 suv_max,
                 slice,
                 tried,
                 closest,
             },
-        }),
+        })),
     }
 }
 
