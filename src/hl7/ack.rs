@@ -17,26 +17,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use super::escape::encode;
 use super::oru::MessageHeader;
 
-/// An HL7 table 0357 message error condition code, for ERR-3.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ErrorCode {
-    pub code: u16,
-    pub text: &'static str,
-}
-
-impl ErrorCode {
-    pub const SEGMENT_SEQUENCE: Self = Self::new(100, "Segment sequence error");
-    pub const REQUIRED_FIELD_MISSING: Self = Self::new(101, "Required field missing");
-    pub const DATA_TYPE: Self = Self::new(102, "Data type error");
-    pub const TABLE_VALUE_NOT_FOUND: Self = Self::new(103, "Table value not found");
-    pub const UNSUPPORTED_MESSAGE_TYPE: Self = Self::new(200, "Unsupported message type");
-    pub const UNSUPPORTED_EVENT: Self = Self::new(201, "Unsupported event code");
-    pub const INTERNAL: Self = Self::new(207, "Application internal error");
-
-    const fn new(code: u16, text: &'static str) -> Self {
-        Self { code, text }
-    }
-}
+pub use super::error::ErrorCode;
 
 /// MSA-1 acknowledgement codes (HL7 table 0008).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -8,6 +8,8 @@
 
 use hl7_parser::message::Separators;
 
+use super::escape::decode;
+
 /// Why a line is not a segment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct NotASegment;
@@ -91,6 +93,24 @@ pub fn segments(
     text.split('\r')
         .enumerate()
         .map(move |(i, line)| Segment::parse(line, seps).map_err(|_| i + 1))
+}
+
+/// A field's raw value, empty when absent.
+pub(crate) fn raw_field<'m>(seg: &Segment<'m>, n: usize) -> &'m str {
+    seg.field(n).unwrap_or_default()
+}
+
+/// A component of a field's first repetition, decoded and trimmed; `None` when empty or the
+/// HL7 explicit null `""`.
+pub(crate) fn component(
+    seg: &Segment<'_>,
+    n: usize,
+    c: usize,
+    seps: &Separators,
+) -> Option<String> {
+    let raw = seg.component(n, c)?;
+    let value = decode(raw, seps).trim().to_owned();
+    (!value.is_empty() && value != "\"\"").then_some(value)
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@
 //! binds the socket and owns the shutdown token. Everything except `listener` is pure code.
 pub mod ack;
 mod er7;
+pub mod error;
 pub mod escape;
 pub mod listener;
 pub mod matching;

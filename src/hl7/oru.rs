@@ -13,65 +13,9 @@
 use hl7_parser::message::Separators;
 use serde::{Deserialize, Serialize};
 
-use super::ack::ErrorCode;
-use super::er7::{self, Segment};
-use super::escape::decode;
-
-/// OBX-3 code for "Study Instance UID" (DCM 113014 "DICOM Study").
-pub const STUDY_UID_CODE: &str = "113014";
-
-/// Why a message is not an acceptable report. Messages never contain field contents, so they
-/// can be logged (no patient data) and returned in MSA-3/ERR.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum OruError {
-    #[error("message is empty")]
-    Empty,
-    #[error("message does not start with an MSH segment")]
-    NoMsh,
-    #[error("MSH-1/MSH-2 encoding characters are missing or not distinct")]
-    BadEncodingCharacters,
-    #[error("HL7 syntax error in segment {segment}")]
-    Syntax { segment: usize },
-    #[error("required field {0} is empty")]
-    MissingField(&'static str),
-    #[error("required segment {0} is missing")]
-    MissingSegment(&'static str),
-    #[error("unsupported message type {code}^{trigger} (only ORU^R01 is accepted)")]
-    UnsupportedType { code: String, trigger: String },
-    #[error("result status {found:?} is not supported (expected P, F, C or X)")]
-    UnsupportedStatus { found: String },
-    #[error("OBX-5 Study Instance UID is not a valid UID (1-64 characters of 0-9 and .)")]
-    BadStudyUid,
-    #[error("no identifier to match a study (Study Instance UID OBX, OBR-18, OBR-3, ORC-3, PID-3)")]
-    NoIdentifier,
-    #[error("report has no text (no OBX of value type TX, FT or ST)")]
-    NoText,
-}
-
-impl OruError {
-    /// The HL7 table 0357 code for the ERR segment.
-    pub fn error_code(&self) -> ErrorCode {
-        match self {
-            Self::UnsupportedType { code, .. } if code == "ORU" => ErrorCode::UNSUPPORTED_EVENT,
-            Self::UnsupportedType { .. } => ErrorCode::UNSUPPORTED_MESSAGE_TYPE,
-            Self::MissingField(_) | Self::NoIdentifier | Self::NoText => {
-                ErrorCode::REQUIRED_FIELD_MISSING
-            }
-            Self::MissingSegment(_) => ErrorCode::SEGMENT_SEQUENCE,
-            Self::UnsupportedStatus { .. } => ErrorCode::TABLE_VALUE_NOT_FOUND,
-            Self::Empty
-            | Self::NoMsh
-            | Self::BadEncodingCharacters
-            | Self::Syntax { .. }
-            | Self::BadStudyUid => ErrorCode::DATA_TYPE,
-        }
-    }
-
-    /// A rejection (`AR`, the message type is not ours) rather than an error (`AE`).
-    pub fn is_rejection(&self) -> bool {
-        matches!(self, Self::UnsupportedType { .. })
-    }
-}
+use super::er7::{self, Segment, component, raw_field};
+pub use super::error::OruError;
+pub use super::oru_text::STUDY_UID_CODE;
 
 /// A message that could not be turned into a report, with its header when that much parsed.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -421,22 +365,4 @@ fn check_message_type(msh: &Segment<'_>, seps: &Separators) -> Result<(), OruErr
     } else {
         Err(OruError::UnsupportedType { code, trigger })
     }
-}
-
-/// A field's raw value, empty when absent.
-pub(crate) fn raw_field<'m>(seg: &Segment<'m>, n: usize) -> &'m str {
-    seg.field(n).unwrap_or_default()
-}
-
-/// A component of a field's first repetition, decoded and trimmed; `None` when empty or the
-/// HL7 explicit null `""`.
-pub(crate) fn component(
-    seg: &Segment<'_>,
-    n: usize,
-    c: usize,
-    seps: &Separators,
-) -> Option<String> {
-    let raw = seg.component(n, c)?;
-    let value = decode(raw, seps).trim().to_owned();
-    (!value.is_empty() && value != "\"\"").then_some(value)
 }

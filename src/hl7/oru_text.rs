@@ -4,12 +4,16 @@ use hl7_parser::message::Separators;
 
 use super::er7::Segment;
 
+use super::er7::component;
+use super::error::OruError;
 use super::escape::decode;
-use super::oru::{OruError, STUDY_UID_CODE, component};
 
 /// OBX-3 texts that name a report section. When such a section starts and its text does not
 /// begin with the heading already, the heading is written as its own line (`IMPRESSION:`), so
 /// the section structure survives for the text stage (report::sections).
+/// OBX-3 code for "Study Instance UID" (DCM 113014 "DICOM Study").
+pub const STUDY_UID_CODE: &str = "113014";
+
 const SECTION_NAMES: &[&str] = &[
     "HISTORY",
     "CLINICAL HISTORY",

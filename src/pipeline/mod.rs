@@ -9,7 +9,6 @@ pub mod ground;
 pub mod picture;
 pub mod record;
 pub mod restate;
-pub mod results;
 pub mod segmentation;
 pub mod study;
 

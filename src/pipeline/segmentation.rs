@@ -1,11 +1,11 @@
 //! From per-finding results to what a job sends: findings that ground to one lesion share a
 //! segment ([`super::restate`]), the SEG has one segment per lesion, and (when asked) the
-//! quantitative SR goes with it. [`ground_study`] is the whole job core: prepared study + report
+//! quantitative TID 1500 SR goes with it (CONTRACT §6). [`ground_study`] is the whole job core: prepared study + report
 //! findings → [`Grounded`]. Pure: the caller decides where the SEG and SR go.
 
 use crate::report::Finding;
 use crate::seg::{SegObject, SegmentDescription, SegmentationBuilder, SourceSeries};
-use crate::sr::SrObject;
+use crate::sr::{LesionGroup, MeasurementReportBuilder, SrObject, UngroundedFinding};
 
 use super::ground::{FindingResult, Grounding, Methods, ground_finding};
 use super::study::{Study, StudyError};
@@ -118,7 +118,7 @@ fn seg_and_sr(
     let seg = build_seg(source, findings, outcomes, outputs.series_number)?;
     let sr = if outputs.sr {
         let number = outputs.series_number.saturating_add(1);
-        let sr = super::results::quantitative_report(source, &seg, findings, outcomes, number)?;
+        let sr = quantitative_report(source, &seg, findings, outcomes, number)?;
         Some(sr)
     } else {
         None
@@ -168,6 +168,44 @@ fn build_seg(
             g.method.algorithm_name(),
         );
         builder = builder.add_segment(description, g.mask.view());
+    }
+    Ok(builder.build()?)
+}
+
+/// The SR of a built SEG (CONTRACT §6): a volumetric group per segment with the measurements of
+/// its mask, taking the sentence and method of the finding that describes the segment (not a
+/// restatement of it: CONTRACT §5), and a qualitative group for every finding without a
+/// segment.
+pub fn quantitative_report(
+    source: SourceSeries,
+    seg: &SegObject,
+    findings: &[Finding],
+    outcomes: &[Outcome],
+    series_number: i32,
+) -> Result<SrObject, StudyError> {
+    let mut builder = MeasurementReportBuilder::new(source, seg, series_number);
+    for (i, (f, o)) in findings.iter().zip(outcomes).enumerate() {
+        match (&o.result, o.segment) {
+            (FindingResult::Grounded(g), Some(n)) => {
+                // A restatement's lesion is reported once, under the sentence that describes it.
+                if o.restatement_of.is_none() {
+                    builder = builder.add_group(LesionGroup {
+                        segment_number: n,
+                        sentence: f.sentence.clone(),
+                        method: g.method.algorithm_name().to_owned(),
+                        measurements: g.measurements.clone(),
+                    });
+                }
+            }
+            (FindingResult::NotGrounded(why), _) => {
+                builder = builder.add_ungrounded(UngroundedFinding {
+                    index: i + 1,
+                    sentence: f.sentence.clone(),
+                    reason: why.to_string(),
+                });
+            }
+            (FindingResult::Grounded(_), None) => {}
+        }
     }
     Ok(builder.build()?)
 }

@@ -8,59 +8,38 @@ use ndarray::{ArrayView3, Axis};
 
 use super::SegError;
 use super::elements::{is_da, is_tm, now_date_time};
-use super::modules::{self, Frame, Plan};
+use super::modules;
+use super::plan::{Contents, Frame, Plan, SourceSeries};
 use super::segment::{SegmentDescription, check_lo};
 use super::uid::new_uid;
 use crate::ids::is_uid;
-use crate::volume::geometry::{Geometry, SliceRef};
 
 fn invalid(what: &'static str, reason: String) -> SegError {
     SegError::InvalidInput { what, reason }
 }
 
-/// The PET series a SEG is derived from: its header (Patient/Study attributes are copied from it),
-/// its grid and the instance behind each z-slice.
-#[derive(Debug, Clone, Copy)]
-pub struct SourceSeries<'a> {
-    /// Any one instance of the series (or an assembled header); pixel data is not needed.
-    pub header: &'a InMemDicomObject,
-    pub geometry: &'a Geometry,
-    /// One entry per z-slice of `geometry`, in the same order.
-    pub slices: &'a [SliceRef],
-    pub series_instance_uid: &'a str,
-    pub frame_of_reference_uid: &'a str,
-}
-
 /// Builds one BINARY Segmentation Storage instance from per-segment masks on the PET grid.
 #[derive(Debug, Clone)]
 pub struct SegmentationBuilder<'a> {
-    pub(super) source: SourceSeries<'a>,
-    pub(super) series_number: i32,
-    pub(super) series_description: String,
-    pub(super) segments: Vec<(SegmentDescription, ArrayView3<'a, bool>)>,
-    pub(super) instance_number: i32,
-    pub(super) content_label: String,
-    pub(super) content_description: String,
-    pub(super) content_creator_name: String,
-    pub(super) manufacturer_model_name: String,
-    pub(super) device_serial_number: String,
-    pub(super) content_date_time: Option<(String, String)>,
+    c: Contents<'a>,
 }
 
 impl<'a> SegmentationBuilder<'a> {
     pub fn new(source: SourceSeries<'a>, series_number: i32, series_description: &str) -> Self {
         SegmentationBuilder {
-            source,
-            series_number,
-            series_description: series_description.to_owned(),
-            segments: Vec::new(),
-            instance_number: 1,
-            content_label: "PETGROUND".to_owned(),
-            content_description: "Report findings grounded in PET".to_owned(),
-            content_creator_name: String::new(),
-            manufacturer_model_name: "petground".to_owned(),
-            device_serial_number: "1".to_owned(),
-            content_date_time: None,
+            c: Contents {
+                source,
+                series_number,
+                series_description: series_description.to_owned(),
+                segments: Vec::new(),
+                instance_number: 1,
+                content_label: "PETGROUND".to_owned(),
+                content_description: "Report findings grounded in PET".to_owned(),
+                content_creator_name: String::new(),
+                manufacturer_model_name: "petground".to_owned(),
+                device_serial_number: "1".to_owned(),
+                content_date_time: None,
+            },
         }
     }
 
@@ -70,45 +49,45 @@ impl<'a> SegmentationBuilder<'a> {
         description: SegmentDescription,
         mask: ArrayView3<'a, bool>,
     ) -> Self {
-        self.segments.push((description, mask));
+        self.c.segments.push((description, mask));
         self
     }
 
     pub fn instance_number(mut self, n: i32) -> Self {
-        self.instance_number = n;
+        self.c.instance_number = n;
         self
     }
 
     /// Content Label (CS: upper-case letters, digits, space, underscore; ≤ 16 characters).
     pub fn content_label(mut self, label: &str) -> Self {
-        self.content_label = label.to_owned();
+        self.c.content_label = label.to_owned();
         self
     }
 
     pub fn content_description(mut self, description: &str) -> Self {
-        self.content_description = description.to_owned();
+        self.c.content_description = description.to_owned();
         self
     }
 
     /// Content Creator's Name (PN), e.g. `PETGROUND^NODE`; empty (Type 2) by default.
     pub fn content_creator_name(mut self, name: &str) -> Self {
-        self.content_creator_name = name.to_owned();
+        self.c.content_creator_name = name.to_owned();
         self
     }
 
     pub fn manufacturer_model_name(mut self, name: &str) -> Self {
-        self.manufacturer_model_name = name.to_owned();
+        self.c.manufacturer_model_name = name.to_owned();
         self
     }
 
     pub fn device_serial_number(mut self, serial: &str) -> Self {
-        self.device_serial_number = serial.to_owned();
+        self.c.device_serial_number = serial.to_owned();
         self
     }
 
     /// Content Date (`YYYYMMDD`) and Time (`HHMMSS`); the current UTC time by default.
     pub fn content_date_time(mut self, date: &str, time: &str) -> Self {
-        self.content_date_time = Some((date.to_owned(), time.to_owned()));
+        self.c.content_date_time = Some((date.to_owned(), time.to_owned()));
         self
     }
 
@@ -116,12 +95,12 @@ impl<'a> SegmentationBuilder<'a> {
     pub fn build(self) -> Result<FileDicomObject<InMemDicomObject>, SegError> {
         self.validate()?;
         let frames = self.frames()?;
-        let (content_date, content_time) = match &self.content_date_time {
+        let (content_date, content_time) = match &self.c.content_date_time {
             Some((d, t)) => (d.clone(), t.clone()),
             None => now_date_time(),
         };
         let plan = Plan {
-            b: &self,
+            b: &self.c,
             frames,
             sop_instance_uid: new_uid(),
             series_instance_uid: new_uid(),
@@ -133,7 +112,7 @@ impl<'a> SegmentationBuilder<'a> {
     }
 
     fn validate(&self) -> Result<(), SegError> {
-        if self.segments.is_empty() {
+        if self.c.segments.is_empty() {
             return Err(SegError::NoSegments);
         }
         self.validate_source()?;
@@ -143,7 +122,7 @@ impl<'a> SegmentationBuilder<'a> {
 
     /// The PET side: UIDs, a grid a SEG can describe, one instance per slice.
     fn validate_source(&self) -> Result<(), SegError> {
-        let src = &self.source;
+        let src = &self.c.source;
         let g = src.geometry;
         for (what, uid) in [
             ("SeriesInstanceUID", src.series_instance_uid),
@@ -186,43 +165,47 @@ impl<'a> SegmentationBuilder<'a> {
 
     /// The SEG's own strings, against their value representations.
     fn validate_content(&self) -> Result<(), SegError> {
-        check_lo(&self.series_description).map_err(|r| invalid("SeriesDescription", r))?;
-        check_lo(&self.content_description).map_err(|r| invalid("ContentDescription", r))?;
-        check_lo(&self.manufacturer_model_name).map_err(|r| invalid("ManufacturerModelName", r))?;
-        check_lo(&self.device_serial_number).map_err(|r| invalid("DeviceSerialNumber", r))?;
+        check_lo(&self.c.series_description).map_err(|r| invalid("SeriesDescription", r))?;
+        check_lo(&self.c.content_description).map_err(|r| invalid("ContentDescription", r))?;
+        check_lo(&self.c.manufacturer_model_name)
+            .map_err(|r| invalid("ManufacturerModelName", r))?;
+        check_lo(&self.c.device_serial_number).map_err(|r| invalid("DeviceSerialNumber", r))?;
         let cs_ok = |c: char| c.is_ascii_uppercase() || c.is_ascii_digit() || c == ' ' || c == '_';
-        if self.content_label.is_empty()
-            || self.content_label.len() > 16
-            || !self.content_label.chars().all(cs_ok)
+        if self.c.content_label.is_empty()
+            || self.c.content_label.len() > 16
+            || !self.c.content_label.chars().all(cs_ok)
         {
             return Err(invalid(
                 "ContentLabel",
-                format!("{:?} is not a CS value", self.content_label),
+                format!("{:?} is not a CS value", self.c.content_label),
             ));
         }
-        if self.content_creator_name.contains('\\')
-            || self.content_creator_name.chars().count() > 64
+        if self.c.content_creator_name.contains('\\')
+            || self.c.content_creator_name.chars().count() > 64
         {
             return Err(invalid(
                 "ContentCreatorName",
                 "backslash or > 64 characters".into(),
             ));
         }
-        if let Some((d, t)) = &self.content_date_time
+        if let Some((d, t)) = &self.c.content_date_time
             && !(is_da(d) && is_tm(t))
         {
             return Err(invalid("ContentDate/Time", format!("{d:?} {t:?}")));
         }
-        if self.instance_number < 0 {
-            return Err(invalid("InstanceNumber", self.instance_number.to_string()));
+        if self.c.instance_number < 0 {
+            return Err(invalid(
+                "InstanceNumber",
+                self.c.instance_number.to_string(),
+            ));
         }
         Ok(())
     }
 
     /// Each segment alone, then numbering 1..n and mask shapes against the grid.
     fn validate_segments(&self) -> Result<(), SegError> {
-        let g = self.source.geometry;
-        for (i, (desc, mask)) in self.segments.iter().enumerate() {
+        let g = self.c.source.geometry;
+        for (i, (desc, mask)) in self.c.segments.iter().enumerate() {
             let expected = i + 1;
             if usize::from(desc.segment_number) != expected {
                 return Err(SegError::SegmentNumbering {
@@ -245,7 +228,7 @@ impl<'a> SegmentationBuilder<'a> {
     /// One frame per (segment, z-slice) where the segment has voxels, segment-major.
     fn frames(&self) -> Result<Vec<Frame>, SegError> {
         let mut frames = Vec::new();
-        for (desc, mask) in &self.segments {
+        for (desc, mask) in &self.c.segments {
             let before = frames.len();
             for (z, plane) in mask.axis_iter(Axis(0)).enumerate() {
                 if plane.iter().any(|&v| v) {
@@ -262,7 +245,7 @@ impl<'a> SegmentationBuilder<'a> {
                 });
             }
         }
-        let [_, ny, nx] = self.source.geometry.dims;
+        let [_, ny, nx] = self.c.source.geometry.dims;
         let bytes = super::bits::packed_len(frames.len() * ny * nx);
         if u32::try_from(bytes).is_err() {
             return Err(SegError::InvalidInput {

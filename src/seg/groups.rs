@@ -8,7 +8,7 @@ use dicom_object::InMemDicomObject;
 use dicom_object::mem::InMemElement;
 
 use super::elements::{at, code_seq, decimals, int, item, seq, text, ul_many, us};
-use super::modules::Plan;
+use super::plan::Plan;
 use super::segment::Code;
 use crate::volume::geometry::SliceRef;
 

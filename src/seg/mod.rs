@@ -16,6 +16,7 @@ mod builder;
 pub(crate) mod elements;
 mod groups;
 mod modules;
+mod plan;
 mod segment;
 pub mod synthetic;
 mod uid;
@@ -25,8 +26,9 @@ use std::path::{Path, PathBuf};
 use dicom_object::{FileDicomObject, InMemDicomObject};
 
 pub use bits::{pack_bits, packed_len, unpack_bits};
-pub use builder::{SegmentationBuilder, SourceSeries};
+pub use builder::SegmentationBuilder;
 pub(crate) use modules::copy_patient_study;
+pub use plan::SourceSeries;
 pub(crate) use segment::check_lo;
 pub use segment::{
     AlgorithmIdentification, AlgorithmType, Code, Laterality, SegmentDescription,

@@ -1,4 +1,4 @@
-//! Assembles the IOD modules of a BINARY Segmentation (PS3.3 §A.51) from a validated builder:
+//! Assembles the IOD modules of a BINARY Segmentation (PS3.3 §A.51) from a validated builder's contents ([`super::plan`]):
 //! Patient/Study copied from the source, new Series, equipment, Segmentation Image, segments,
 //! references and the packed pixel data (functional groups and dimensions: `groups.rs`). All of
 //! it may assume `SegmentationBuilder::validate` passed; the one thing it still checks is the
@@ -12,32 +12,14 @@ use ndarray::Axis;
 
 use super::SegError;
 use super::bits::pack_bits;
-use super::builder::SegmentationBuilder;
 use super::elements::{code_item, code_seq, int, item, seq, text, texts, us};
 use super::groups;
+use super::plan::Plan;
 use super::segment::{
     Code, SegmentDescription, category_morphologically_abnormal, default_display_cielab,
 };
 use super::uid::new_uid;
 use crate::ids::is_uid;
-
-/// One frame of the SEG: segment `segment` on PET slice `z`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) struct Frame {
-    pub segment: u16,
-    pub z: usize,
-}
-
-/// Everything `build()` decided before assembly: frames, fresh UIDs, content time.
-pub(super) struct Plan<'p, 'a> {
-    pub b: &'p SegmentationBuilder<'a>,
-    pub frames: Vec<Frame>,
-    pub sop_instance_uid: String,
-    pub series_instance_uid: String,
-    pub dimension_organization_uid: String,
-    pub content_date: String,
-    pub content_time: String,
-}
 
 /// Patient and Study attributes copied from the source; all Type 2, so written empty if absent.
 const COPIED_TYPE2: [(Tag, VR); 9] = [

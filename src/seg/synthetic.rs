@@ -7,7 +7,7 @@ use dicom_dictionary_std::{tags, uids};
 use dicom_object::InMemDicomObject;
 use ndarray::Array3;
 
-use super::builder::SourceSeries;
+use super::SourceSeries;
 use super::elements::{text, texts};
 use super::uid::new_uid;
 use crate::volume::geometry::{Geometry, SliceRef};

@@ -10,109 +10,64 @@ use dicom_object::InMemDicomObject;
 
 use super::SrError;
 use super::modules;
+use super::plan::{Contents, Plan, SegRef, SegSegment};
+pub use super::plan::{LesionGroup, UngroundedFinding};
 use crate::ids::is_uid;
-use crate::label::Measurements;
 use crate::seg::elements::{is_da, is_tm, now_date_time};
 use crate::seg::{Code, SegObject, SourceSeries, check_lo, new_uid};
-
-/// The measurements of one grounded finding: its segment in the SEG and the numbers from
-/// `label::measure` on the native PET grid.
-#[derive(Debug, Clone, PartialEq)]
-pub struct LesionGroup {
-    pub segment_number: u16,
-    /// The finding sentence (the SEG's SegmentDescription).
-    pub sentence: String,
-    /// Which method produced the mask (the SEG's SegmentAlgorithmName).
-    pub method: String,
-    pub measurements: Measurements,
-}
-
-/// A finding of the report that has no segment, and why.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct UngroundedFinding {
-    /// 1-based position of the finding in the report (names its tracking identifier).
-    pub index: usize,
-    pub sentence: String,
-    pub reason: String,
-}
-
-/// What the SR needs to know about one segment of the SEG.
-#[derive(Debug, Clone, PartialEq)]
-pub(super) struct SegSegment {
-    pub number: u16,
-    pub label: String,
-    pub tracking_id: Option<String>,
-    pub tracking_uid: Option<String>,
-    pub property_type: Option<Code>,
-    pub category: Option<Code>,
-}
-
-/// The SEG as the SR references it.
-#[derive(Debug, Clone)]
-pub(super) struct SegRef {
-    pub sop_class_uid: String,
-    pub sop_instance_uid: String,
-    pub series_instance_uid: String,
-    pub study_instance_uid: String,
-    pub segments: Vec<SegSegment>,
-}
 
 /// Builds one Comprehensive 3D SR (TID 1500 Measurement Report) for one SEG.
 #[derive(Debug, Clone)]
 pub struct MeasurementReportBuilder<'a> {
-    pub(super) source: SourceSeries<'a>,
-    pub(super) seg: &'a SegObject,
-    pub(super) series_number: i32,
-    pub(super) groups: Vec<LesionGroup>,
-    pub(super) ungrounded: Vec<UngroundedFinding>,
-    pub(super) device_serial_number: String,
-    pub(super) content_date_time: Option<(String, String)>,
+    c: Contents<'a>,
 }
 
 impl<'a> MeasurementReportBuilder<'a> {
     pub fn new(source: SourceSeries<'a>, seg: &'a SegObject, series_number: i32) -> Self {
         MeasurementReportBuilder {
-            source,
-            seg,
-            series_number,
-            groups: Vec::new(),
-            ungrounded: Vec::new(),
-            device_serial_number: "1".to_owned(),
-            content_date_time: None,
+            c: Contents {
+                source,
+                seg,
+                series_number,
+                groups: Vec::new(),
+                ungrounded: Vec::new(),
+                device_serial_number: "1".to_owned(),
+                content_date_time: None,
+            },
         }
     }
 
     pub fn add_group(mut self, group: LesionGroup) -> Self {
-        self.groups.push(group);
+        self.c.groups.push(group);
         self
     }
 
     pub fn add_ungrounded(mut self, finding: UngroundedFinding) -> Self {
-        self.ungrounded.push(finding);
+        self.c.ungrounded.push(finding);
         self
     }
 
     pub fn device_serial_number(mut self, serial: &str) -> Self {
-        self.device_serial_number = serial.to_owned();
+        self.c.device_serial_number = serial.to_owned();
         self
     }
 
     /// Content Date (`YYYYMMDD`) and Time (`HHMMSS`); the current UTC time by default.
     pub fn content_date_time(mut self, date: &str, time: &str) -> Self {
-        self.content_date_time = Some((date.to_owned(), time.to_owned()));
+        self.c.content_date_time = Some((date.to_owned(), time.to_owned()));
         self
     }
 
     /// Checks the inputs against each other and the SEG, then assembles the SR with fresh UIDs.
     pub fn build(self) -> Result<SegObject, SrError> {
-        let seg = read_seg(self.seg)?;
+        let seg = read_seg(self.c.seg)?;
         self.validate(&seg)?;
-        let (date, time) = match &self.content_date_time {
+        let (date, time) = match &self.c.content_date_time {
             Some((d, t)) => (d.clone(), t.clone()),
             None => now_date_time(),
         };
-        let plan = modules::Plan {
-            b: &self,
+        let plan = Plan {
+            b: &self.c,
             seg,
             sop_instance_uid: new_uid(),
             series_instance_uid: new_uid(),
@@ -123,11 +78,12 @@ impl<'a> MeasurementReportBuilder<'a> {
     }
 
     fn validate(&self, seg: &SegRef) -> Result<(), SrError> {
-        if self.groups.is_empty() {
+        if self.c.groups.is_empty() {
             return Err(SrError::NoGroups);
         }
         let invalid = |what: &'static str, reason: String| SrError::InvalidInput { what, reason };
         let study = self
+            .c
             .source
             .header
             .get(tags::STUDY_INSTANCE_UID)
@@ -143,20 +99,22 @@ impl<'a> MeasurementReportBuilder<'a> {
                 ),
             ));
         }
-        if !is_uid(self.source.series_instance_uid) || !is_uid(self.source.frame_of_reference_uid) {
+        if !is_uid(self.c.source.series_instance_uid)
+            || !is_uid(self.c.source.frame_of_reference_uid)
+        {
             return Err(invalid(
                 "SourceSeries",
                 "PET series or frame of reference UID".into(),
             ));
         }
-        check_lo(&self.device_serial_number).map_err(|r| invalid("DeviceSerialNumber", r))?;
-        if let Some((d, t)) = &self.content_date_time
+        check_lo(&self.c.device_serial_number).map_err(|r| invalid("DeviceSerialNumber", r))?;
+        if let Some((d, t)) = &self.c.content_date_time
             && !(is_da(d) && is_tm(t))
         {
             return Err(invalid("ContentDate/Time", format!("{d:?} {t:?}")));
         }
         self.validate_groups(seg)?;
-        for u in &self.ungrounded {
+        for u in &self.c.ungrounded {
             if u.sentence.trim().is_empty() || u.reason.trim().is_empty() || u.index == 0 {
                 return Err(invalid(
                     "UngroundedFinding",
@@ -173,11 +131,11 @@ impl<'a> MeasurementReportBuilder<'a> {
             segment_number,
             reason,
         };
-        for (i, g) in self.groups.iter().enumerate() {
+        for (i, g) in self.c.groups.iter().enumerate() {
             if !seg.segments.iter().any(|s| s.number == g.segment_number) {
                 return Err(bad(g.segment_number, "the SEG has no such segment".into()));
             }
-            if self.groups[..i]
+            if self.c.groups[..i]
                 .iter()
                 .any(|o| o.segment_number == g.segment_number)
             {
@@ -205,7 +163,7 @@ impl<'a> MeasurementReportBuilder<'a> {
         if let Some(s) = seg
             .segments
             .iter()
-            .find(|s| !self.groups.iter().any(|g| g.segment_number == s.number))
+            .find(|s| !self.c.groups.iter().any(|g| g.segment_number == s.number))
         {
             return Err(bad(
                 s.number,

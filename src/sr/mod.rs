@@ -16,6 +16,7 @@ mod builder;
 pub mod codes;
 mod content;
 mod modules;
+mod plan;
 pub mod site;
 mod tree;
 

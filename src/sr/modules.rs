@@ -9,20 +9,10 @@ use dicom_object::InMemDicomObject;
 use dicom_object::meta::FileMetaTableBuilder;
 
 use super::SrError;
-use super::builder::{MeasurementReportBuilder, SegRef};
+use super::plan::Plan;
 use super::tree;
 use crate::seg::elements::{int, item, seq, text};
 use crate::seg::{SegObject, copy_patient_study};
-
-/// Everything `build()` decided before assembly.
-pub(super) struct Plan<'p, 'a> {
-    pub b: &'p MeasurementReportBuilder<'a>,
-    pub seg: SegRef,
-    pub sop_instance_uid: String,
-    pub series_instance_uid: String,
-    pub content_date: String,
-    pub content_time: String,
-}
 
 pub(super) fn assemble(p: &Plan) -> Result<SegObject, SrError> {
     let mut obj = InMemDicomObject::new_empty();

@@ -16,10 +16,10 @@
 
 use dicom_object::InMemDicomObject;
 
-use super::builder::{LesionGroup, SegSegment, UngroundedFinding};
 use super::codes as c;
 use super::content::{Rel, code, container, image, num, text_item, uidref, with_children};
-use super::modules::Plan;
+use super::plan::Plan;
+use super::plan::{LesionGroup, SegSegment, UngroundedFinding};
 use super::site::finding_site;
 use crate::label::measure::PEAK_RADIUS_MM;
 use crate::seg::{Code, new_uid};
