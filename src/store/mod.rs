@@ -19,7 +19,6 @@ pub mod matching;
 mod reconcile;
 mod report_record;
 mod reports;
-pub mod status;
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
