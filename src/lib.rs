@@ -13,6 +13,7 @@ pub mod pipeline;
 pub mod report;
 pub mod seg;
 pub mod sr;
+pub mod status;
 pub mod store;
 pub mod volume;
 pub mod walk;

@@ -10,8 +10,8 @@ use std::sync::Arc;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use petground::config::Config;
-use petground::node::{self, CONTROL_SOCKET};
-use petground::store::Store;
+use petground::node;
+use petground::store::{Layout, Store};
 
 #[derive(Parser)]
 #[command(name = "petground", version, about)]
@@ -158,7 +158,7 @@ fn serve(path: &Path) -> Result<(), Failure> {
             .await
             .with_context(|| format!("binding node.hl7_listen {}", cfg.node.hl7_listen))
             .map_err(runtime)?;
-        let sock = cfg.node.data_dir.join(CONTROL_SOCKET);
+        let sock = Layout::new(&cfg.node.data_dir).control_socket();
         // The store lock guarantees no other node uses this data dir: a socket file left here
         // is stale.
         let _ = std::fs::remove_file(&sock);
@@ -383,8 +383,8 @@ fn findings(path: &Path) -> Result<(), Failure> {
 fn status(path: &Path) -> Result<(), Failure> {
     use std::io::Read;
     let cfg = load(path)?;
-    let dir = &cfg.node.data_dir;
-    if let Ok(mut conn) = std::os::unix::net::UnixStream::connect(dir.join(CONTROL_SOCKET)) {
+    let (dir, layout) = (&cfg.node.data_dir, Layout::new(&cfg.node.data_dir));
+    if let Ok(mut conn) = std::os::unix::net::UnixStream::connect(layout.control_socket()) {
         let mut text = String::new();
         conn.read_to_string(&mut text)
             .context("reading the running node's status")
@@ -392,7 +392,7 @@ fn status(path: &Path) -> Result<(), Failure> {
         print!("{text}");
         return Ok(());
     }
-    if !dir.join("index.redb").exists() {
+    if !layout.index().exists() {
         println!("no data yet in {}", dir.display());
         return Ok(());
     }

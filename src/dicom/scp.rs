@@ -487,9 +487,8 @@ fn quarantine_path(ctx: &ScpContext, sop: &str) -> PathBuf {
         .take(64)
         .collect();
     ctx.store
-        .data_dir()
-        .join("quarantine")
-        .join(format!("{}-{safe}.dcm", crate::store::unix_now()))
+        .layout()
+        .quarantine_file(&format!("{}-{safe}.dcm", crate::store::unix_now()))
 }
 
 #[cfg(test)]

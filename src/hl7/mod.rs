@@ -2,8 +2,10 @@
 //! report↔study matching rule and the TCP listener that ties them together.
 //!
 //! The listener owns no storage: it hands each parsed report to a [`ReportSink`] and answers `AA`
-//! only after the sink says the report is durable. The redb store implements the sink; the CLI
-//! binds the socket and owns the shutdown token. Everything except `listener` is pure code.
+//! only after the sink says the report is durable. The store's `ReportIntake` is the durable sink
+//! (implemented in `sink`: hl7 depends on the store, not the reverse; the matching rule itself
+//! lives in `store::matching`, which `matching` re-exports). The CLI binds the socket and owns
+//! the shutdown token. Everything except `listener` and `sink` is pure code.
 pub mod ack;
 mod er7;
 pub mod error;

@@ -56,37 +56,8 @@ impl MessageHeader {
     }
 }
 
-/// OBR-25 result status (HL7 table 0123), the subset a report can have.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum ReportStatus {
-    Preliminary,
-    Final,
-    /// Replaces an earlier report of the same accession.
-    Corrected,
-    /// Withdraws the report; its processing stops.
-    Cancelled,
-}
-
-impl ReportStatus {
-    pub fn parse(code: &str) -> Option<Self> {
-        match code {
-            "P" => Some(Self::Preliminary),
-            "F" => Some(Self::Final),
-            "C" => Some(Self::Corrected),
-            "X" => Some(Self::Cancelled),
-            _ => None,
-        }
-    }
-
-    pub fn code(self) -> &'static str {
-        match self {
-            Self::Preliminary => "P",
-            Self::Final => "F",
-            Self::Corrected => "C",
-            Self::Cancelled => "X",
-        }
-    }
-}
+/// OBR-25 result status: defined in the store, whose report versions act on it.
+pub use crate::store::ReportStatus;
 
 /// The order identifiers as sent, before the accession rule picks one.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -1,8 +1,11 @@
-//! The seam between the listener and durable storage: [`ReportSink`]. The redb store implements
-//! it; [`MemorySink`] is the in-memory stand-in for tests and tools.
+//! The seam between the listener and durable storage: [`ReportSink`]. The redb store's
+//! [`ReportIntake`] implements it here (hl7 depends on the store, never the other way);
+//! [`MemorySink`] is the in-memory stand-in for tests and tools.
 use std::sync::Mutex;
 
+use super::matching::ReportKeys;
 use super::oru::OruReport;
+use crate::store::{IncomingReport, ReportIntake};
 
 /// Why a report could not be stored. The listener answers `AE` either way.
 #[derive(Debug, thiserror::Error)]
@@ -30,6 +33,34 @@ pub trait ReportSink: Send + Sync + 'static {
     /// one by one.
     fn persist_batch(&self, reports: &[OruReport]) -> Vec<Result<(), SinkError>> {
         reports.iter().map(|r| self.persist(r)).collect()
+    }
+}
+
+/// The durable sink: `persist` returns after the redb commit, so `AA` is only sent for a report
+/// that survives a crash. New events go to the node's event channel.
+impl ReportSink for ReportIntake {
+    fn persist(&self, report: &OruReport) -> Result<(), SinkError> {
+        let (id, events) = self
+            .store
+            .put_report(&IncomingReport::from(report), crate::store::unix_now())
+            .map_err(|e| SinkError::Storage(Box::new(e)))?;
+        tracing::info!(report = id, control_id = %crate::logtext::capped(report.control_id()), accession = ?report.accession.as_deref().map(crate::logtext::capped), status = report.status.code(), "report stored");
+        for e in events {
+            let _ = self.events.send(e);
+        }
+        Ok(())
+    }
+}
+
+impl<'a> From<&'a OruReport> for IncomingReport<'a> {
+    fn from(r: &'a OruReport) -> Self {
+        Self {
+            control_id: r.control_id(),
+            keys: ReportKeys::from_report(r),
+            status: r.status,
+            text: &r.text,
+            raw: &r.raw,
+        }
     }
 }
 

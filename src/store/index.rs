@@ -4,6 +4,7 @@
 use redb::{ReadableTable, TableDefinition};
 use serde::{Deserialize, Serialize};
 
+use super::error::Db;
 use super::{Store, StoreError};
 
 pub(super) const INSTANCES: TableDefinition<&str, &[u8]> = TableDefinition::new("instances");
@@ -106,37 +107,22 @@ pub(super) fn encode<T: Serialize>(v: &T) -> Vec<u8> {
 }
 
 impl Store {
-    pub(super) fn init_tables(&self) -> Result<(), StoreError> {
-        let tx = self.write_tx()?;
-        tx.open_table(INSTANCES).map_err(|e| self.db_err(e))?;
-        tx.open_table(SERIES).map_err(|e| self.db_err(e))?;
-        tx.open_table(STUDIES).map_err(|e| self.db_err(e))?;
-        tx.open_table(EVENTS).map_err(|e| self.db_err(e))?;
-        tx.open_table(OPEN_SERIES).map_err(|e| self.db_err(e))?;
-        tx.open_table(SERIES_BY_STUDY).map_err(|e| self.db_err(e))?;
-        tx.open_table(SERIES_INSTANCES)
-            .map_err(|e| self.db_err(e))?;
-        tx.open_table(super::reports::REPORTS)
-            .map_err(|e| self.db_err(e))?;
-        tx.open_table(super::reports::REPORT_IDS)
-            .map_err(|e| self.db_err(e))?;
-        tx.open_table(super::reports::REPORT_RAW)
-            .map_err(|e| self.db_err(e))?;
-        tx.open_table(super::reports::BY_ACCESSION)
-            .map_err(|e| self.db_err(e))?;
-        tx.open_table(super::reports::WAITING)
-            .map_err(|e| self.db_err(e))?;
-        tx.open_table(super::reports::PENDING)
-            .map_err(|e| self.db_err(e))?;
-        self.init_job_tables(&tx)?;
-        tx.commit().map_err(|e| self.db_err(e))
+    pub(super) fn init_index_tables(&self, tx: &redb::WriteTransaction) -> Result<(), StoreError> {
+        tx.open_table(INSTANCES).db(self, "create tables")?;
+        tx.open_table(SERIES).db(self, "create tables")?;
+        tx.open_table(STUDIES).db(self, "create tables")?;
+        tx.open_table(EVENTS).db(self, "create tables")?;
+        tx.open_table(OPEN_SERIES).db(self, "create tables")?;
+        tx.open_table(SERIES_BY_STUDY).db(self, "create tables")?;
+        tx.open_table(SERIES_INSTANCES).db(self, "create tables")?;
+        Ok(())
     }
 
     /// The index entry of an instance, if stored.
     pub fn instance(&self, sop: &str) -> Result<Option<InstanceRecord>, StoreError> {
         let tx = self.read_tx()?;
-        let t = tx.open_table(INSTANCES).map_err(|e| self.db_err(e))?;
-        match t.get(sop).map_err(|e| self.db_err(e))? {
+        let t = tx.open_table(INSTANCES).db(self, "read instance")?;
+        match t.get(sop).db(self, "read instance")? {
             Some(v) => Ok(Some(decode(sop, v.value())?)),
             None => Ok(None),
         }
@@ -145,8 +131,8 @@ impl Store {
     /// One series' record, if known.
     pub fn series(&self, uid: &str) -> Result<Option<SeriesRecord>, StoreError> {
         let tx = self.read_tx()?;
-        let t = tx.open_table(SERIES).map_err(|e| self.db_err(e))?;
-        match t.get(uid).map_err(|e| self.db_err(e))? {
+        let t = tx.open_table(SERIES).db(self, "read series")?;
+        match t.get(uid).db(self, "read series")? {
             Some(v) => Ok(Some(decode(uid, v.value())?)),
             None => Ok(None),
         }
@@ -169,18 +155,18 @@ impl Store {
         let tx = self.read_tx()?;
         let by_series = tx
             .open_table(SERIES_INSTANCES)
-            .map_err(|e| self.db_err(e))?;
-        let inst = tx.open_table(INSTANCES).map_err(|e| self.db_err(e))?;
+            .db(self, "list series instances")?;
+        let inst = tx.open_table(INSTANCES).db(self, "list series instances")?;
         // Keys are `<series>/<sop>`; '0' is the byte after '/', so this is exactly the prefix.
         let (lo, hi) = (format!("{series}/"), format!("{series}0"));
         let mut out = Vec::new();
         for row in by_series
             .range(lo.as_str()..hi.as_str())
-            .map_err(|e| self.db_err(e))?
+            .db(self, "list series instances")?
         {
-            let (k, _) = row.map_err(|e| self.db_err(e))?;
+            let (k, _) = row.db(self, "list series instances")?;
             let sop = &k.value()[lo.len()..];
-            if let Some(v) = inst.get(sop).map_err(|e| self.db_err(e))? {
+            if let Some(v) = inst.get(sop).db(self, "list series instances")? {
                 out.push((sop.to_owned(), decode(sop, v.value())?));
             }
         }
@@ -190,15 +176,17 @@ impl Store {
     /// The series of one study.
     pub fn study_series(&self, study: &str) -> Result<Vec<(String, SeriesRecord)>, StoreError> {
         let tx = self.read_tx()?;
-        let by_study = tx.open_table(SERIES_BY_STUDY).map_err(|e| self.db_err(e))?;
-        let series = tx.open_table(SERIES).map_err(|e| self.db_err(e))?;
-        let uids: Vec<String> = match by_study.get(study).map_err(|e| self.db_err(e))? {
+        let by_study = tx
+            .open_table(SERIES_BY_STUDY)
+            .db(self, "list study series")?;
+        let series = tx.open_table(SERIES).db(self, "list study series")?;
+        let uids: Vec<String> = match by_study.get(study).db(self, "list study series")? {
             Some(v) => decode(study, v.value())?,
             None => Vec::new(),
         };
         let mut out = Vec::new();
         for uid in uids {
-            if let Some(v) = series.get(uid.as_str()).map_err(|e| self.db_err(e))? {
+            if let Some(v) = series.get(uid.as_str()).db(self, "list study series")? {
                 out.push((uid.clone(), decode(&uid, v.value())?));
             }
         }
@@ -208,13 +196,10 @@ impl Store {
     /// Events with id greater than `after`, in order.
     pub fn events_after(&self, after: u64) -> Result<Vec<(u64, Event)>, StoreError> {
         let tx = self.read_tx()?;
-        let t = tx.open_table(EVENTS).map_err(|e| self.db_err(e))?;
+        let t = tx.open_table(EVENTS).db(self, "read events")?;
         let mut out = Vec::new();
-        for row in t
-            .range(after.saturating_add(1)..)
-            .map_err(|e| self.db_err(e))?
-        {
-            let (k, v) = row.map_err(|e| self.db_err(e))?;
+        for row in t.range(after.saturating_add(1)..).db(self, "read events")? {
+            let (k, v) = row.db(self, "read events")?;
             out.push((k.value(), decode(&k.value().to_string(), v.value())?));
         }
         Ok(out)
@@ -225,10 +210,10 @@ impl Store {
         def: TableDefinition<&str, &[u8]>,
     ) -> Result<Vec<(String, T)>, StoreError> {
         let tx = self.read_tx()?;
-        let t = tx.open_table(def).map_err(|e| self.db_err(e))?;
+        let t = tx.open_table(def).db(self, "scan table")?;
         let mut out = Vec::new();
-        for row in t.iter().map_err(|e| self.db_err(e))? {
-            let (k, v) = row.map_err(|e| self.db_err(e))?;
+        for row in t.iter().db(self, "scan table")? {
+            let (k, v) = row.db(self, "scan table")?;
             out.push((k.value().to_owned(), decode(k.value(), v.value())?));
         }
         Ok(out)
@@ -243,10 +228,12 @@ impl Store {
     ) -> Result<Vec<Event>, StoreError> {
         let due: Vec<String> = {
             let tx = self.read_tx()?;
-            let open = tx.open_table(OPEN_SERIES).map_err(|e| self.db_err(e))?;
+            let open = tx
+                .open_table(OPEN_SERIES)
+                .db(self, "complete stable series")?;
             let mut due = Vec::new();
-            for row in open.iter().map_err(|e| self.db_err(e))? {
-                let (k, v) = row.map_err(|e| self.db_err(e))?;
+            for row in open.iter().db(self, "complete stable series")? {
+                let (k, v) = row.db(self, "complete stable series")?;
                 if now >= v.value().saturating_add(stable_secs) {
                     due.push(k.value().to_owned());
                 }
@@ -259,13 +246,19 @@ impl Store {
         let tx = self.write_tx()?;
         let mut events = Vec::new();
         {
-            let mut series = tx.open_table(SERIES).map_err(|e| self.db_err(e))?;
-            let mut open = tx.open_table(OPEN_SERIES).map_err(|e| self.db_err(e))?;
-            let mut ev = tx.open_table(EVENTS).map_err(|e| self.db_err(e))?;
+            let mut series = tx.open_table(SERIES).db(self, "complete stable series")?;
+            let mut open = tx
+                .open_table(OPEN_SERIES)
+                .db(self, "complete stable series")?;
+            let mut ev = tx.open_table(EVENTS).db(self, "complete stable series")?;
             for uid in due {
                 // Re-read inside the write transaction: an instance may have arrived meanwhile.
-                let Some(current) = series.get(uid.as_str()).map_err(|e| self.db_err(e))? else {
-                    open.remove(uid.as_str()).map_err(|e| self.db_err(e))?;
+                let Some(current) = series
+                    .get(uid.as_str())
+                    .db(self, "complete stable series")?
+                else {
+                    open.remove(uid.as_str())
+                        .db(self, "complete stable series")?;
                     continue;
                 };
                 let mut rec: SeriesRecord = decode(&uid, current.value())?;
@@ -276,13 +269,14 @@ impl Store {
                 let event = complete(&mut rec, &uid, now, "stable");
                 series
                     .insert(uid.as_str(), encode(&rec).as_slice())
-                    .map_err(|e| self.db_err(e))?;
-                open.remove(uid.as_str()).map_err(|e| self.db_err(e))?;
-                push_event(&mut ev, &event).map_err(|e| self.db_err(e))?;
+                    .db(self, "complete stable series")?;
+                open.remove(uid.as_str())
+                    .db(self, "complete stable series")?;
+                push_event(&mut ev, &event).db(self, "complete stable series")?;
                 events.push(event);
             }
         }
-        tx.commit().map_err(|e| self.db_err(e))?;
+        tx.commit().db(self, "complete stable series")?;
         Ok(events)
     }
 }

@@ -8,8 +8,9 @@
 use redb::{ReadableTable, ReadableTableMetadata, TableDefinition};
 use serde::{Deserialize, Serialize};
 
+use super::error::Db;
 use super::index::{SERIES, SERIES_BY_STUDY, SeriesRecord, decode, encode};
-use super::reports::{PENDING, REPORTS, ReportRecord, ReportState};
+use super::report_record::{PENDING, REPORTS, ReportRecord, ReportState};
 use super::{Store, StoreError};
 
 pub(super) const JOBS: TableDefinition<&str, &[u8]> = TableDefinition::new("jobs");
@@ -133,10 +134,10 @@ pub fn job_key(study: &str, report: u64) -> String {
 
 impl Store {
     pub(super) fn init_job_tables(&self, tx: &redb::WriteTransaction) -> Result<(), StoreError> {
-        tx.open_table(JOBS).map_err(|e| self.db_err(e))?;
-        tx.open_table(OUTBOX).map_err(|e| self.db_err(e))?;
-        tx.open_table(QUEUED_JOBS).map_err(|e| self.db_err(e))?;
-        tx.open_table(DUE).map_err(|e| self.db_err(e))?;
+        tx.open_table(JOBS).db(self, "create tables")?;
+        tx.open_table(OUTBOX).db(self, "create tables")?;
+        tx.open_table(QUEUED_JOBS).db(self, "create tables")?;
+        tx.open_table(DUE).db(self, "create tables")?;
         Ok(())
     }
 
@@ -149,54 +150,35 @@ impl Store {
         let tx = self.write_tx()?;
         let mut created = Vec::new();
         {
-            let reports = tx.open_table(REPORTS).map_err(|e| self.db_err(e))?;
-            let series = tx.open_table(SERIES).map_err(|e| self.db_err(e))?;
-            let by_study = tx.open_table(SERIES_BY_STUDY).map_err(|e| self.db_err(e))?;
-            let mut pending = tx.open_table(PENDING).map_err(|e| self.db_err(e))?;
-            let mut jobs = tx.open_table(JOBS).map_err(|e| self.db_err(e))?;
-            let mut queued = tx.open_table(QUEUED_JOBS).map_err(|e| self.db_err(e))?;
+            let reports = tx.open_table(REPORTS).db(self, "create jobs")?;
+            let series = tx.open_table(SERIES).db(self, "create jobs")?;
+            let by_study = tx.open_table(SERIES_BY_STUDY).db(self, "create jobs")?;
+            let mut pending = tx.open_table(PENDING).db(self, "create jobs")?;
+            let mut jobs = tx.open_table(JOBS).db(self, "create jobs")?;
+            let mut queued = tx.open_table(QUEUED_JOBS).db(self, "create jobs")?;
             let ids: Vec<u64> = pending
                 .iter()
-                .map_err(|e| self.db_err(e))?
+                .db(self, "create jobs")?
                 .map(|r| r.map(|(k, _)| k.value()))
                 .collect::<Result<_, _>>()
-                .map_err(|e| self.db_err(e))?;
+                .db(self, "create jobs")?;
             for id in ids {
-                let Some(v) = reports.get(id).map_err(|e| self.db_err(e))? else {
-                    pending.remove(id).map_err(|e| self.db_err(e))?;
+                let Some(v) = reports.get(id).db(self, "create jobs")? else {
+                    pending.remove(id).db(self, "create jobs")?;
                     continue;
                 };
                 let rep: ReportRecord = decode(&id.to_string(), v.value())?;
                 let (ReportState::Active, Some(m)) = (&rep.state, &rep.matched) else {
-                    pending.remove(id).map_err(|e| self.db_err(e))?;
+                    pending.remove(id).db(self, "create jobs")?;
                     continue;
                 };
-                // The study's fullest complete PET series (a study may carry several recons).
-                let uids: Vec<String> =
-                    match by_study.get(m.study.as_str()).map_err(|e| self.db_err(e))? {
-                        Some(v) => decode(&m.study, v.value())?,
-                        None => Vec::new(),
-                    };
-                let mut best: Option<(String, u32)> = None;
-                for uid in uids {
-                    if let Some(v) = series.get(uid.as_str()).map_err(|e| self.db_err(e))? {
-                        let s: SeriesRecord = decode(&uid, v.value())?;
-                        let better = best.as_ref().is_none_or(|(_, n)| s.instances > *n);
-                        if s.modality == "PT" && s.complete.is_some() && better {
-                            best = Some((uid.clone(), s.instances));
-                        }
-                    }
-                }
-                let Some((pet_series, _)) = best else {
+                let Some(pet_series) = self.fullest_pet_series(&by_study, &series, &m.study)?
+                else {
                     continue; // waits for its PET series
                 };
                 let key = job_key(&m.study, id);
-                pending.remove(id).map_err(|e| self.db_err(e))?;
-                if jobs
-                    .get(key.as_str())
-                    .map_err(|e| self.db_err(e))?
-                    .is_some()
-                {
+                pending.remove(id).db(self, "create jobs")?;
+                if jobs.get(key.as_str()).db(self, "create jobs")?.is_some() {
                     continue;
                 }
                 let job = JobRecord {
@@ -212,15 +194,37 @@ impl Store {
                     sr: None,
                 };
                 jobs.insert(key.as_str(), encode(&job).as_slice())
-                    .map_err(|e| self.db_err(e))?;
-                queued
-                    .insert(key.as_str(), now)
-                    .map_err(|e| self.db_err(e))?;
+                    .db(self, "create jobs")?;
+                queued.insert(key.as_str(), now).db(self, "create jobs")?;
                 created.push(key);
             }
         }
-        tx.commit().map_err(|e| self.db_err(e))?;
+        tx.commit().db(self, "create jobs")?;
         Ok(created)
+    }
+
+    /// The study's fullest complete PET series (a study may carry several recons), if any.
+    fn fullest_pet_series(
+        &self,
+        by_study: &impl ReadableTable<&'static str, &'static [u8]>,
+        series: &impl ReadableTable<&'static str, &'static [u8]>,
+        study: &str,
+    ) -> Result<Option<String>, StoreError> {
+        let uids: Vec<String> = match by_study.get(study).db(self, "find PET series")? {
+            Some(v) => decode(study, v.value())?,
+            None => Vec::new(),
+        };
+        let mut best: Option<(String, u32)> = None;
+        for uid in uids {
+            if let Some(v) = series.get(uid.as_str()).db(self, "find PET series")? {
+                let s: SeriesRecord = decode(&uid, v.value())?;
+                let better = best.as_ref().is_none_or(|(_, n)| s.instances > *n);
+                if s.modality == "PT" && s.complete.is_some() && better {
+                    best = Some((uid.clone(), s.instances));
+                }
+            }
+        }
+        Ok(best.map(|(uid, _)| uid))
     }
 
     fn count<K: redb::Key + 'static, V: redb::Value + 'static>(
@@ -228,20 +232,20 @@ impl Store {
         def: TableDefinition<K, V>,
     ) -> Result<u64, StoreError> {
         let tx = self.read_tx()?;
-        let t = tx.open_table(def).map_err(|e| self.db_err(e))?;
-        t.len().map_err(|e| self.db_err(e))
+        let t = tx.open_table(def).db(self, "count table")?;
+        t.len().db(self, "count table")
     }
 
     /// Jobs that should run now: queued ones, and running ones a crash interrupted (at start-up
     /// every `Running` job was interrupted, since jobs only run inside a live node).
     pub fn runnable_jobs(&self) -> Result<Vec<(String, JobRecord)>, StoreError> {
         let tx = self.read_tx()?;
-        let queued = tx.open_table(QUEUED_JOBS).map_err(|e| self.db_err(e))?;
-        let jobs = tx.open_table(JOBS).map_err(|e| self.db_err(e))?;
+        let queued = tx.open_table(QUEUED_JOBS).db(self, "list runnable jobs")?;
+        let jobs = tx.open_table(JOBS).db(self, "list runnable jobs")?;
         let mut out = Vec::new();
-        for row in queued.iter().map_err(|e| self.db_err(e))? {
-            let (k, _) = row.map_err(|e| self.db_err(e))?;
-            if let Some(v) = jobs.get(k.value()).map_err(|e| self.db_err(e))? {
+        for row in queued.iter().db(self, "list runnable jobs")? {
+            let (k, _) = row.db(self, "list runnable jobs")?;
+            if let Some(v) = jobs.get(k.value()).db(self, "list runnable jobs")? {
                 let job: JobRecord = decode(k.value(), v.value())?;
                 if matches!(job.state, JobState::Queued | JobState::Running) {
                     out.push((k.value().to_owned(), job));
@@ -253,10 +257,10 @@ impl Store {
 
     pub fn all_jobs(&self) -> Result<Vec<(String, JobRecord)>, StoreError> {
         let tx = self.read_tx()?;
-        let t = tx.open_table(JOBS).map_err(|e| self.db_err(e))?;
+        let t = tx.open_table(JOBS).db(self, "list jobs")?;
         let mut out = Vec::new();
-        for row in t.iter().map_err(|e| self.db_err(e))? {
-            let (k, v) = row.map_err(|e| self.db_err(e))?;
+        for row in t.iter().db(self, "list jobs")? {
+            let (k, v) = row.db(self, "list jobs")?;
             out.push((k.value().to_owned(), decode(k.value(), v.value())?));
         }
         Ok(out)
@@ -265,7 +269,7 @@ impl Store {
     pub fn put_job(&self, key: &str, job: &JobRecord) -> Result<(), StoreError> {
         let tx = self.write_tx()?;
         self.write_job(&tx, key, job)?;
-        tx.commit().map_err(|e| self.db_err(e))
+        tx.commit().db(self, "put job")
     }
 
     /// Writes a job and keeps the queue of runnable jobs in step with its state.
@@ -276,16 +280,14 @@ impl Store {
         job: &JobRecord,
     ) -> Result<(), StoreError> {
         tx.open_table(JOBS)
-            .map_err(|e| self.db_err(e))?
+            .db(self, "write job")?
             .insert(key, encode(job).as_slice())
-            .map_err(|e| self.db_err(e))?;
-        let mut queued = tx.open_table(QUEUED_JOBS).map_err(|e| self.db_err(e))?;
+            .db(self, "write job")?;
+        let mut queued = tx.open_table(QUEUED_JOBS).db(self, "write job")?;
         if matches!(job.state, JobState::Queued | JobState::Running) {
-            queued
-                .insert(key, job.created_unix)
-                .map_err(|e| self.db_err(e))?;
+            queued.insert(key, job.created_unix).db(self, "write job")?;
         } else {
-            queued.remove(key).map_err(|e| self.db_err(e))?;
+            queued.remove(key).db(self, "write job")?;
         }
         Ok(())
     }
@@ -302,27 +304,27 @@ impl Store {
         let tx = self.write_tx()?;
         self.write_job(&tx, key, job)?;
         {
-            let mut out = tx.open_table(OUTBOX).map_err(|e| self.db_err(e))?;
-            let mut due = tx.open_table(DUE).map_err(|e| self.db_err(e))?;
+            let mut out = tx.open_table(OUTBOX).db(self, "finish job")?;
+            let mut due = tx.open_table(DUE).db(self, "finish job")?;
             let first = out
                 .last()
-                .map_err(|e| self.db_err(e))?
+                .db(self, "finish job")?
                 .map(|(k, _)| k.value() + 1)
                 .unwrap_or(1);
             for (id, d) in (first..).zip(deliveries) {
                 out.insert(id, encode(d).as_slice())
-                    .map_err(|e| self.db_err(e))?;
-                due.insert(id, 0).map_err(|e| self.db_err(e))?;
+                    .db(self, "finish job")?;
+                due.insert(id, 0).db(self, "finish job")?;
             }
         }
-        tx.commit().map_err(|e| self.db_err(e))
+        tx.commit().db(self, "finish job")
     }
 
     /// The report a job is for.
     pub fn report(&self, id: u64) -> Result<Option<ReportRecord>, StoreError> {
         let tx = self.read_tx()?;
-        let t = tx.open_table(REPORTS).map_err(|e| self.db_err(e))?;
-        match t.get(id).map_err(|e| self.db_err(e))? {
+        let t = tx.open_table(REPORTS).db(self, "read report")?;
+        match t.get(id).db(self, "read report")? {
             Some(v) => Ok(Some(decode(&id.to_string(), v.value())?)),
             None => Ok(None),
         }
@@ -330,10 +332,10 @@ impl Store {
 
     pub fn all_outbox(&self) -> Result<Vec<(u64, OutboxItem)>, StoreError> {
         let tx = self.read_tx()?;
-        let t = tx.open_table(OUTBOX).map_err(|e| self.db_err(e))?;
+        let t = tx.open_table(OUTBOX).db(self, "list outbox")?;
         let mut out = Vec::new();
-        for row in t.iter().map_err(|e| self.db_err(e))? {
-            let (k, v) = row.map_err(|e| self.db_err(e))?;
+        for row in t.iter().db(self, "list outbox")? {
+            let (k, v) = row.db(self, "list outbox")?;
             out.push((k.value(), decode(&k.value().to_string(), v.value())?));
         }
         Ok(out)
@@ -344,13 +346,13 @@ impl Store {
     /// SEG is sent or has failed for good, the SR goes).
     pub fn due_deliveries(&self, now: u64) -> Result<Vec<(u64, OutboxItem)>, StoreError> {
         let tx = self.read_tx()?;
-        let due = tx.open_table(DUE).map_err(|e| self.db_err(e))?;
-        let out = tx.open_table(OUTBOX).map_err(|e| self.db_err(e))?;
+        let due = tx.open_table(DUE).db(self, "list due deliveries")?;
+        let out = tx.open_table(OUTBOX).db(self, "list due deliveries")?;
         // Every pending entry is in DUE (a small table), due now or later, in id order.
         let mut pending: Vec<(u64, u64, OutboxItem)> = Vec::new();
-        for row in due.iter().map_err(|e| self.db_err(e))? {
-            let (k, at) = row.map_err(|e| self.db_err(e))?;
-            if let Some(v) = out.get(k.value()).map_err(|e| self.db_err(e))? {
+        for row in due.iter().db(self, "list due deliveries")? {
+            let (k, at) = row.db(self, "list due deliveries")?;
+            if let Some(v) = out.get(k.value()).db(self, "list due deliveries")? {
                 let item: OutboxItem = decode(&k.value().to_string(), v.value())?;
                 pending.push((k.value(), at.value(), item));
             }
@@ -370,19 +372,19 @@ impl Store {
     pub fn put_delivery(&self, id: u64, item: &OutboxItem) -> Result<(), StoreError> {
         let tx = self.write_tx()?;
         tx.open_table(OUTBOX)
-            .map_err(|e| self.db_err(e))?
+            .db(self, "put delivery")?
             .insert(id, encode(item).as_slice())
-            .map_err(|e| self.db_err(e))?;
-        let mut due = tx.open_table(DUE).map_err(|e| self.db_err(e))?;
+            .db(self, "put delivery")?;
+        let mut due = tx.open_table(DUE).db(self, "put delivery")?;
         match item.state {
             DeliveryState::Pending { next_try_unix, .. } => {
-                due.insert(id, next_try_unix).map_err(|e| self.db_err(e))?;
+                due.insert(id, next_try_unix).db(self, "put delivery")?;
             }
             _ => {
-                due.remove(id).map_err(|e| self.db_err(e))?;
+                due.remove(id).db(self, "put delivery")?;
             }
         }
         drop(due);
-        tx.commit().map_err(|e| self.db_err(e))
+        tx.commit().db(self, "put delivery")
     }
 }

@@ -1,19 +1,24 @@
 //! Durable state below `node.data_dir`: instance files on disk and a redb index of studies,
 //! series, instances and events. Synchronous (callers use `spawn_blocking`); every write that
-//! an acknowledgement depends on is fsynced before the call returns.
+//! an acknowledgement depends on is fsynced before the call returns. Where each file lives is
+//! [`layout`]'s business; how a file is made durable, [`durable`]'s.
 //!
-//! Layout:
-//! ```text
-//! data_dir/index.redb                      redb database (ACID, fsync on commit)
-//! data_dir/incoming/                       temporary files being received (cleared at start)
-//! data_dir/studies/<study>/<series>/<sop>.dcm   stored instances (UIDs validated before use)
-//! ```
+//! Modules, each depending only on those above it: `error`, `backend`, `layout`, `durable`,
+//! `matching` (pure), `index` (studies, series, instances, events), `header`, `report_record`,
+//! `reports`,
+//! `instances`, `reconcile`, `jobs`. This root opens the index and hands out transactions.
 mod backend;
+pub mod durable;
+mod error;
+mod header;
 mod index;
 mod instances;
 mod jobs;
+pub mod layout;
+pub mod matching;
+mod reconcile;
+mod report_record;
 mod reports;
-pub mod status;
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -21,62 +26,24 @@ use std::sync::RwLock;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 pub use backend::DiskFull;
-
-pub use index::{Event, EventKind, InstanceRecord, SeriesRecord, StudyRecord};
-pub use instances::{InstanceHeader, StoreOutcome};
+pub use durable::{rename_durably, sync_dir, write_durably};
+pub use error::StoreError;
+pub use header::{HeaderError, InstanceHeader};
+pub use index::{Completion, Event, EventKind, InstanceRecord, SeriesRecord, StudyRecord};
+pub use instances::StoreOutcome;
 pub use jobs::{
     Agreement, DeliveryState, FindingOutcome, JobRecord, JobState, OutboxItem, OutboxKind, job_key,
 };
-pub use reports::{ReportIntake, ReportMatch, ReportRecord, ReportState};
+pub use layout::Layout;
+pub use report_record::{IncomingReport, ReportMatch, ReportRecord, ReportState, ReportStatus};
+pub use reports::ReportIntake;
 
 use crate::ids::Uid;
-
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    #[error("{op} {path}: {source}")]
-    Io {
-        op: &'static str,
-        path: PathBuf,
-        source: std::io::Error,
-    },
-    #[error("index database {path}: {message}")]
-    Db {
-        path: PathBuf,
-        message: String,
-        /// The database failed for lack of disk space (ENOSPC).
-        no_space: bool,
-    },
-    #[error("index database {path} is in use by another petground process")]
-    Locked { path: PathBuf },
-    #[error("index record for {key} is unreadable: {message}")]
-    Corrupt { key: String, message: String },
-}
-
-impl StoreError {
-    /// Whether the operation failed for lack of disk space (a C-STORE answers A700 then).
-    pub fn is_out_of_space(&self) -> bool {
-        match self {
-            Self::Io { source, .. } => is_enospc(source),
-            Self::Db { no_space, .. } => *no_space,
-            _ => false,
-        }
-    }
-
-    pub(crate) fn io<'a>(
-        op: &'static str,
-        path: &'a Path,
-    ) -> impl FnOnce(std::io::Error) -> Self + 'a {
-        move |source| Self::Io {
-            op,
-            path: path.to_owned(),
-            source,
-        }
-    }
-}
+use error::Db;
 
 /// The node's durable store. One per process (redb locks the index file).
 pub struct Store {
-    dir: PathBuf,
+    layout: Layout,
     /// `None` only after a failed re-open (the next transaction tries again).
     db: RwLock<Option<redb::Database>>,
     /// Counts re-opens, so that threads that saw the same failure re-open once.
@@ -104,18 +71,18 @@ impl Store {
 
     /// [`Store::open`] with a switch that makes index writes fail as on a full disk (tests).
     pub fn open_with_faults(data_dir: &Path, disk_full: DiskFull) -> Result<Self, StoreError> {
-        for sub in ["incoming", "studies"] {
-            let p = data_dir.join(sub);
+        let layout = Layout::new(data_dir);
+        for p in [layout.incoming(), layout.studies()] {
             std::fs::create_dir_all(&p).map_err(StoreError::io("create folder", &p))?;
         }
-        let incoming = data_dir.join("incoming");
+        let incoming = layout.incoming();
         let entries = std::fs::read_dir(&incoming).map_err(StoreError::io("list", &incoming))?;
         for entry in entries.flatten() {
             let _ = std::fs::remove_file(entry.path());
         }
-        let db = open_index(data_dir, &disk_full)?;
+        let db = open_index(&layout.index(), &disk_full)?;
         let store = Self {
-            dir: data_dir.to_owned(),
+            layout,
             db: RwLock::new(Some(db)),
             generation: AtomicU64::new(0),
             reindexing: AtomicBool::new(false),
@@ -137,31 +104,39 @@ impl Store {
     }
 
     pub fn data_dir(&self) -> &Path {
-        &self.dir
+        self.layout.root()
+    }
+
+    /// The names below the data dir.
+    pub fn layout(&self) -> &Layout {
+        &self.layout
     }
 
     /// A new, unique temporary file in `incoming/` for a transfer in progress.
     pub fn incoming_file(&self) -> Result<(PathBuf, File), StoreError> {
         let n = self.tmp_counter.fetch_add(1, Ordering::Relaxed);
-        let path = self
-            .dir
-            .join("incoming")
-            .join(format!("{}-{n}.tmp", std::process::id()));
+        let path = self.layout.incoming_file(n);
         let file = File::create(&path).map_err(StoreError::io("create", &path))?;
         Ok((path, file))
     }
 
-    /// Where an instance lives (relative to the data dir).
+    /// Where an instance lives (relative to the data dir); see [`Layout::instance_rel`].
     pub fn instance_rel_path(study: &Uid, series: &Uid, sop: &Uid, version: u32) -> PathBuf {
-        let name = if version <= 1 {
-            format!("{sop}.dcm")
-        } else {
-            format!("{sop}.v{version}.dcm")
-        };
-        PathBuf::from("studies")
-            .join(study.as_str())
-            .join(series.as_str())
-            .join(name)
+        Layout::instance_rel(study, series, sop, version)
+    }
+
+    /// Absolute path of a stored file, from the path relative to the data dir the index records.
+    pub fn absolute(&self, rel: &str) -> PathBuf {
+        self.layout.absolute(rel)
+    }
+
+    /// Opens every table once, so that read transactions never meet a missing one.
+    fn init_tables(&self) -> Result<(), StoreError> {
+        let tx = self.write_tx()?;
+        self.init_index_tables(&tx)?;
+        self.init_report_tables(&tx)?;
+        self.init_job_tables(&tx)?;
+        tx.commit().db(self, "create tables")
     }
 
     /// Held while one SOP Instance UID is committed.
@@ -173,10 +148,6 @@ impl Store {
         self.sop_locks[stripe]
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-    }
-
-    fn db_err(&self, e: impl Into<redb::Error>) -> StoreError {
-        db_error(self.dir.join("index.redb"), e.into())
     }
 
     /// A read transaction; see [`Store::begin`].
@@ -216,8 +187,8 @@ impl Store {
                         self.reindex_after_reopen();
                     }
                 }
-                Some(Err(e)) => return Err(self.db_err(e)),
-                None => return Err(self.db_err(redb::Error::DatabaseClosed)),
+                Some(Err(e)) => return Err(e).db(self, "begin transaction"),
+                None => return Err(redb::Error::DatabaseClosed).db(self, "begin transaction"),
             }
         }
     }
@@ -232,7 +203,7 @@ impl Store {
         if db.take().is_some() {
             tracing::warn!("index database failed after an I/O error; re-opening it");
         }
-        let fresh = open_index(&self.dir, &self.disk_full)?;
+        let fresh = open_index(&self.layout.index(), &self.disk_full)?;
         *db = Some(fresh);
         self.generation.fetch_add(1, Ordering::AcqRel);
         tracing::info!("index database re-opened");
@@ -254,30 +225,18 @@ impl Store {
     }
 }
 
-/// Opens (creating if needed) `data_dir/index.redb`.
-fn open_index(data_dir: &Path, disk_full: &DiskFull) -> Result<redb::Database, StoreError> {
-    let path = data_dir.join("index.redb");
-    let backend = backend::IndexBackend::open(&path, disk_full.clone())
-        .map_err(StoreError::io("open", &path))?;
+/// Opens (creating if needed) the index database at `path`.
+fn open_index(path: &Path, disk_full: &DiskFull) -> Result<redb::Database, StoreError> {
+    let backend = backend::IndexBackend::open(path, disk_full.clone())
+        .map_err(StoreError::io("open", path))?;
     redb::Database::builder()
         .create_with_backend(backend)
         .map_err(|e| match e {
-            redb::DatabaseError::DatabaseAlreadyOpen => StoreError::Locked { path: path.clone() },
-            other => db_error(path.clone(), other.into()),
+            redb::DatabaseError::DatabaseAlreadyOpen => StoreError::Locked {
+                path: path.to_owned(),
+            },
+            other => StoreError::db(path, "open", other.into()),
         })
-}
-
-/// An index error, marked when it is a full disk.
-fn db_error(path: PathBuf, e: redb::Error) -> StoreError {
-    StoreError::Db {
-        path,
-        no_space: matches!(&e, redb::Error::Io(io) if is_enospc(io)),
-        message: e.to_string(),
-    }
-}
-
-fn is_enospc(e: &std::io::Error) -> bool {
-    e.raw_os_error() == Some(28) || e.kind() == std::io::ErrorKind::StorageFull
 }
 
 /// Seconds since the Unix epoch (the store's clock; tests pass their own).
@@ -286,11 +245,4 @@ pub fn unix_now() -> u64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0)
-}
-
-/// fsync a directory so that a rename or a new entry in it survives a crash.
-pub(crate) fn sync_dir(path: &Path) -> Result<(), StoreError> {
-    File::open(path)
-        .and_then(|d| d.sync_all())
-        .map_err(StoreError::io("fsync folder", path))
 }

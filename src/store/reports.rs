@@ -1,273 +1,273 @@
-//! Reports in the store: durable intake (the HL7 listener's [`ReportSink`]), report versions
-//! (a newer report of the same accession supersedes the older; `X` cancels), and matching to
-//! studies (CONTRACT §3) both when a report arrives and when its study arrives later.
+//! Reports in the store: durable intake (one commit per report), report versions (a newer
+//! report of the same accession supersedes the older; `X` cancels), and matching to studies
+//! (CONTRACT §3, the rule in [`super::matching`]) both when a report arrives and when its study
+//! arrives later. The HL7 side turns a parsed message into an [`IncomingReport`]; this module
+//! knows nothing of HL7 framing or parsing.
 
-use redb::{ReadableTable, TableDefinition};
-use serde::{Deserialize, Serialize};
+use redb::{ReadableTable, WriteTransaction};
 
+use super::error::Db;
 use super::index::{EVENTS, STUDIES, StudyRecord, decode, encode, push_event};
-use super::{Event, EventKind, Store, StoreError};
-use crate::hl7::matching::{MatchPolicy, ReportKeys, StudyKeys, match_report};
-use crate::hl7::{OruReport, ReportSink, ReportStatus, SinkError};
-
-pub(super) const REPORTS: TableDefinition<u64, &[u8]> = TableDefinition::new("reports");
-/// MSH-10 → report id, so a message resent after a lost ACK is stored once.
-pub(super) const REPORT_IDS: TableDefinition<&str, u64> = TableDefinition::new("report_ids");
-/// The message as received, by report id.
-pub(super) const REPORT_RAW: TableDefinition<u64, &[u8]> = TableDefinition::new("report_raw");
-/// Accession → ids of its reports (JSON list), for versioning without a scan.
-pub(super) const BY_ACCESSION: TableDefinition<&str, &[u8]> =
-    TableDefinition::new("reports_by_accession");
-/// Active reports not yet matched to a study (id → received time).
-pub(super) const WAITING: TableDefinition<u64, u64> = TableDefinition::new("reports_waiting");
-/// Active matched reports without a job yet (id → matched time): what the pipeline looks at.
-pub(crate) const PENDING: TableDefinition<u64, u64> = TableDefinition::new("reports_pending");
-
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct ReportRecord {
-    pub control_id: String,
-    pub accession: Option<String>,
-    /// Study Instance UID named by the report itself (OBX 113014), if any.
-    pub study_uid_hint: Option<String>,
-    /// PID-3; stored for matching rule 3, never logged.
-    pub patient_id: Option<String>,
-    pub date: Option<String>,
-    pub status: ReportStatus,
-    pub text: String,
-    pub received_unix: u64,
-    pub matched: Option<ReportMatch>,
-    pub state: ReportState,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct ReportMatch {
-    pub study: String,
-    pub rule: String,
-    pub unix: u64,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-#[serde(tag = "state", rename_all = "kebab-case")]
-pub enum ReportState {
-    /// The newest report of its accession: it is processed once matched.
-    Active,
-    Superseded {
-        by: u64,
-    },
-    Cancelled,
-}
-
-impl ReportRecord {
-    fn keys(&self) -> ReportKeys {
-        ReportKeys {
-            study_uid: self.study_uid_hint.clone(),
-            accession: self.accession.clone(),
-            patient_id: self.patient_id.clone(),
-            date: self.date.clone(),
-        }
-    }
-}
-
-fn study_keys(uid: &str, s: &StudyRecord) -> StudyKeys {
-    StudyKeys {
-        study_uid: uid.to_owned(),
-        accession: s.accession.clone(),
-        patient_id: s.patient_id.clone(),
-        study_date: s.study_date.clone(),
-    }
-}
-
-fn matched_event(id: u64, m: &ReportMatch) -> Event {
-    Event {
-        unix: m.unix,
-        kind: EventKind::ReportMatched {
-            report: id,
-            study: m.study.clone(),
-            rule: m.rule.clone(),
-        },
-    }
-}
+use super::matching::{MatchPolicy, ReportKeys, StudyKeys, match_report};
+use super::report_record::{
+    BY_ACCESSION, IncomingReport, PENDING, REPORT_IDS, REPORT_RAW, REPORTS, ReportMatch,
+    ReportRecord, ReportState, ReportStatus, WAITING, matched_event, study_keys,
+};
+use super::{Event, Store, StoreError};
 
 impl Store {
+    pub(super) fn init_report_tables(&self, tx: &WriteTransaction) -> Result<(), StoreError> {
+        tx.open_table(REPORTS).db(self, "create tables")?;
+        tx.open_table(REPORT_IDS).db(self, "create tables")?;
+        tx.open_table(REPORT_RAW).db(self, "create tables")?;
+        tx.open_table(BY_ACCESSION).db(self, "create tables")?;
+        tx.open_table(WAITING).db(self, "create tables")?;
+        tx.open_table(PENDING).db(self, "create tables")?;
+        Ok(())
+    }
+
     /// Stores a report durably (one redb commit) and matches it against the known studies.
     /// A control ID seen before is not stored again. Returns the report id and the events.
-    pub fn put_report(&self, r: &OruReport, now: u64) -> Result<(u64, Vec<Event>), StoreError> {
+    pub fn put_report(
+        &self,
+        r: &IncomingReport<'_>,
+        now: u64,
+    ) -> Result<(u64, Vec<Event>), StoreError> {
         let policy = self.match_policy();
         let tx = self.write_tx()?;
-        let mut events = Vec::new();
-        let id;
+        if let Some(id) = self.report_id_of(&tx, r.control_id)? {
+            return Ok((id, Vec::new()));
+        }
+        let id = self.next_report_id(&tx)?;
+        let mut rec = ReportRecord::received(r, now);
+        if let Some(acc) = &rec.accession {
+            self.supersede_versions(&tx, acc, id, rec.status)?;
+        }
+        if rec.state == ReportState::Active {
+            rec.matched = self.find_study(&tx, &rec.keys(), policy, now)?;
+        }
+        self.write_new_report(&tx, id, &rec, r)?;
+        let events = self.report_events(&tx, id, &rec)?;
+        tx.commit().db(self, "commit report")?;
+        Ok((id, events))
+    }
+
+    /// The id under which a control ID was stored, if it was.
+    fn report_id_of(
+        &self,
+        tx: &WriteTransaction,
+        control_id: &str,
+    ) -> Result<Option<u64>, StoreError> {
+        let ids = tx.open_table(REPORT_IDS).db(self, "look up control id")?;
+        let id = ids.get(control_id).db(self, "look up control id")?;
+        Ok(id.map(|v| v.value()))
+    }
+
+    fn next_report_id(&self, tx: &WriteTransaction) -> Result<u64, StoreError> {
+        let reports = tx.open_table(REPORTS).db(self, "next report id")?;
+        let last = reports.last().db(self, "next report id")?;
+        Ok(last.map(|(k, _)| k.value() + 1).unwrap_or(1))
+    }
+
+    /// Report `id` replaces every earlier active report of its accession: they are superseded
+    /// by it, or cancelled with it when it cancels, and leave the waiting and pending queues.
+    fn supersede_versions(
+        &self,
+        tx: &WriteTransaction,
+        accession: &str,
+        id: u64,
+        status: ReportStatus,
+    ) -> Result<(), StoreError> {
+        let mut reports = tx
+            .open_table(REPORTS)
+            .db(self, "supersede report versions")?;
+        let mut by_acc = tx
+            .open_table(BY_ACCESSION)
+            .db(self, "supersede report versions")?;
+        let mut ids: Vec<u64> = match by_acc
+            .get(accession)
+            .db(self, "supersede report versions")?
         {
-            let mut ids = tx.open_table(REPORT_IDS).map_err(|e| self.db_err(e))?;
-            if let Some(existing) = ids.get(r.control_id()).map_err(|e| self.db_err(e))? {
-                return Ok((existing.value(), Vec::new()));
-            }
-            let mut reports = tx.open_table(REPORTS).map_err(|e| self.db_err(e))?;
-            id = reports
-                .last()
-                .map_err(|e| self.db_err(e))?
-                .map(|(k, _)| k.value() + 1)
-                .unwrap_or(1);
-            let mut rec = ReportRecord {
-                control_id: r.control_id().to_owned(),
-                accession: r.accession.clone(),
-                study_uid_hint: r.study_uid.clone(),
-                patient_id: r.patient_id.clone(),
-                date: r.observation_date().map(str::to_owned),
-                status: r.status,
-                text: r.text.clone(),
-                received_unix: now,
-                matched: None,
-                state: if r.status == ReportStatus::Cancelled {
-                    ReportState::Cancelled
-                } else {
-                    ReportState::Active
-                },
-            };
-            let mut waiting = tx.open_table(WAITING).map_err(|e| self.db_err(e))?;
-            let mut pending = tx.open_table(PENDING).map_err(|e| self.db_err(e))?;
-            // Versions: this report replaces every earlier active report of its accession.
-            if let Some(acc) = &rec.accession {
-                let mut by_acc = tx.open_table(BY_ACCESSION).map_err(|e| self.db_err(e))?;
-                let mut ids: Vec<u64> =
-                    match by_acc.get(acc.as_str()).map_err(|e| self.db_err(e))? {
-                        Some(v) => decode(acc, v.value())?,
-                        None => Vec::new(),
-                    };
-                let mut older = Vec::new();
-                for k in &ids {
-                    if let Some(v) = reports.get(*k).map_err(|e| self.db_err(e))? {
-                        let old: ReportRecord = decode(&k.to_string(), v.value())?;
-                        if old.state == ReportState::Active {
-                            older.push((*k, old));
-                        }
-                    }
+            Some(v) => decode(accession, v.value())?,
+            None => Vec::new(),
+        };
+        let mut older = Vec::new();
+        for k in &ids {
+            if let Some(v) = reports.get(*k).db(self, "supersede report versions")? {
+                let old: ReportRecord = decode(&k.to_string(), v.value())?;
+                if old.state == ReportState::Active {
+                    older.push((*k, old));
                 }
-                ids.push(id);
-                by_acc
-                    .insert(acc.as_str(), encode(&ids).as_slice())
-                    .map_err(|e| self.db_err(e))?;
-                for (k, mut old) in older {
-                    waiting.remove(k).map_err(|e| self.db_err(e))?;
-                    pending.remove(k).map_err(|e| self.db_err(e))?;
-                    old.state = if rec.status == ReportStatus::Cancelled {
-                        ReportState::Cancelled
-                    } else {
-                        ReportState::Superseded { by: id }
-                    };
-                    reports
-                        .insert(k, encode(&old).as_slice())
-                        .map_err(|e| self.db_err(e))?;
-                }
-            }
-            if rec.state == ReportState::Active {
-                let studies = tx.open_table(STUDIES).map_err(|e| self.db_err(e))?;
-                for row in studies.iter().map_err(|e| self.db_err(e))? {
-                    let (k, v) = row.map_err(|e| self.db_err(e))?;
-                    let study: StudyRecord = decode(k.value(), v.value())?;
-                    if let Some(rule) =
-                        match_report(&rec.keys(), &study_keys(k.value(), &study), policy)
-                    {
-                        rec.matched = Some(ReportMatch {
-                            study: k.value().to_owned(),
-                            rule: rule.as_str().to_owned(),
-                            unix: now,
-                        });
-                        break;
-                    }
-                }
-            }
-            reports
-                .insert(id, encode(&rec).as_slice())
-                .map_err(|e| self.db_err(e))?;
-            if rec.state == ReportState::Active {
-                if rec.matched.is_some() {
-                    pending.insert(id, now).map_err(|e| self.db_err(e))?;
-                } else {
-                    waiting.insert(id, now).map_err(|e| self.db_err(e))?;
-                }
-            }
-            ids.insert(r.control_id(), id).map_err(|e| self.db_err(e))?;
-            let mut raw = tx.open_table(REPORT_RAW).map_err(|e| self.db_err(e))?;
-            raw.insert(id, r.raw.as_slice())
-                .map_err(|e| self.db_err(e))?;
-            let mut ev = tx.open_table(EVENTS).map_err(|e| self.db_err(e))?;
-            let stored = Event {
-                unix: now,
-                kind: EventKind::ReportStored {
-                    report: id,
-                    control_id: rec.control_id.clone(),
-                    accession: rec.accession.clone(),
-                    status: rec.status.code().to_owned(),
-                },
-            };
-            push_event(&mut ev, &stored).map_err(|e| self.db_err(e))?;
-            events.push(stored);
-            if let Some(m) = &rec.matched {
-                let e = matched_event(id, m);
-                push_event(&mut ev, &e).map_err(|e| self.db_err(e))?;
-                events.push(e);
             }
         }
-        tx.commit().map_err(|e| self.db_err(e))?;
-        Ok((id, events))
+        ids.push(id);
+        by_acc
+            .insert(accession, encode(&ids).as_slice())
+            .db(self, "supersede report versions")?;
+        let mut waiting = tx
+            .open_table(WAITING)
+            .db(self, "supersede report versions")?;
+        let mut pending = tx
+            .open_table(PENDING)
+            .db(self, "supersede report versions")?;
+        for (k, mut old) in older {
+            waiting.remove(k).db(self, "supersede report versions")?;
+            pending.remove(k).db(self, "supersede report versions")?;
+            old.state = if status == ReportStatus::Cancelled {
+                ReportState::Cancelled
+            } else {
+                ReportState::Superseded { by: id }
+            };
+            reports
+                .insert(k, encode(&old).as_slice())
+                .db(self, "supersede report versions")?;
+        }
+        Ok(())
+    }
+
+    /// The first known study the report matches (CONTRACT §3), if any.
+    fn find_study(
+        &self,
+        tx: &WriteTransaction,
+        keys: &ReportKeys,
+        policy: MatchPolicy,
+        now: u64,
+    ) -> Result<Option<ReportMatch>, StoreError> {
+        let studies = tx.open_table(STUDIES).db(self, "match report to studies")?;
+        for row in studies.iter().db(self, "match report to studies")? {
+            let (k, v) = row.db(self, "match report to studies")?;
+            let study: StudyRecord = decode(k.value(), v.value())?;
+            if let Some(rule) = match_report(keys, &study_keys(k.value(), &study), policy) {
+                return Ok(Some(ReportMatch {
+                    study: k.value().to_owned(),
+                    rule: rule.as_str().to_owned(),
+                    unix: now,
+                }));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Writes the new report, its control ID and raw message, and queues it: pending (for a
+    /// job) when matched, waiting (for its study) when not; neither when it cancels.
+    fn write_new_report(
+        &self,
+        tx: &WriteTransaction,
+        id: u64,
+        rec: &ReportRecord,
+        r: &IncomingReport<'_>,
+    ) -> Result<(), StoreError> {
+        tx.open_table(REPORTS)
+            .db(self, "write report")?
+            .insert(id, encode(rec).as_slice())
+            .db(self, "write report")?;
+        if rec.state == ReportState::Active {
+            let queue = if rec.matched.is_some() {
+                PENDING
+            } else {
+                WAITING
+            };
+            tx.open_table(queue)
+                .db(self, "write report")?
+                .insert(id, rec.received_unix)
+                .db(self, "write report")?;
+        }
+        tx.open_table(REPORT_IDS)
+            .db(self, "write report")?
+            .insert(r.control_id, id)
+            .db(self, "write report")?;
+        tx.open_table(REPORT_RAW)
+            .db(self, "write report")?
+            .insert(id, r.raw)
+            .db(self, "write report")?;
+        Ok(())
+    }
+
+    /// Records (and returns) the events of a new report: stored, then matched if it was.
+    fn report_events(
+        &self,
+        tx: &WriteTransaction,
+        id: u64,
+        rec: &ReportRecord,
+    ) -> Result<Vec<Event>, StoreError> {
+        let mut ev = tx.open_table(EVENTS).db(self, "record report events")?;
+        let mut events = vec![rec.stored_event(id)];
+        if let Some(m) = &rec.matched {
+            events.push(matched_event(id, m));
+        }
+        for e in &events {
+            push_event(&mut ev, e).db(self, "record report events")?;
+        }
+        Ok(events)
     }
 
     /// Matches waiting reports to a study that has just become known. Called inside the write
     /// transaction that created the study record.
     pub(super) fn match_waiting_reports(
         &self,
-        tx: &redb::WriteTransaction,
+        tx: &WriteTransaction,
         study_uid: &str,
         study: &StudyRecord,
         now: u64,
     ) -> Result<Vec<Event>, StoreError> {
-        let policy = self.match_policy();
-        let keys = study_keys(study_uid, study);
-        let mut reports = tx.open_table(REPORTS).map_err(|e| self.db_err(e))?;
-        let mut waiting = tx.open_table(WAITING).map_err(|e| self.db_err(e))?;
-        let mut pending = tx.open_table(PENDING).map_err(|e| self.db_err(e))?;
-        let mut hits = Vec::new();
-        for row in waiting.iter().map_err(|e| self.db_err(e))? {
-            let (k, _) = row.map_err(|e| self.db_err(e))?;
-            let Some(v) = reports.get(k.value()).map_err(|e| self.db_err(e))? else {
-                continue;
-            };
-            let rec: ReportRecord = decode(&k.value().to_string(), v.value())?;
-            if rec.state != ReportState::Active || rec.matched.is_some() {
-                continue;
-            }
-            if let Some(rule) = match_report(&rec.keys(), &keys, policy) {
-                hits.push((k.value(), rec, rule));
-            }
-        }
-        let mut ev = tx.open_table(EVENTS).map_err(|e| self.db_err(e))?;
+        let hits = self.waiting_matches(tx, &study_keys(study_uid, study))?;
+        let mut reports = tx.open_table(REPORTS).db(self, "match waiting reports")?;
+        let mut waiting = tx.open_table(WAITING).db(self, "match waiting reports")?;
+        let mut pending = tx.open_table(PENDING).db(self, "match waiting reports")?;
+        let mut ev = tx.open_table(EVENTS).db(self, "match waiting reports")?;
         let mut events = Vec::new();
         for (id, mut rec, rule) in hits {
             let m = ReportMatch {
                 study: study_uid.to_owned(),
-                rule: rule.as_str().to_owned(),
+                rule: rule.to_owned(),
                 unix: now,
             };
             let e = matched_event(id, &m);
             rec.matched = Some(m);
             reports
                 .insert(id, encode(&rec).as_slice())
-                .map_err(|e| self.db_err(e))?;
-            waiting.remove(id).map_err(|e| self.db_err(e))?;
-            pending.insert(id, now).map_err(|e| self.db_err(e))?;
-            push_event(&mut ev, &e).map_err(|e| self.db_err(e))?;
+                .db(self, "match waiting reports")?;
+            waiting.remove(id).db(self, "match waiting reports")?;
+            pending.insert(id, now).db(self, "match waiting reports")?;
+            push_event(&mut ev, &e).db(self, "match waiting reports")?;
             events.push(e);
         }
         Ok(events)
     }
 
+    /// The waiting reports that match a study, with the rule that matched.
+    fn waiting_matches(
+        &self,
+        tx: &WriteTransaction,
+        study: &StudyKeys,
+    ) -> Result<Vec<(u64, ReportRecord, &'static str)>, StoreError> {
+        let policy = self.match_policy();
+        let reports = tx.open_table(REPORTS).db(self, "match waiting reports")?;
+        let waiting = tx.open_table(WAITING).db(self, "match waiting reports")?;
+        let mut hits = Vec::new();
+        for row in waiting.iter().db(self, "match waiting reports")? {
+            let (k, _) = row.db(self, "match waiting reports")?;
+            let Some(v) = reports.get(k.value()).db(self, "match waiting reports")? else {
+                continue;
+            };
+            let rec: ReportRecord = decode(&k.value().to_string(), v.value())?;
+            if rec.state != ReportState::Active || rec.matched.is_some() {
+                continue;
+            }
+            if let Some(rule) = match_report(&rec.keys(), study, policy) {
+                hits.push((k.value(), rec, rule.as_str()));
+            }
+        }
+        Ok(hits)
+    }
+
     /// Every report, by id.
     pub fn all_reports(&self) -> Result<Vec<(u64, ReportRecord)>, StoreError> {
         let tx = self.read_tx()?;
-        let t = tx.open_table(REPORTS).map_err(|e| self.db_err(e))?;
+        let t = tx.open_table(REPORTS).db(self, "list reports")?;
         let mut out = Vec::new();
-        for row in t.iter().map_err(|e| self.db_err(e))? {
-            let (k, v) = row.map_err(|e| self.db_err(e))?;
+        for row in t.iter().db(self, "list reports")? {
+            let (k, v) = row.db(self, "list reports")?;
             out.push((k.value(), decode(&k.value().to_string(), v.value())?));
         }
         Ok(out)
@@ -288,23 +288,9 @@ impl Store {
     }
 }
 
-/// The HL7 listener's durable sink: `persist` returns after the redb commit, so `AA` is only
-/// sent for a report that survives a crash. New events go to the node's event channel.
+/// The HL7 listener's durable sink (`impl ReportSink` in `hl7::sink`): a report is durable once
+/// [`Store::put_report`] returns, and its events go to the node's event channel.
 pub struct ReportIntake {
     pub store: std::sync::Arc<Store>,
     pub events: tokio::sync::broadcast::Sender<Event>,
-}
-
-impl ReportSink for ReportIntake {
-    fn persist(&self, report: &OruReport) -> Result<(), SinkError> {
-        let (id, events) = self
-            .store
-            .put_report(report, super::unix_now())
-            .map_err(|e| SinkError::Storage(Box::new(e)))?;
-        tracing::info!(report = id, control_id = %crate::logtext::capped(report.control_id()), accession = ?report.accession.as_deref().map(crate::logtext::capped), status = report.status.code(), "report stored");
-        for e in events {
-            let _ = self.events.send(e);
-        }
-        Ok(())
-    }
 }
