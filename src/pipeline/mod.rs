@@ -12,7 +12,7 @@ pub mod restate;
 pub mod segmentation;
 pub mod study;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -23,7 +23,7 @@ use tracing::{Instrument, info, info_span, warn};
 use crate::ground::grounder::{Grounder, GroundingMode};
 use crate::label::LabelParams;
 use crate::store::{
-    DeliveryState, Event, FindingOutcome, JobRecord, JobState, OutboxItem, OutboxKind,
+    DeliveryState, Event, FindingOutcome, JobRecord, JobState, Layout, OutboxItem, OutboxKind,
     ReportRecord, ReportState, Store, StoreError, unix_now,
 };
 
@@ -239,7 +239,7 @@ fn record_done(
         (OutboxKind::Sr, &products.sr),
     ] {
         if let Some((sop, bytes)) = object {
-            files.push((kind, write_durably(store.data_dir(), sop, bytes)?, sop));
+            files.push((kind, write_to_outbox(store, sop, bytes)?, sop));
         }
     }
     job.findings = products.findings;
@@ -298,20 +298,10 @@ fn series_files(store: &Store, series: &str) -> Result<Vec<PathBuf>, StoreError>
     Ok(files)
 }
 
-/// Writes an encoded SEG or SR to `data_dir/outbox/<sop>.dcm` (temp file, fsync, rename, fsync
-/// folder) and returns its path relative to the data dir.
-fn write_durably(data_dir: &Path, sop: &str, bytes: &[u8]) -> Result<String, StoreError> {
-    let dir = data_dir.join("outbox");
-    std::fs::create_dir_all(&dir).map_err(StoreError::io("create folder", &dir))?;
-    let tmp = dir.join(format!("{sop}.tmp"));
-    let dest = dir.join(format!("{sop}.dcm"));
-    std::fs::write(&tmp, bytes).map_err(StoreError::io("write", &tmp))?;
-    std::fs::File::open(&tmp)
-        .and_then(|f| f.sync_all())
-        .map_err(StoreError::io("fsync", &tmp))?;
-    std::fs::rename(&tmp, &dest).map_err(StoreError::io("rename into", &dest))?;
-    std::fs::File::open(&dir)
-        .and_then(|d| d.sync_all())
-        .map_err(StoreError::io("fsync folder", &dir))?;
-    Ok(format!("outbox/{sop}.dcm"))
+/// Writes an encoded SEG or SR durably to the outbox and returns its path relative to the
+/// data dir.
+fn write_to_outbox(store: &Store, sop: &str, bytes: &[u8]) -> Result<String, StoreError> {
+    let rel = Layout::outbox_rel(sop);
+    crate::store::write_durably(&store.layout().absolute(&rel), bytes)?;
+    Ok(rel)
 }
