@@ -6,6 +6,7 @@
 //! Interrupted jobs (a crash) run again after restart; failures are recorded, not retried forever.
 
 pub mod ground;
+pub mod jobs;
 pub mod picture;
 pub mod record;
 pub mod restate;
@@ -55,7 +56,7 @@ pub async fn run(
     loop {
         let s = store.clone();
         let jobs = tokio::task::spawn_blocking(move || {
-            s.create_ready_jobs(unix_now())?;
+            s.create_ready_jobs(unix_now(), jobs::plan_job)?;
             s.runnable_jobs()
         })
         .await;

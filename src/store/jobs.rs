@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::error::Db;
 use super::index::{SERIES, SERIES_BY_STUDY, SeriesRecord, decode, encode};
-use super::report_record::{PENDING, REPORTS, ReportRecord, ReportState};
+use super::report_record::{PENDING, REPORTS, ReportRecord};
 use super::{Store, StoreError};
 
 pub(super) const JOBS: TableDefinition<&str, &[u8]> = TableDefinition::new("jobs");
@@ -51,6 +51,35 @@ pub enum JobState {
     Skipped {
         reason: String,
     },
+}
+
+/// What a pending report gets (decided by `pipeline::jobs`, recorded here).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JobPlan {
+    /// No job, ever (not active, not matched): the report leaves the pending list.
+    Drop,
+    /// Not yet (e.g. its PET series is incomplete): it stays pending.
+    Wait,
+    /// A job on this PET series of the matched study.
+    Create { pet_series: String },
+}
+
+impl JobRecord {
+    /// A new job, queued.
+    pub fn queued(study: String, report: u64, pet_series: String, now: u64) -> Self {
+        JobRecord {
+            study,
+            report,
+            pet_series,
+            state: JobState::Queued,
+            attempts: 0,
+            created_unix: now,
+            finished_unix: None,
+            findings: Vec::new(),
+            seg: None,
+            sr: None,
+        }
+    }
 }
 
 /// What became of one finding of the report.
@@ -141,90 +170,87 @@ impl Store {
         Ok(())
     }
 
-    /// Creates a job for every active, matched report whose study has a complete PET series
-    /// and no job yet. Returns the keys of the jobs created. Idempotent.
-    pub fn create_ready_jobs(&self, now: u64) -> Result<Vec<String>, StoreError> {
+    /// Gives every pending report the job `plan` decides on, in one transaction: `plan` sees the
+    /// report and its matched study's series (none when unmatched). Returns the keys of the jobs
+    /// created. Idempotent: a report whose job exists gets no second one.
+    pub fn create_ready_jobs(
+        &self,
+        now: u64,
+        plan: impl Fn(&ReportRecord, &[(String, SeriesRecord)]) -> JobPlan,
+    ) -> Result<Vec<String>, StoreError> {
+        const OP: &str = "create jobs";
         if self.count(PENDING)? == 0 {
             return Ok(Vec::new());
         }
         let tx = self.write_tx()?;
         let mut created = Vec::new();
         {
-            let reports = tx.open_table(REPORTS).db(self, "create jobs")?;
-            let series = tx.open_table(SERIES).db(self, "create jobs")?;
-            let by_study = tx.open_table(SERIES_BY_STUDY).db(self, "create jobs")?;
-            let mut pending = tx.open_table(PENDING).db(self, "create jobs")?;
-            let mut jobs = tx.open_table(JOBS).db(self, "create jobs")?;
-            let mut queued = tx.open_table(QUEUED_JOBS).db(self, "create jobs")?;
+            let reports = tx.open_table(REPORTS).db(self, OP)?;
+            let series = tx.open_table(SERIES).db(self, OP)?;
+            let by_study = tx.open_table(SERIES_BY_STUDY).db(self, OP)?;
+            let mut pending = tx.open_table(PENDING).db(self, OP)?;
+            let mut jobs = tx.open_table(JOBS).db(self, OP)?;
+            let mut queued = tx.open_table(QUEUED_JOBS).db(self, OP)?;
             let ids: Vec<u64> = pending
                 .iter()
-                .db(self, "create jobs")?
+                .db(self, OP)?
                 .map(|r| r.map(|(k, _)| k.value()))
                 .collect::<Result<_, _>>()
-                .db(self, "create jobs")?;
+                .db(self, OP)?;
             for id in ids {
-                let Some(v) = reports.get(id).db(self, "create jobs")? else {
-                    pending.remove(id).db(self, "create jobs")?;
+                let Some(v) = reports.get(id).db(self, OP)? else {
+                    pending.remove(id).db(self, OP)?;
                     continue;
                 };
                 let rep: ReportRecord = decode(&id.to_string(), v.value())?;
-                let (ReportState::Active, Some(m)) = (&rep.state, &rep.matched) else {
-                    pending.remove(id).db(self, "create jobs")?;
-                    continue;
+                let study = rep.matched.as_ref().map(|m| m.study.clone());
+                let study_series = match &study {
+                    Some(study) => self.series_of(&by_study, &series, study)?,
+                    None => Vec::new(),
                 };
-                let Some(pet_series) = self.fullest_pet_series(&by_study, &series, &m.study)?
-                else {
-                    continue; // waits for its PET series
+                let (study, pet_series) = match (plan(&rep, &study_series), study) {
+                    (JobPlan::Wait, _) => continue,
+                    (JobPlan::Create { pet_series }, Some(study)) => (study, pet_series),
+                    (JobPlan::Drop | JobPlan::Create { .. }, _) => {
+                        pending.remove(id).db(self, OP)?;
+                        continue;
+                    }
                 };
-                let key = job_key(&m.study, id);
-                pending.remove(id).db(self, "create jobs")?;
-                if jobs.get(key.as_str()).db(self, "create jobs")?.is_some() {
+                let key = job_key(&study, id);
+                pending.remove(id).db(self, OP)?;
+                if jobs.get(key.as_str()).db(self, OP)?.is_some() {
                     continue;
                 }
-                let job = JobRecord {
-                    study: m.study.clone(),
-                    report: id,
-                    pet_series,
-                    state: JobState::Queued,
-                    attempts: 0,
-                    created_unix: now,
-                    finished_unix: None,
-                    findings: Vec::new(),
-                    seg: None,
-                    sr: None,
-                };
+                let job = JobRecord::queued(study, id, pet_series, now);
                 jobs.insert(key.as_str(), encode(&job).as_slice())
-                    .db(self, "create jobs")?;
-                queued.insert(key.as_str(), now).db(self, "create jobs")?;
+                    .db(self, OP)?;
+                queued.insert(key.as_str(), now).db(self, OP)?;
                 created.push(key);
             }
         }
-        tx.commit().db(self, "create jobs")?;
+        tx.commit().db(self, OP)?;
         Ok(created)
     }
 
-    /// The study's fullest complete PET series (a study may carry several recons), if any.
-    fn fullest_pet_series(
+    /// A study's series, in the order the index lists them.
+    fn series_of(
         &self,
         by_study: &impl ReadableTable<&'static str, &'static [u8]>,
         series: &impl ReadableTable<&'static str, &'static [u8]>,
         study: &str,
-    ) -> Result<Option<String>, StoreError> {
-        let uids: Vec<String> = match by_study.get(study).db(self, "find PET series")? {
+    ) -> Result<Vec<(String, SeriesRecord)>, StoreError> {
+        let uids: Vec<String> = match by_study.get(study).db(self, "list study series")? {
             Some(v) => decode(study, v.value())?,
             None => Vec::new(),
         };
-        let mut best: Option<(String, u32)> = None;
+        let mut out = Vec::with_capacity(uids.len());
         for uid in uids {
-            if let Some(v) = series.get(uid.as_str()).db(self, "find PET series")? {
+            if let Some(v) = series.get(uid.as_str()).db(self, "list study series")? {
                 let s: SeriesRecord = decode(&uid, v.value())?;
-                let better = best.as_ref().is_none_or(|(_, n)| s.instances > *n);
-                if s.modality == "PT" && s.complete.is_some() && better {
-                    best = Some((uid.clone(), s.instances));
-                }
+                out.push((uid, s));
             }
         }
-        Ok(best.map(|(uid, _)| uid))
+        Ok(out)
     }
 
     fn count<K: redb::Key + 'static, V: redb::Value + 'static>(

@@ -32,7 +32,8 @@ pub use header::{HeaderError, InstanceHeader};
 pub use index::{Completion, Event, EventKind, InstanceRecord, SeriesRecord, StudyRecord};
 pub use instances::StoreOutcome;
 pub use jobs::{
-    Agreement, DeliveryState, FindingOutcome, JobRecord, JobState, OutboxItem, OutboxKind, job_key,
+    Agreement, DeliveryState, FindingOutcome, JobPlan, JobRecord, JobState, OutboxItem, OutboxKind,
+    job_key,
 };
 pub use layout::Layout;
 pub use report_record::{IncomingReport, ReportMatch, ReportRecord, ReportState, ReportStatus};
