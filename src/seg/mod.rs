@@ -13,11 +13,10 @@
 
 mod bits;
 mod builder;
-pub(crate) mod elements;
+pub mod elements;
 mod groups;
 mod modules;
 mod segment;
-pub mod synthetic;
 mod uid;
 
 use std::path::{Path, PathBuf};
@@ -115,6 +114,3 @@ pub fn sop_instance_uid(obj: &SegObject) -> String {
         .trim_end_matches('\0')
         .to_owned()
 }
-
-#[cfg(test)]
-mod tests;
