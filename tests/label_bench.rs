@@ -7,8 +7,8 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use petground::label::phantom::{self, Blob, Numbering, PhantomSpec};
 use petground::label::{LabelOutcome, LabelParams, weak_label};
+use petground_phantom::fixtures::suv_phantom::{self, Blob, Numbering, PhantomSpec};
 
 const DIMS: [usize; 3] = [300, 200, 200];
 const SPACING: [f64; 3] = [4.0, 4.0, 3.0];
@@ -47,7 +47,7 @@ fn label_bench() {
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("label_bench"));
     std::fs::create_dir_all(&dir).expect("create the benchmark directory");
     let t = Instant::now();
-    let p = phantom::build(&PhantomSpec {
+    let p = suv_phantom::build(&PhantomSpec {
         dims: DIMS,
         spacing: SPACING,
         seed: 6,
@@ -95,7 +95,7 @@ fn label_bench() {
             }
             _ => Vec::new(),
         };
-        let dice = phantom::dice(
+        let dice = suv_phantom::dice(
             match &out {
                 LabelOutcome::Labelled { mask, .. } => &mask.voxels,
                 _ => &[],

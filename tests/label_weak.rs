@@ -1,9 +1,9 @@
-//! End-to-end weak labels on synthetic PET phantoms (src/label/phantom.rs): blurred spheres of
-//! known radius and uptake on a noisy whole-body background, each reported as a radiologist
-//! would (SUVmax to one decimal, the InstanceNumber of the slice of the maximum).
+//! End-to-end weak labels on synthetic PET phantoms (petground_phantom::fixtures::suv_phantom):
+//! blurred spheres of known radius and uptake on a noisy whole-body background, each reported as
+//! a radiologist would (SUVmax to one decimal, the InstanceNumber of the slice of the maximum).
 
-use petground::label::phantom::{self, Blob, Numbering, Phantom, PhantomSpec};
 use petground::label::{LabelOutcome, LabelParams, SliceRule, weak_label};
+use petground_phantom::fixtures::suv_phantom::{self, Blob, Numbering, Phantom, PhantomSpec};
 
 const DIMS: [usize; 3] = [120, 80, 96];
 const SPACING: [f64; 3] = [4.0, 4.0, 3.0];
@@ -42,7 +42,7 @@ fn body_lesions() -> Vec<Blob> {
 /// The body phantom shared by several tests (built once: the debug build is slow at it).
 fn body() -> &'static Phantom {
     static BODY: std::sync::OnceLock<Phantom> = std::sync::OnceLock::new();
-    BODY.get_or_init(|| phantom::build(&spec(body_lesions(), Numbering::FromHead)))
+    BODY.get_or_init(|| suv_phantom::build(&spec(body_lesions(), Numbering::FromHead)))
 }
 
 fn run(p: &Phantom, s: f64, n: Option<u32>, sentence: &str) -> LabelOutcome {
@@ -58,7 +58,7 @@ fn run(p: &Phantom, s: f64, n: Option<u32>, sentence: &str) -> LabelOutcome {
 
 fn dice_of(out: &LabelOutcome, truth: &[[usize; 3]]) -> f64 {
     match out {
-        LabelOutcome::Labelled { mask, .. } => phantom::dice(&mask.voxels, truth),
+        LabelOutcome::Labelled { mask, .. } => suv_phantom::dice(&mask.voxels, truth),
         _ => 0.0,
     }
 }
@@ -73,7 +73,7 @@ fn is_inside(b: &Blob, p: [f64; 3], grow_mm: f64) -> bool {
 #[test]
 fn each_lesion_found_from_rounded_suv_and_instance_number() {
     // InstanceNumbers counted from the feet, so "InstanceNumber" and "index from head" differ.
-    let p = phantom::build(&spec(body_lesions(), Numbering::FromFeet));
+    let p = suv_phantom::build(&spec(body_lesions(), Numbering::FromFeet));
     for l in &p.lesions {
         let out = run(&p, l.reported_suv, Some(l.image_number), "");
         let LabelOutcome::Labelled {
@@ -94,7 +94,7 @@ fn each_lesion_found_from_rounded_suv_and_instance_number() {
             "label holds the reported maximum"
         );
         assert!((measurements.suv_max - l.reported_suv).abs() <= 0.05 + 1e-6);
-        let d = phantom::dice(&mask.voxels, &l.voxels);
+        let d = suv_phantom::dice(&mask.voxels, &l.voxels);
         if l.blob.radii_mm[0] * 2.0 >= 10.0 {
             assert!(
                 d >= 0.7,
@@ -111,7 +111,7 @@ fn large_low_contrast_lesion_may_stop_after_one_shell() {
     // threshold lands within 1 % of the seed threshold, the loop ends after one N6 shell and the
     // label undershoots the lesion. Observed here for a 25 mm lesion of SUV 4 (Dice 0.44).
     let lesion = Blob::sphere([120.0, 0.0, z(0.40)], 12.5, 4.0);
-    let p = phantom::build(&spec(vec![lesion], Numbering::FromHead));
+    let p = suv_phantom::build(&spec(vec![lesion], Numbering::FromHead));
     let l = &p.lesions[0];
     let out = run(&p, l.reported_suv, Some(l.image_number), "");
     let LabelOutcome::Labelled { mask, .. } = &out else {
@@ -132,7 +132,7 @@ fn same_rounded_suv_on_one_slice_is_ambiguous() {
         Numbering::FromHead,
     );
     s.noise = 0.0;
-    let p = phantom::build(&s);
+    let p = suv_phantom::build(&s);
     let l = &p.lesions[0];
     let out = run(&p, l.reported_suv, Some(l.image_number), "");
     let LabelOutcome::Ambiguous { candidates, rule } = &out else {
@@ -204,7 +204,7 @@ fn number_resolved_as_instance_number_then_index_from_head_then_feet() {
     // Off the middle slice, so that counting from the head and from the feet differ.
     let lesion = Blob::sphere([100.0, -40.0, z(0.25)], 7.5, 8.0);
     // InstanceNumbers 1001.. cannot be confused with indices.
-    let p = phantom::build(&spec(vec![lesion], Numbering::Offset(1001)));
+    let p = suv_phantom::build(&spec(vec![lesion], Numbering::Offset(1001)));
     let l = &p.lesions[0];
     let zmax = l.max_voxel[0] as u32;
     let nz = DIMS[0] as u32;
@@ -291,7 +291,7 @@ fn long_low_uptake_component_is_rejected() {
         radii_mm: [8.0, 8.0, 110.0],
         suv: 3.5,
     };
-    let p = phantom::build(&spec(vec![tube], Numbering::FromHead));
+    let p = suv_phantom::build(&spec(vec![tube], Numbering::FromHead));
     let l = &p.lesions[0];
     let out = run(&p, l.reported_suv, Some(l.image_number), "");
     assert!(matches!(out, LabelOutcome::NotFound { .. }), "{out}");
@@ -326,7 +326,7 @@ fn measurements_of_an_unblurred_sphere() {
         ],
         numbering: Numbering::FromHead,
     };
-    let p = phantom::build(&s);
+    let p = suv_phantom::build(&s);
     let (l, core) = (&p.lesions[0], &p.lesions[1]);
     let out = run(&p, 10.5, Some(core.image_number), "");
     let LabelOutcome::Labelled {
@@ -342,7 +342,7 @@ fn measurements_of_an_unblurred_sphere() {
         mask.voxels.iter().all(|v| l.voxels.contains(v)),
         "no background voxel"
     );
-    assert!(phantom::dice(&mask.voxels, &l.voxels) >= 0.9, "{out}");
+    assert!(suv_phantom::dice(&mask.voxels, &l.voxels) >= 0.9, "{out}");
     let ml = p.volume.geometry.voxel_ml();
     let n = mask.len() as f64;
     let core_n = core.voxels.len() as f64;
@@ -366,7 +366,7 @@ fn measurements_of_an_unblurred_sphere() {
 
 #[test]
 fn bad_inputs_give_reasons_not_panics() {
-    let p = phantom::build(&spec(vec![], Numbering::FromHead));
+    let p = suv_phantom::build(&spec(vec![], Numbering::FromHead));
     let params = LabelParams::default();
     for s in [f64::NAN, f64::INFINITY, 2.4, -1.0] {
         let out = weak_label(&p.volume, &p.slices, s, Some(10), "", &params);

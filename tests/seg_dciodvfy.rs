@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use ndarray::Array3;
-use petground::seg::synthetic::SyntheticStudy;
 use petground::seg::{Laterality, SegObject, SegmentDescription, SegmentationBuilder, write_seg};
+use petground_phantom::fixtures::seg_source::SyntheticStudy;
 
 const DCIODVFY: &str = "/usr/bin/dciodvfy";
 

@@ -1,14 +1,15 @@
-//! Series assembly on synthetic series written with dicom-object (volume::synth): every voxel
-//! must hold the value of the field at its own patient position, whatever the instance order,
-//! slice direction, orientation or per-slice rescale; broken series give a precise error.
+//! Series assembly on synthetic series written with dicom-object
+//! (petground_phantom::fixtures::series): every voxel must hold the value of the field at its own
+//! patient position, whatever the instance order, slice direction, orientation or per-slice
+//! rescale; broken series give a precise error.
 
 use std::path::PathBuf;
 
 use petground::volume::geometry::Geometry;
-use petground::volume::synth::{
+use petground::volume::{VolumeError, assemble_files, assemble_objects};
+use petground_phantom::fixtures::series::{
     SeriesIds, SynthSlice, enhanced_object, regular_slices, write_slice,
 };
-use petground::volume::{VolumeError, assemble_files, assemble_objects};
 
 /// A smooth positive field (Bq/mL-like) of patient position.
 fn field(p: [f64; 3]) -> f64 {
@@ -213,7 +214,7 @@ fn jpeg_ls_transcoded_in_process_decodes_to_the_same_volume() {
     let slices = regular_slices(&g, "1.2.3.14", field, |z| (0.5 + 0.1 * z as f64, 0.0));
     let native: Vec<_> = slices
         .iter()
-        .map(|s| petground::volume::synth::slice_object(&ids(), s))
+        .map(|s| petground_phantom::fixtures::series::slice_object(&ids(), s))
         .collect();
     let want = assemble_objects(&native).expect("native").volume.data;
     let mut objs = native.clone();
@@ -277,7 +278,7 @@ fn signed_ct_pixels_keep_their_sign() {
         .iter()
         .enumerate()
         .map(|(z, s)| {
-            let mut o = petground::volume::synth::slice_object(&ct, s);
+            let mut o = petground_phantom::fixtures::series::slice_object(&ct, s);
             let stored: SmallVec<[u16; 2]> = (0..s.rows * s.cols)
                 .map(|i| {
                     let p = g.index_to_mm([z as f64, (i / s.cols) as f64, (i % s.cols) as f64]);

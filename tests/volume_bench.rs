@@ -9,7 +9,7 @@ use std::time::Instant;
 use petground::volume::assemble_files;
 use petground::volume::geometry::Geometry;
 use petground::volume::resample::ct_on_pet_grid;
-use petground::volume::synth::{SeriesIds, regular_slices, write_slice};
+use petground_phantom::fixtures::series::{SeriesIds, regular_slices, write_slice};
 
 fn ids(modality: &str, series: &str) -> SeriesIds {
     SeriesIds {

@@ -4,8 +4,8 @@
 use ndarray::Array3;
 use petground::volume::geometry::{Geometry, Volume};
 use petground::volume::resample::{AIR_HU, ct_on_pet_grid, from_isotropic, to_isotropic};
-use petground::volume::synth::{SeriesIds, regular_slices, write_slice};
 use petground::volume::{AssembledSeries, assemble_files};
+use petground_phantom::fixtures::series::{SeriesIds, regular_slices, write_slice};
 use proptest::prelude::*;
 
 fn ids(modality: &str, series: &str, frame_of_reference: &str) -> SeriesIds {

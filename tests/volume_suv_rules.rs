@@ -326,7 +326,7 @@ fn missing_or_implausible_values_name_the_attribute() {
 /// with per-slice acquisition times as a multi-bed scan writes them.
 fn pet_series(acq_times: [&str; 3]) -> Vec<dicom_object::DefaultDicomObject> {
     use petground::volume::geometry::Geometry;
-    use petground::volume::synth::{SeriesIds, regular_slices, slice_object};
+    use petground_phantom::fixtures::series::{SeriesIds, regular_slices, slice_object};
     let g = Geometry {
         dims: [3, 4, 4],
         origin: [0.0; 3],

@@ -15,13 +15,16 @@
 //!   per read: a peer sending one byte every few seconds held a connection slot indefinitely), so
 //!   a frame without an end block ends in [`MllpError::ReadTimeout`]; between frames the longer
 //!   `idle_timeout` applies.
+//! - The sending side ([`exchange`], for MLLP clients such as `petground-phantom send`) writes
+//!   with [`encode_frame`] and reads the answer with the same [`MllpReader`], so the workspace has
+//!   one implementation of the framing.
 use std::pin::Pin;
 use std::task::Poll;
 use std::time::Duration;
 
 use tokio::time::Instant;
 
-use tokio::io::{AsyncRead, AsyncReadExt, ReadBuf};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 
 /// Start of block.
 pub const START_BLOCK: u8 = 0x0B;
@@ -57,6 +60,10 @@ pub enum MllpError {
     IdleTimeout(Duration),
     #[error("connection closed inside an MLLP frame after {0} payload bytes")]
     Truncated(usize),
+    #[error("MLLP frame not written within {0:?}")]
+    WriteTimeout(Duration),
+    #[error("connection closed before an MLLP answer")]
+    NoAnswer,
 }
 
 /// Limits for one connection's reader.
@@ -301,6 +308,33 @@ pub fn encode_frame(payload: &[u8]) -> Vec<u8> {
     out
 }
 
+/// The sending side of one MLLP exchange: writes `payload` as one frame on `stream` and returns
+/// the payload of the peer's answer frame (an HL7 ACK), read by [`MllpReader`] under `limits`.
+/// The write is bounded by `limits.read_timeout`; the wait for the answer's start block by
+/// `limits.idle_timeout` (the peer may first make the message durable), its frame by
+/// `limits.read_timeout`.
+pub async fn exchange<S>(
+    stream: &mut S,
+    payload: &[u8],
+    limits: FrameLimits,
+) -> Result<Vec<u8>, MllpError>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let write = async {
+        stream.write_all(&encode_frame(payload)).await?;
+        stream.flush().await
+    };
+    match tokio::time::timeout(limits.read_timeout, write).await {
+        Ok(written) => written?,
+        Err(_) => return Err(MllpError::WriteTimeout(limits.read_timeout)),
+    }
+    MllpReader::new(stream, limits)
+        .next_frame()
+        .await?
+        .ok_or(MllpError::NoAnswer)
+}
+
 /// Strip MLLP framing from one message read from a file (CLI `findings`): surrounding white
 /// space, a leading 0x0B and a trailing 0x1C (0x0D). Unframed bytes come back unchanged.
 pub fn unframe(bytes: &[u8]) -> &[u8] {
@@ -345,6 +379,36 @@ mod tests {
                 Err(e) => return (out, Some(e)),
             }
         }
+    }
+
+    #[tokio::test]
+    async fn exchange_sends_one_frame_and_reads_the_answer() {
+        let (mut client, server) = tokio::io::duplex(1024);
+        let peer = tokio::spawn(async move {
+            let (rd, mut wr) = tokio::io::split(server);
+            let mut reader = MllpReader::new(rd, limits(100));
+            let got = reader.next_frame().await.expect("frame");
+            // A stray byte before the answer's start block is skipped, as on the server side.
+            wr.write_all(b"\n").await.expect("write");
+            wr.write_all(&encode_frame(b"MSA|AA|1"))
+                .await
+                .expect("write");
+            got
+        });
+        let answer = exchange(&mut client, b"MSH|1", limits(100))
+            .await
+            .expect("answer");
+        assert_eq!(answer, b"MSA|AA|1");
+        assert_eq!(peer.await.expect("peer"), Some(b"MSH|1".to_vec()));
+        let (mut client, server) = tokio::io::duplex(1024);
+        drop(server);
+        let err = exchange(&mut client, b"MSH|2", limits(100))
+            .await
+            .expect_err("no peer");
+        assert!(
+            matches!(err, MllpError::Io(_) | MllpError::NoAnswer),
+            "{err}"
+        );
     }
 
     #[test]

@@ -9,7 +9,6 @@ pub mod itm;
 pub mod matching;
 pub mod measure;
 mod outcome;
-pub mod phantom;
 pub mod qc;
 
 pub use matching::{Candidate, SliceRule};

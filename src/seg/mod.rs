@@ -13,12 +13,11 @@
 
 mod bits;
 mod builder;
-pub(crate) mod elements;
+pub mod elements;
 mod groups;
 mod modules;
 mod plan;
 mod segment;
-pub mod synthetic;
 mod uid;
 
 use std::path::{Path, PathBuf};
@@ -117,6 +116,3 @@ pub fn sop_instance_uid(obj: &SegObject) -> String {
         .trim_end_matches('\0')
         .to_owned()
 }
-
-#[cfg(test)]
-mod tests;

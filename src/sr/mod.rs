@@ -40,6 +40,3 @@ pub enum SrError {
     #[error("build SR: file meta group")]
     Meta(#[source] Box<dicom_object::WithMetaError>),
 }
-
-#[cfg(test)]
-mod tests;

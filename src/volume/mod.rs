@@ -6,7 +6,6 @@ pub mod error;
 pub mod geometry;
 pub mod resample;
 pub mod suv;
-pub mod synth;
 
 pub use assemble::{AssembledSeries, SeriesIdentity, assemble_files, assemble_objects};
 pub use attrs::DateTime;

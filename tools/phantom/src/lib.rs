@@ -1,6 +1,7 @@
 //! petground-phantom: deterministic synthetic whole-body PET/CT studies (DICOM), their radiology
 //! reports (plain text and HL7 ORU^R01) and the truth (lesion sites, masks, measured SUVmax) for
-//! tests, demos and training; plus `send`, which pushes a study to a running node.
+//! tests, demos and training; plus `send`, which pushes a study to a running node, and
+//! `fixtures`, the in-memory volumes and synthetic series petground's own tests build on.
 //!
 //! Conventions: patient LPS millimetres (x: patient left +, y: posterior +, z: head +). PET
 //! InstanceNumber 1 is the most superior slice (head) and numbers increase toward the feet; the
@@ -15,6 +16,7 @@ pub mod anatomy;
 pub mod body;
 pub mod ct;
 pub mod dcm;
+pub mod fixtures;
 pub mod lesion;
 pub mod measure;
 pub mod pet;

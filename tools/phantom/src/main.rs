@@ -1,10 +1,10 @@
 //! The `petground-phantom` command line: generate one study, an archive of studies, or send a
 //! study and its report to a running node. All work is in the library.
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use petground_phantom::{Options, Tracer, Vendor, send};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 #[derive(Parser)]
 #[command(
@@ -148,20 +148,45 @@ fn main() -> Result<()> {
             report_first,
             dir,
         } => {
-            let report = |addr: &str| -> Result<()> {
-                let ack = send::send_report(&dir.join("report.hl7"), addr)?;
-                println!("{}", ack.replace('\r', "\n").trim_end());
-                Ok(())
-            };
-            if let (true, Some(addr)) = (report_first, &hl7) {
-                report(addr)?;
-            }
-            let n = send::store_study(&dir, &dicom, &aet, &aec)?;
-            println!("stored {n} instances to {aec}@{dicom}");
-            if let (false, Some(addr)) = (report_first, &hl7) {
-                report(addr)?;
-            }
+            // The node's SCU and MLLP code are async; nothing else in this binary is.
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .context("starting the tokio runtime")?;
+            rt.block_on(send_study(
+                &dir,
+                &dicom,
+                &aet,
+                &aec,
+                hl7.as_deref(),
+                report_first,
+            ))?;
         }
+    }
+    Ok(())
+}
+
+/// `send`: the images, and the report before or after them; prints the ACK and a summary.
+async fn send_study(
+    dir: &Path,
+    dicom: &str,
+    aet: &str,
+    aec: &str,
+    hl7: Option<&str>,
+    report_first: bool,
+) -> Result<()> {
+    let report = async |addr: &str| -> Result<()> {
+        let ack = send::send_report(&dir.join("report.hl7"), addr).await?;
+        println!("{}", ack.replace('\r', "\n").trim_end());
+        Ok(())
+    };
+    if let (true, Some(addr)) = (report_first, hl7) {
+        report(addr).await?;
+    }
+    let n = send::store_study(dir, dicom, aet, aec).await?;
+    println!("stored {n} instances to {aec}@{dicom}");
+    if let (false, Some(addr)) = (report_first, hl7) {
+        report(addr).await?;
     }
     Ok(())
 }

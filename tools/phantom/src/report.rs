@@ -7,6 +7,8 @@ use crate::dcm::Header;
 use crate::rng::Rng;
 use crate::tracer::Tracer;
 use crate::truth::LesionTruth;
+use hl7_parser::message::Separators;
+use petground::hl7::escape;
 
 fn cap(s: &str) -> String {
     let mut c = s.chars();
@@ -177,13 +179,10 @@ fn join_and(items: &[&str]) -> String {
     }
 }
 
-/// HL7 escape sequences for the delimiters we declare in MSH-1/2.
+/// HL7 escape sequences for the delimiters we declare in MSH-1/2 (`|^~\&`, hl7-parser's
+/// default), by the node's own encoder.
 fn esc(s: &str) -> String {
-    s.replace('\\', "\\E\\")
-        .replace('|', "\\F\\")
-        .replace('^', "\\S\\")
-        .replace('&', "\\T\\")
-        .replace('~', "\\R\\")
+    escape::encode(s, &Separators::default())
 }
 
 /// The report as an HL7 v2.5.1 ORU^R01, segments separated by `\r` (no MLLP framing).

@@ -11,9 +11,10 @@ use crate::pet::{self, Grid, StoredSlice};
 use crate::report;
 use crate::rng::Rng;
 use crate::tracer::Tracer;
-use crate::truth::{GridTruth, LesionTruth, Truth};
+use crate::truth::{LesionTruth, Truth};
 use anyhow::{Context, Result};
 use dicom_dictionary_std::uids;
+use petground::volume::Geometry;
 use std::path::Path;
 
 /// What to generate. `Options::new(seed)` gives the defaults the CLI uses.
@@ -141,8 +142,8 @@ fn grids(p: &Patient, small: bool, matrix: Option<usize>, rng: &mut Rng) -> (Gri
     (pet, ct, fwhm)
 }
 
-fn grid_truth(g: &Grid) -> GridTruth {
-    GridTruth {
+fn grid_truth(g: &Grid) -> Geometry {
+    Geometry {
         dims: [g.nz, g.ny, g.nx],
         origin: g.origin,
         spacing: [g.pixel[0], g.pixel[1], g.dz],

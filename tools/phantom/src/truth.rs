@@ -3,22 +3,9 @@
 //! so callers can read it back with [`Truth::load`].
 
 use anyhow::{Context, Result};
+use petground::volume::Geometry;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
-
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct GridTruth {
-    /// `[nz, ny, nx]`.
-    pub dims: [usize; 3],
-    /// Patient position (mm, LPS) of the centre of voxel `[0, 0, 0]`.
-    pub origin: [f64; 3],
-    /// Voxel size along `[x, y, z]` in mm.
-    pub spacing: [f64; 3],
-    pub row_dir: [f64; 3],
-    pub col_dir: [f64; 3],
-    /// `[0, 0, -1]`: z index 0 is the most superior slice, InstanceNumber = z + 1.
-    pub slice_dir: [f64; 3],
-}
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct LesionTruth {
@@ -76,8 +63,10 @@ pub struct Truth {
     /// Bq/mL per SUV unit (decayed dose / weight in g).
     pub bqml_per_suv: f64,
     pub pet_fwhm_mm: f64,
-    pub pet_grid: GridTruth,
-    pub ct_grid: GridTruth,
+    /// The PET grid as the node's own `Geometry` (its JSON form): `slice_dir` `[0, 0, -1]`, so
+    /// z index 0 is the most superior slice and InstanceNumber = z + 1.
+    pub pet_grid: Geometry,
+    pub ct_grid: Geometry,
     /// File name (next to truth.json) of the lesion labels: u8, `[z][y][x]` C order on
     /// `pet_grid`, 0 = background, otherwise the lesion id.
     pub labels_file: String,

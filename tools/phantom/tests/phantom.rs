@@ -428,8 +428,16 @@ fn send_report_reads_the_ack() {
         .expect("ack");
         String::from_utf8_lossy(&buf[1..buf.len() - 2]).into_owned()
     });
-    let ack =
-        petground_phantom::send::send_report(&dir.path().join("report.hl7"), &addr).expect("send");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    let ack = rt
+        .block_on(petground_phantom::send::send_report(
+            &dir.path().join("report.hl7"),
+            &addr,
+        ))
+        .expect("send");
     assert!(ack.contains("MSA|AA|PH61"));
     let got = peer.join().expect("peer");
     assert_eq!(

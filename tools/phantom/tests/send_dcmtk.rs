@@ -8,6 +8,15 @@ use std::path::Path;
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
+/// `send` is async (the node's SCU); each test drives it on its own runtime.
+fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime")
+        .block_on(f)
+}
+
 fn free_port() -> u16 {
     let l = TcpListener::bind("127.0.0.1:0").expect("bind port 0");
     l.local_addr().expect("local addr").port()
@@ -75,12 +84,12 @@ fn store_study_delivers_every_instance_to_storescp() {
     let inbox = tempfile::tempdir().expect("temp");
     let port = free_port();
     let _peer = start_storescp(inbox.path(), port);
-    let n = send::store_study(
+    let n = block_on(send::store_study(
         subset.path(),
         &format!("127.0.0.1:{port}"),
         "PHANTOM",
         "PETGROUND",
-    )
+    ))
     .expect("store");
     assert_eq!(n, 6);
     // storescp re-encodes sequences with explicit lengths, so compare what matters, not bytes:
@@ -136,11 +145,11 @@ fn store_study_to_a_dead_port_fails() {
     )
     .expect("generate");
     let port = free_port();
-    let err = send::store_study(
+    let err = block_on(send::store_study(
         study.path(),
         &format!("127.0.0.1:{port}"),
         "PHANTOM",
         "PETGROUND",
-    );
+    ));
     assert!(err.is_err());
 }

@@ -95,7 +95,7 @@ fn landing(
         return Ok(Landing::Nothing);
     }
     for other in study_pairs.iter().filter(|o| o.id != pair.id) {
-        let truth = read3::<u8>(&data.join(&other.label_pet))?;
+        let truth = npy::read_dim::<u8, Ix3>(&data.join(&other.label_pet))?;
         if truth.shape() == pred.shape() && pred.iter().zip(truth.iter()).any(|(&p, &t)| p && t > 0)
         {
             return Ok(Landing::Lesion(other.site.clone()));
@@ -124,15 +124,6 @@ pub fn uptake_group(suv_max: f64) -> &'static str {
     } else {
         "SUVmax >=10"
     }
-}
-
-fn read3<T: npy::Element>(path: &Path) -> Result<Array3<T>, EvalError> {
-    npy::read::<T>(path)?
-        .into_dimensionality::<Ix3>()
-        .map_err(|e| EvalError::Input {
-            path: path.to_owned(),
-            why: e.to_string(),
-        })
 }
 
 fn read_prob(path: &Path) -> Result<Array3<f32>, EvalError> {
@@ -187,7 +178,7 @@ pub fn evaluate(data: &Path, eval_dir: &Path) -> Result<Evaluation, EvalError> {
         let pet: Geometry = p.pet_grid.clone();
         let model: Geometry = p.model_grid.clone();
         if study_cache.as_ref().map(|c| c.0 != p.study).unwrap_or(true) {
-            let suv = read3::<f32>(&data.join(&p.suv))?;
+            let suv = npy::read_dim::<f32, Ix3>(&data.join(&p.suv))?;
             let empty = read_prob(
                 &eval_dir
                     .join("preds")
@@ -200,7 +191,7 @@ pub fn evaluate(data: &Path, eval_dir: &Path) -> Result<Evaluation, EvalError> {
         let Some((_, suv, vision, hottest)) = study_cache.as_ref() else {
             continue;
         };
-        let truth = read3::<u8>(&data.join(&p.label_pet))?.mapv(|v| v > 0);
+        let truth = npy::read_dim::<u8, Ix3>(&data.join(&p.label_pet))?.mapv(|v| v > 0);
         let prob = read_prob(&eval_dir.join("preds").join(format!("{id}.npy")))?;
         let pred = prob_to_pet_mask(prob.view(), &model, &pet)?;
         if pred != *vision {

@@ -49,31 +49,16 @@ fn crop(a: Array3<f32>, dims: [usize; 3]) -> Array3<f32> {
         .to_owned()
 }
 
-fn read3<T: npy::Element>(path: &Path) -> Result<Array3<T>, FigureError> {
-    npy::read::<T>(path)?
-        .into_dimensionality::<Ix3>()
-        .map_err(|e| FigureError::Input {
-            path: path.to_owned(),
-            why: e.to_string(),
-        })
-}
-
 /// The overlay of one evaluated pair (its prediction read from `eval_dir/preds`).
 pub fn pair_overlay(data: &Path, eval_dir: &Path, p: &Pair) -> Result<Rgb, FigureError> {
     let dims = p.model_grid.dims;
-    let path = data.join(&p.image);
-    let image = npy::read::<f32>(&path)?
-        .into_dimensionality::<Ix4>()
-        .map_err(|e| FigureError::Input {
-            path,
-            why: e.to_string(),
-        })?;
+    let image = npy::read_dim::<f32, Ix4>(&data.join(&p.image))?;
     let pet = crop(image.index_axis(Axis(0), 0).to_owned(), dims);
-    let truth = read3::<u8>(&data.join(&p.label))?
+    let truth = npy::read_dim::<u8, Ix3>(&data.join(&p.label))?
         .slice_each_axis(|ax| Slice::from(0..dims[ax.axis.index()]))
         .mapv(|v| v > 0);
     let prob = crop(
-        read3::<f32>(&eval_dir.join("preds").join(format!("{}.npy", p.id)))?,
+        npy::read_dim::<f32, Ix3>(&eval_dir.join("preds").join(format!("{}.npy", p.id)))?,
         dims,
     );
     let pred =

@@ -166,7 +166,8 @@ pub fn run(data: &Path, model: &Path, out: &Path, opts: &Options) -> Result<Info
     let mut image: Option<(String, Array4<f32>)> = None;
     for (i, p) in pairs.iter().enumerate() {
         if image.as_ref().map(|c| c.0 != p.study).unwrap_or(true) {
-            let a = read_image(&data.join(&p.image))?;
+            // The study's padded model-grid image `[2, Z, Y, X]`.
+            let a = npy::read_dim::<f32, Ix4>(&data.join(&p.image))?;
             let prob = forward(&mut net, &a, &empty, p, &mut times)?;
             npy::write(&preds.join(format!("{}-empty.npy", p.study)), &prob)?;
             image = Some((p.study.clone(), a));
@@ -246,16 +247,6 @@ pub fn swap_sides(text: &str) -> Option<String> {
     }
     flush(&mut word, &mut out, &mut left, &mut right);
     (left != right).then_some(out)
-}
-
-/// The study's padded model-grid image `[2, Z, Y, X]`.
-fn read_image(path: &Path) -> Result<Array4<f32>, InferError> {
-    npy::read::<f32>(path)?
-        .into_dimensionality::<Ix4>()
-        .map_err(|e| InferError::Input {
-            path: path.to_owned(),
-            why: e.to_string(),
-        })
 }
 
 fn write_info(out: &Path, info: &Info) -> Result<(), InferError> {

@@ -5,7 +5,7 @@
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
-use ndarray::{ArrayD, IxDyn};
+use ndarray::{Array, ArrayD, Dimension, IxDyn};
 
 #[derive(Debug, thiserror::Error)]
 pub enum NpyError {
@@ -17,6 +17,9 @@ pub enum NpyError {
     },
     #[error("{path}: not a supported .npy file: {why}")]
     Format { path: PathBuf, why: String },
+    /// The file holds an array of another number of axes than the caller needs.
+    #[error("{path}: {why}")]
+    Rank { path: PathBuf, why: String },
 }
 
 /// Element types we exchange.
@@ -85,6 +88,16 @@ pub fn write<T: Element, D: ndarray::Dimension>(
     };
     let mut f = std::fs::File::create(path).map_err(io)?;
     f.write_all(&bytes).map_err(io)
+}
+
+/// Reads `path` as an array of `D`'s number of axes (`Ix3`: a volume, `Ix4`: a model image).
+pub fn read_dim<T: Element, D: Dimension>(path: &Path) -> Result<Array<T, D>, NpyError> {
+    read::<T>(path)?
+        .into_dimensionality::<D>()
+        .map_err(|e| NpyError::Rank {
+            path: path.to_owned(),
+            why: e.to_string(),
+        })
 }
 
 /// Reads a C-order array of element type `T`.

@@ -1,15 +1,16 @@
-//! Unit tests of the SEG builder: validation errors, copied and generated attributes, frame
-//! selection and the byte encodings. Conformance (dciodvfy) and highdicom read-back are in
-//! tests/seg_dciodvfy.rs.
+//! The SEG builder through its public API: validation errors, copied and generated attributes,
+//! frame selection and the byte encodings. Conformance (dciodvfy) and highdicom read-back are in
+//! tests/seg_dciodvfy.rs. (Here, not beside the builder, because the source series comes from
+//! petground_phantom's fixtures, which unit tests cannot use.)
 
 use dicom_core::VR;
 use dicom_dictionary_std::tags;
 use dicom_object::InMemDicomObject;
 use ndarray::Array3;
 
-use super::elements::text;
-use super::synthetic::SyntheticStudy;
-use super::*;
+use petground::seg::elements::text;
+use petground::seg::*;
+use petground_phantom::fixtures::seg_source::SyntheticStudy;
 
 fn study() -> SyntheticStudy {
     SyntheticStudy::pet(6, 9, 4.0, 3.0)
@@ -210,7 +211,7 @@ fn attributes_copied_and_generated() {
     );
     let segs = items(&a, tags::SEGMENT_SEQUENCE);
     assert!(segs[0].get(tags::TRACKING_UID).is_none());
-    assert!(crate::ids::Uid::parse(&str_of(&segs[1], tags::TRACKING_UID)).is_ok());
+    assert!(petground::ids::Uid::parse(&str_of(&segs[1], tags::TRACKING_UID)).is_ok());
 }
 
 #[test]

@@ -1,14 +1,15 @@
-//! Unit tests of the SR builder on a synthetic PET series and SEG: the tree holds what the
-//! inputs say, and invalid combinations fail before anything is written. Real-peer checks
-//! (dciodvfy, highdicom, dsrdump, the numpy reference) are in tests/sr_dciodvfy.rs.
+//! The SR builder through its public API, on a synthetic PET series and SEG: the tree holds what
+//! the inputs say, and invalid combinations fail before anything is written. Real-peer checks
+//! (dciodvfy, highdicom, dsrdump, the numpy reference) are in tests/sr_dciodvfy.rs. (Here, not
+//! beside the builder, because the source series comes from petground_phantom's fixtures.)
 
 use dicom_dictionary_std::tags;
 use dicom_object::InMemDicomObject;
 
-use super::*;
-use crate::seg::synthetic::SyntheticStudy;
-use crate::seg::{SegObject, SegmentDescription, SegmentationBuilder};
-use crate::volume::Volume;
+use petground::seg::{SegObject, SegmentDescription, SegmentationBuilder};
+use petground::sr::*;
+use petground::volume::Volume;
+use petground_phantom::fixtures::seg_source::SyntheticStudy;
 
 fn study_and_seg() -> (SyntheticStudy, SegObject, Vec<LesionGroup>) {
     let study = SyntheticStudy::pet(12, 32, 4.0, 2.0);
@@ -40,7 +41,7 @@ fn study_and_seg() -> (SyntheticStudy, SegObject, Vec<LesionGroup>) {
             segment_number: i as u16 + 1,
             sentence: sentences[i].to_owned(),
             method: "test method".to_owned(),
-            measurements: crate::label::measure::measure_mask(&suv, m).expect("measurable"),
+            measurements: petground::label::measure::measure_mask(&suv, m).expect("measurable"),
         })
         .collect();
     (study, seg, groups)
