@@ -180,14 +180,25 @@ impl Store {
             .open_table(SERIES_BY_STUDY)
             .db(self, "list study series")?;
         let series = tx.open_table(SERIES).db(self, "list study series")?;
+        self.series_of(&by_study, &series, study)
+    }
+
+    /// A study's series, in the order the index lists them.
+    pub(super) fn series_of(
+        &self,
+        by_study: &impl ReadableTable<&'static str, &'static [u8]>,
+        series: &impl ReadableTable<&'static str, &'static [u8]>,
+        study: &str,
+    ) -> Result<Vec<(String, SeriesRecord)>, StoreError> {
         let uids: Vec<String> = match by_study.get(study).db(self, "list study series")? {
             Some(v) => decode(study, v.value())?,
             None => Vec::new(),
         };
-        let mut out = Vec::new();
+        let mut out = Vec::with_capacity(uids.len());
         for uid in uids {
             if let Some(v) = series.get(uid.as_str()).db(self, "list study series")? {
-                out.push((uid.clone(), decode(&uid, v.value())?));
+                let s: SeriesRecord = decode(&uid, v.value())?;
+                out.push((uid, s));
             }
         }
         Ok(out)

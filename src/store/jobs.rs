@@ -232,27 +232,6 @@ impl Store {
         Ok(created)
     }
 
-    /// A study's series, in the order the index lists them.
-    fn series_of(
-        &self,
-        by_study: &impl ReadableTable<&'static str, &'static [u8]>,
-        series: &impl ReadableTable<&'static str, &'static [u8]>,
-        study: &str,
-    ) -> Result<Vec<(String, SeriesRecord)>, StoreError> {
-        let uids: Vec<String> = match by_study.get(study).db(self, "list study series")? {
-            Some(v) => decode(study, v.value())?,
-            None => Vec::new(),
-        };
-        let mut out = Vec::with_capacity(uids.len());
-        for uid in uids {
-            if let Some(v) = series.get(uid.as_str()).db(self, "list study series")? {
-                let s: SeriesRecord = decode(&uid, v.value())?;
-                out.push((uid, s));
-            }
-        }
-        Ok(out)
-    }
-
     fn count<K: redb::Key + 'static, V: redb::Value + 'static>(
         &self,
         def: TableDefinition<K, V>,
