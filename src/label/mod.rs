@@ -17,6 +17,7 @@ pub use measure::Measurements;
 pub use outcome::{LabelMask, LabelOutcome, NotFoundReason, SkipReason};
 pub use qc::QcFailure;
 
+use crate::config::WeakLabelConfig;
 use crate::volume::{SliceRef, Volume};
 use components::Grid;
 use matching::Match;
@@ -69,6 +70,15 @@ impl Default for LabelParams {
 }
 
 impl LabelParams {
+    /// The paper's values with what `[weak_label]` sets: the one place the node (and
+    /// `petground ground`) turn the config into weak-label parameters.
+    pub fn for_config(cfg: &WeakLabelConfig) -> Self {
+        LabelParams {
+            slice_tolerance: cfg.slice_tolerance,
+            ..LabelParams::default()
+        }
+    }
+
     /// The candidate threshold for SUVmax `s`.
     pub fn t0(&self, s: f64) -> f64 {
         self.t0_intercept + self.t0_slope * s
