@@ -64,6 +64,7 @@ pub async fn run(
 ) -> Result<(), NodeError> {
     let deadline = drain_deadline(&cfg);
     let mut services = Services::new(shutdown.clone());
+    let pipeline_cfg = pipeline_config(&cfg, grounder);
     let (events, _) = broadcast::channel::<Event>(1024);
     let scp_ctx = Arc::new(ScpContext {
         cfg: cfg.scp,
@@ -89,14 +90,6 @@ pub async fn run(
     );
     services.start("series-watcher", watcher);
     let wake_delivery = Arc::new(tokio::sync::Notify::new());
-    let pipeline_cfg = PipelineConfig {
-        send_seg_to: cfg.routing.send_seg_to,
-        label: LabelParams::for_config(&cfg.weak_label),
-        seg_series_number: cfg.results.seg_series_number,
-        sr: cfg.results.sr,
-        grounder,
-        mode: cfg.grounding.mode,
-    };
     let pipeline = crate::pipeline::run(
         store.clone(),
         pipeline_cfg,
@@ -115,6 +108,21 @@ pub async fn run(
     let stopped = services.wait(deadline).await;
     info!("node stopped");
     stopped
+}
+
+/// The pipeline's part: `[routing]`, `[weak_label]`, `[results]`, `[grounding]` and the model.
+fn pipeline_config(
+    cfg: &Config,
+    grounder: Option<Arc<std::sync::Mutex<Grounder>>>,
+) -> PipelineConfig {
+    PipelineConfig {
+        send_seg_to: cfg.routing.send_seg_to.clone(),
+        label: LabelParams::for_config(&cfg.weak_label),
+        seg_series_number: cfg.results.seg_series_number,
+        sr: cfg.results.sr,
+        grounder,
+        mode: cfg.grounding.mode,
+    }
 }
 
 /// Marks series complete once they have been quiet for `stable`; state is in the store, so a
