@@ -1,16 +1,29 @@
-//! Configuration: raw TOML (serde, unknown keys refused) → validated [`Config`] (CONTRACT §2).
-//! Each module later receives only its own part. Errors name the offending key so that
-//! `petground check-config` can print one useful line and exit 2.
+//! Configuration: raw TOML (`raw`: serde, unknown keys refused) → validated [`Config`]
+//! (CONTRACT §2), one typed struct per section, each built once by its own builder while the
+//! file is validated. Each module later receives only its own part (the SCP its [`ScpConfig`],
+//! the HL7 listener its [`Hl7Config`], delivery its [`DeliveryConfig`], …). Errors name the
+//! offending key so that `petground check-config` can print one useful line and exit 2.
+//!
+//! This module depends on nothing of the node but `crate::ids`: the small enums a section is
+//! written in ([`GroundingMode`], [`Device`]) live here and the modules that act on them
+//! import them from here.
+
+mod grounding;
+mod network;
+mod outbound;
+mod raw;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
-use serde::Deserialize;
+pub use grounding::{
+    DEFAULT_ONNXRUNTIME, Device, GroundingConfig, GroundingMode, ModelConfig, ResultsConfig,
+    SEG_SERIES_NUMBER, WeakLabelConfig,
+};
+pub use network::{CallingRule, Hl7Config, NodeConfig, ScpConfig, SeriesConfig};
+pub use outbound::{DeliveryConfig, Destination, RoutingConfig};
 
-use crate::ground::grounder::GroundingMode;
-use crate::ground::runtime::ModelSettings;
-use crate::ids::AeTitle;
+use raw::RawConfig;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -32,307 +45,29 @@ fn invalid(key: impl Into<String>, reason: impl Into<String>) -> ConfigError {
     }
 }
 
-// ---------- raw TOML ----------
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawConfig {
-    node: RawNode,
-    #[serde(default)]
-    accept: RawAccept,
-    #[serde(default)]
-    series: RawSeries,
-    #[serde(default)]
-    destinations: Vec<RawDestination>,
-    #[serde(default)]
-    routing: RawRouting,
-    #[serde(default)]
-    dicom: RawDicom,
-    #[serde(default)]
-    hl7: RawHl7,
-    #[serde(default)]
-    delivery: RawDelivery,
-    #[serde(default)]
-    weak_label: RawWeakLabel,
-    #[serde(default)]
-    model: ModelSettings,
-    #[serde(default)]
-    grounding: RawGrounding,
-    #[serde(default)]
-    results: RawResults,
-}
-
-/// `[results]`: what goes back besides the SEG.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-struct RawResults {
-    sr: bool,
-}
-
-impl Default for RawResults {
-    fn default() -> Self {
-        Self { sr: true }
-    }
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-struct RawGrounding {
-    mode: GroundingMode,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-struct RawDelivery {
-    max_attempts: u32,
-    retry_initial_seconds: u64,
-    retry_max_seconds: u64,
-}
-
-impl Default for RawDelivery {
-    fn default() -> Self {
-        Self {
-            max_attempts: 10,
-            retry_initial_seconds: 5,
-            retry_max_seconds: 600,
-        }
-    }
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-struct RawWeakLabel {
-    slice_tolerance: u32,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawNode {
-    ae_title: String,
-    dicom_listen: String,
-    hl7_listen: String,
-    data_dir: PathBuf,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawAccept {
-    #[serde(default = "any_calling")]
-    calling_ae_titles: Vec<String>,
-}
-
-impl Default for RawAccept {
-    fn default() -> Self {
-        Self {
-            calling_ae_titles: any_calling(),
-        }
-    }
-}
-
-fn any_calling() -> Vec<String> {
-    vec!["*".to_owned()]
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-struct RawSeries {
-    stable_seconds: u64,
-}
-
-impl Default for RawSeries {
-    fn default() -> Self {
-        Self { stable_seconds: 10 }
-    }
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawDestination {
-    name: String,
-    ae_title: String,
-    address: String,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawRouting {
-    #[serde(default)]
-    send_seg_to: Vec<String>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-struct RawDicom {
-    max_associations: usize,
-    max_pdu_bytes: u32,
-    max_instance_mb: u64,
-    association_timeout_seconds: u64,
-    dimse_timeout_seconds: u64,
-    min_free_disk_mb: u64,
-    shutdown_grace_seconds: u64,
-}
-
-impl Default for RawDicom {
-    fn default() -> Self {
-        Self {
-            max_associations: 16,
-            max_pdu_bytes: 1 << 20,
-            max_instance_mb: 2048,
-            association_timeout_seconds: 30,
-            dimse_timeout_seconds: 120,
-            min_free_disk_mb: 1024,
-            shutdown_grace_seconds: 30,
-        }
-    }
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-struct RawHl7 {
-    max_message_bytes: usize,
-    read_timeout_seconds: u64,
-    idle_timeout_seconds: u64,
-    max_connections: usize,
-    unmatched_retention_days: u64,
-    match_patient_and_date: bool,
-}
-
-impl Default for RawHl7 {
-    fn default() -> Self {
-        Self {
-            max_message_bytes: 4 << 20,
-            read_timeout_seconds: 30,
-            idle_timeout_seconds: 3600,
-            max_connections: 16,
-            unmatched_retention_days: 30,
-            match_patient_and_date: false,
-        }
-    }
-}
-
-// ---------- validated ----------
-
-/// The validated configuration of a node.
+/// The validated configuration of a node: one typed part per section.
 #[derive(Debug, Clone)]
 pub struct Config {
+    /// `[node]`.
     pub node: NodeConfig,
+    /// `[dicom]` and `[accept]`: the DICOM SCP's part.
     pub scp: ScpConfig,
+    /// `[series]`.
     pub series: SeriesConfig,
-    pub destinations: Vec<Destination>,
-    /// Destinations (resolved from `routing.send_seg_to`) that receive every SEG.
-    pub send_seg_to: Vec<String>,
-    pub hl7: Hl7Settings,
-    pub delivery: DeliverySettings,
-    /// Extra slices either side of the reported image number a lesion may touch (PAPER §3: 0).
-    pub slice_tolerance: u32,
+    /// `[hl7]`: the MLLP listener's part.
+    pub hl7: Hl7Config,
+    /// `[delivery]` with the `[[destinations]]`: the delivery service's part.
+    pub delivery: DeliveryConfig,
+    /// `[routing]`.
+    pub routing: RoutingConfig,
+    /// `[weak_label]`.
+    pub weak_label: WeakLabelConfig,
     /// `[model]`: ONNX Runtime library, device, threads, model folder.
-    pub model: ModelSettings,
-    /// `[grounding] mode`.
-    pub grounding_mode: GroundingMode,
+    pub model: ModelConfig,
+    /// `[grounding]`.
+    pub grounding: GroundingConfig,
     /// `[results]`.
     pub results: ResultsConfig,
-}
-
-/// What a job sends back besides the SEG.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ResultsConfig {
-    /// A quantitative SR (TID 1500) after every SEG, to the same destinations (CONTRACT §6).
-    pub sr: bool,
-}
-
-impl Default for ResultsConfig {
-    fn default() -> Self {
-        Self { sr: true }
-    }
-}
-
-#[derive(Debug, Clone)]
-pub struct DeliverySettings {
-    pub max_attempts: u32,
-    pub retry_initial: Duration,
-    pub retry_max: Duration,
-}
-
-#[derive(Debug, Clone)]
-pub struct NodeConfig {
-    pub ae_title: AeTitle,
-    pub dicom_listen: SocketAddr,
-    pub hl7_listen: SocketAddr,
-    pub data_dir: PathBuf,
-}
-
-/// What the DICOM SCP needs: acceptance rules, limits and timeouts.
-#[derive(Debug, Clone)]
-pub struct ScpConfig {
-    pub ae_title: AeTitle,
-    pub calling_ae_titles: Vec<CallingRule>,
-    pub max_associations: usize,
-    pub max_pdu_bytes: u32,
-    pub max_instance_bytes: u64,
-    pub association_timeout: Duration,
-    pub dimse_timeout: Duration,
-    pub min_free_disk_bytes: u64,
-    pub shutdown_grace: Duration,
-}
-
-/// One entry of `accept.calling_ae_titles`: `*`, `AE` or `AE@host`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum CallingRule {
-    Any,
-    Ae(String),
-    AeAtHost(String, std::net::IpAddr),
-}
-
-impl CallingRule {
-    fn parse(entry: &str) -> Result<Self, String> {
-        let entry = entry.trim();
-        if entry == "*" {
-            return Ok(Self::Any);
-        }
-        let (ae, host) = match entry.split_once('@') {
-            Some((ae, host)) => (ae.trim(), Some(host.trim())),
-            None => (entry, None),
-        };
-        AeTitle::parse(ae).map_err(|e| e.to_string())?;
-        match host {
-            None => Ok(Self::Ae(ae.to_owned())),
-            Some(host) => host
-                .parse()
-                .map(|ip| Self::AeAtHost(ae.to_owned(), ip))
-                .map_err(|_| format!("`{host}` in `{entry}` is not an IP address")),
-        }
-    }
-
-    /// Whether a peer with this calling AE title and address is allowed.
-    pub fn allows(&self, calling: &str, peer: std::net::IpAddr) -> bool {
-        match self {
-            Self::Any => true,
-            Self::Ae(ae) => ae == calling.trim(),
-            Self::AeAtHost(ae, ip) => ae == calling.trim() && *ip == peer,
-        }
-    }
-}
-
-#[derive(Debug, Clone)]
-pub struct SeriesConfig {
-    pub stable: Duration,
-}
-
-#[derive(Debug, Clone)]
-pub struct Destination {
-    pub name: String,
-    pub ae_title: AeTitle,
-    pub address: SocketAddr,
-}
-
-#[derive(Debug, Clone)]
-pub struct Hl7Settings {
-    pub max_message_bytes: usize,
-    pub read_timeout: Duration,
-    pub idle_timeout: Duration,
-    pub max_connections: usize,
-    pub unmatched_retention: Duration,
-    pub match_patient_and_date: bool,
 }
 
 impl Config {
@@ -357,7 +92,7 @@ impl Config {
             path: PathBuf::new(),
             message: e.message().to_owned() + &span_note(text, e.span()),
         })?;
-        raw.validate()
+        validate(raw)
     }
 }
 
@@ -371,147 +106,29 @@ fn span_note(text: &str, span: Option<std::ops::Range<usize>>) -> String {
     }
 }
 
-impl RawConfig {
-    fn validate(self) -> Result<Config, ConfigError> {
-        let ae_title = AeTitle::parse(&self.node.ae_title)
-            .map_err(|e| invalid("node.ae_title", e.to_string()))?;
-        let dicom_listen = parse_addr("node.dicom_listen", &self.node.dicom_listen)?;
-        let hl7_listen = parse_addr("node.hl7_listen", &self.node.hl7_listen)?;
-        if dicom_listen == hl7_listen && dicom_listen.port() != 0 {
-            return Err(invalid(
-                "node.hl7_listen",
-                "must differ from node.dicom_listen",
-            ));
-        }
-        if self.node.data_dir.as_os_str().is_empty() {
-            return Err(invalid("node.data_dir", "must not be empty"));
-        }
-        if self.accept.calling_ae_titles.is_empty() {
-            return Err(invalid(
-                "accept.calling_ae_titles",
-                "empty list would refuse every peer; use [\"*\"] to accept any",
-            ));
-        }
-        let calling_ae_titles = self
-            .accept
-            .calling_ae_titles
-            .iter()
-            .map(|e| CallingRule::parse(e).map_err(|r| invalid("accept.calling_ae_titles", r)))
-            .collect::<Result<Vec<_>, _>>()?;
-        if self.series.stable_seconds == 0 {
-            return Err(invalid("series.stable_seconds", "must be at least 1"));
-        }
-        let destinations = validate_destinations(&self.destinations)?;
-        for name in &self.routing.send_seg_to {
-            if !destinations.iter().any(|d| &d.name == name) {
-                return Err(invalid(
-                    "routing.send_seg_to",
-                    format!("`{name}` is not the name of any [[destinations]] entry"),
-                ));
-            }
-        }
-        let d = &self.dicom;
-        positive("dicom.max_associations", d.max_associations as u64)?;
-        if !(16 * 1024..=16 * 1024 * 1024).contains(&d.max_pdu_bytes) {
-            return Err(invalid(
-                "dicom.max_pdu_bytes",
-                "must be between 16384 and 16777216",
-            ));
-        }
-        positive("dicom.max_instance_mb", d.max_instance_mb)?;
-        positive(
-            "dicom.association_timeout_seconds",
-            d.association_timeout_seconds,
-        )?;
-        positive("dicom.dimse_timeout_seconds", d.dimse_timeout_seconds)?;
-        let h = &self.hl7;
-        if h.max_message_bytes < 1024 {
-            return Err(invalid("hl7.max_message_bytes", "must be at least 1024"));
-        }
-        positive("hl7.read_timeout_seconds", h.read_timeout_seconds)?;
-        positive("hl7.idle_timeout_seconds", h.idle_timeout_seconds)?;
-        positive("hl7.max_connections", h.max_connections as u64)?;
-        positive("delivery.max_attempts", self.delivery.max_attempts as u64)?;
-        positive(
-            "delivery.retry_initial_seconds",
-            self.delivery.retry_initial_seconds,
-        )?;
-        if self.delivery.retry_max_seconds < self.delivery.retry_initial_seconds {
-            return Err(invalid(
-                "delivery.retry_max_seconds",
-                "must be at least delivery.retry_initial_seconds",
-            ));
-        }
-        if self.weak_label.slice_tolerance > 10 {
-            return Err(invalid(
-                "weak_label.slice_tolerance",
-                "must be 0 to 10 slices",
-            ));
-        }
-        Ok(Config {
-            scp: ScpConfig {
-                ae_title: ae_title.clone(),
-                calling_ae_titles,
-                max_associations: d.max_associations,
-                max_pdu_bytes: d.max_pdu_bytes,
-                max_instance_bytes: d.max_instance_mb * 1024 * 1024,
-                association_timeout: Duration::from_secs(d.association_timeout_seconds),
-                dimse_timeout: Duration::from_secs(d.dimse_timeout_seconds),
-                min_free_disk_bytes: d.min_free_disk_mb * 1024 * 1024,
-                shutdown_grace: Duration::from_secs(d.shutdown_grace_seconds),
-            },
-            node: NodeConfig {
-                ae_title,
-                dicom_listen,
-                hl7_listen,
-                data_dir: self.node.data_dir,
-            },
-            series: SeriesConfig {
-                stable: Duration::from_secs(self.series.stable_seconds),
-            },
-            destinations,
-            send_seg_to: self.routing.send_seg_to,
-            hl7: Hl7Settings {
-                max_message_bytes: h.max_message_bytes,
-                read_timeout: Duration::from_secs(h.read_timeout_seconds),
-                idle_timeout: Duration::from_secs(h.idle_timeout_seconds),
-                max_connections: h.max_connections,
-                unmatched_retention: Duration::from_secs(h.unmatched_retention_days * 86_400),
-                match_patient_and_date: h.match_patient_and_date,
-            },
-            delivery: DeliverySettings {
-                max_attempts: self.delivery.max_attempts,
-                retry_initial: Duration::from_secs(self.delivery.retry_initial_seconds),
-                retry_max: Duration::from_secs(self.delivery.retry_max_seconds),
-            },
-            slice_tolerance: self.weak_label.slice_tolerance,
-            model: self.model,
-            grounding_mode: self.grounding.mode,
-            results: ResultsConfig {
-                sr: self.results.sr,
-            },
-        })
-    }
-}
-
-fn validate_destinations(raw: &[RawDestination]) -> Result<Vec<Destination>, ConfigError> {
-    let mut out: Vec<Destination> = Vec::with_capacity(raw.len());
-    for (i, d) in raw.iter().enumerate() {
-        let key = |k: &str| format!("destinations[{i}].{k}");
-        if d.name.trim().is_empty() {
-            return Err(invalid(key("name"), "must not be empty"));
-        }
-        if out.iter().any(|o| o.name == d.name) {
-            return Err(invalid(key("name"), format!("`{}` is used twice", d.name)));
-        }
-        out.push(Destination {
-            name: d.name.clone(),
-            ae_title: AeTitle::parse(&d.ae_title)
-                .map_err(|e| invalid(key("ae_title"), e.to_string()))?,
-            address: parse_addr(&key("address"), &d.address)?,
-        });
-    }
-    Ok(out)
+/// Builds every section, in the order the keys are checked (the first bad key is reported).
+fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
+    let node = network::node(raw.node)?;
+    let calling = network::calling_rules(&raw.accept)?;
+    let series = network::series(&raw.series)?;
+    let destinations = outbound::destinations(&raw.destinations)?;
+    let routing = outbound::routing(raw.routing, &destinations)?;
+    let scp = network::scp(&raw.dicom, node.ae_title.clone(), calling)?;
+    let hl7 = network::hl7(&raw.hl7)?;
+    let delivery = outbound::delivery(&raw.delivery, node.ae_title.clone(), destinations)?;
+    let weak_label = grounding::weak_label(&raw.weak_label)?;
+    Ok(Config {
+        node,
+        scp,
+        series,
+        hl7,
+        delivery,
+        routing,
+        weak_label,
+        model: grounding::model(raw.model),
+        grounding: grounding::grounding(&raw.grounding),
+        results: grounding::results(&raw.results),
+    })
 }
 
 fn parse_addr(key: &str, value: &str) -> Result<SocketAddr, ConfigError> {
@@ -532,6 +149,8 @@ fn positive(key: &str, v: u64) -> Result<(), ConfigError> {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
 
     const MINIMAL: &str = r#"
@@ -555,7 +174,7 @@ mod tests {
         let cfg = Config::from_toml(text).expect("conf/petground.toml must validate");
         assert_eq!(cfg.node.ae_title.as_str(), "PETGROUND");
         assert_eq!(cfg.series.stable, Duration::from_secs(10));
-        assert_eq!(cfg.send_seg_to, vec!["pacs".to_owned()]);
+        assert_eq!(cfg.routing.send_seg_to, vec!["pacs".to_owned()]);
         assert!(cfg.results.sr, "the shipped config sends the SR");
     }
 
@@ -576,7 +195,21 @@ mod tests {
         let cfg = Config::from_toml(MINIMAL).expect("valid");
         assert_eq!(cfg.scp.calling_ae_titles, vec![CallingRule::Any]);
         assert_eq!(cfg.scp.max_pdu_bytes, 1 << 20);
-        assert!(cfg.destinations.is_empty());
+        assert!(cfg.delivery.destinations.is_empty());
+    }
+
+    /// The listener once defaulted to 32 connections and the config to 16; conf/petground.toml
+    /// and README document 16, and there is now one default.
+    #[test]
+    fn hl7_defaults_are_the_documented_ones() {
+        let cfg = Config::from_toml(MINIMAL).expect("valid");
+        assert_eq!(cfg.hl7, Hl7Config::default());
+        assert_eq!(cfg.hl7.max_connections, 16);
+        let shipped = Config::from_toml(include_str!("../conf/petground.toml")).expect("valid");
+        assert_eq!(shipped.hl7, Hl7Config::default());
+        assert_eq!(cfg.results, ResultsConfig::default());
+        assert_eq!(cfg.results.seg_series_number, SEG_SERIES_NUMBER);
+        assert_eq!(cfg.model, ModelConfig::default());
     }
 
     #[test]

@@ -13,20 +13,9 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
-use crate::config::Destination;
+use crate::config::DeliveryConfig;
 use crate::dicom::scu::{self, Outcome, ScuOptions};
-use crate::ids::AeTitle;
 use crate::store::{DeliveryState, OutboxItem, Store, unix_now};
-
-#[derive(Debug, Clone)]
-pub struct DeliveryConfig {
-    pub calling: AeTitle,
-    pub destinations: Vec<Destination>,
-    pub max_attempts: u32,
-    pub retry_initial: Duration,
-    pub retry_max: Duration,
-    pub scu: ScuOptions,
-}
 
 /// Backoff before attempt `attempts + 1`: initial × 2^(attempts−1), capped.
 pub fn backoff(cfg: &DeliveryConfig, attempts: u32) -> Duration {
@@ -41,6 +30,8 @@ pub async fn run(
     wake: Arc<Notify>,
     shutdown: CancellationToken,
 ) {
+    // No `[delivery]` key sets these: the SCU's own limits and timeouts.
+    let scu = ScuOptions::default();
     loop {
         let s = store.clone();
         let due = match tokio::task::spawn_blocking(move || s.due_deliveries(unix_now())).await {
@@ -61,7 +52,7 @@ pub async fn run(
             if shutdown.is_cancelled() {
                 return;
             }
-            let updated = attempt(&store, &cfg, item).await;
+            let updated = attempt(&store, &cfg, &scu, item).await;
             let s = store.clone();
             match tokio::task::spawn_blocking(move || s.put_delivery(id, &updated)).await {
                 Ok(Ok(())) => {}
@@ -87,7 +78,12 @@ pub async fn run(
 }
 
 /// One delivery attempt; returns the entry with its new state.
-async fn attempt(store: &Store, cfg: &DeliveryConfig, mut item: OutboxItem) -> OutboxItem {
+async fn attempt(
+    store: &Store,
+    cfg: &DeliveryConfig,
+    scu: &ScuOptions,
+    mut item: OutboxItem,
+) -> OutboxItem {
     let Some(dest) = cfg.destinations.iter().find(|d| d.name == item.destination) else {
         item.state = DeliveryState::Failed {
             reason: format!("destination `{}` is no longer configured", item.destination),
@@ -96,7 +92,7 @@ async fn attempt(store: &Store, cfg: &DeliveryConfig, mut item: OutboxItem) -> O
     };
     item.attempts += 1;
     let path = store.absolute(&item.path);
-    let result = scu::store_files(dest, &cfg.calling, std::slice::from_ref(&path), &cfg.scu).await;
+    let result = scu::store_files(dest, &cfg.calling, std::slice::from_ref(&path), scu).await;
     let (transient, why) = match result {
         Ok(results) => match results.first() {
             Some(r) if r.class.is_delivered() => {
@@ -142,6 +138,7 @@ async fn attempt(store: &Store, cfg: &DeliveryConfig, mut item: OutboxItem) -> O
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ids::AeTitle;
 
     #[test]
     fn backoff_doubles_and_caps() {
@@ -151,7 +148,6 @@ mod tests {
             max_attempts: 10,
             retry_initial: Duration::from_secs(5),
             retry_max: Duration::from_secs(60),
-            scu: ScuOptions::default(),
         };
         let secs: Vec<u64> = (1..=6).map(|a| backoff(&cfg, a).as_secs()).collect();
         assert_eq!(secs, vec![5, 10, 20, 40, 60, 60]);

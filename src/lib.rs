@@ -7,6 +7,7 @@ pub mod ground;
 pub mod hl7;
 pub mod ids;
 pub mod label;
+pub mod listen;
 pub mod logtext;
 pub mod node;
 pub mod pipeline;

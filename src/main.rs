@@ -136,9 +136,9 @@ fn serve(path: &Path) -> Result<(), Failure> {
     let cfg = load(path)?;
     init_tracing();
     // Models and ONNX Runtime load before any socket is bound: a bad model fails fast (exit 2).
-    let grounder = if cfg.grounding_mode.uses_model() {
+    let grounder = if cfg.grounding.mode.uses_model() {
         let g =
-            petground::ground::grounder::startup(&cfg.model, cfg.grounding_mode).map_err(usage)?;
+            petground::ground::grounder::startup(&cfg.model, cfg.grounding.mode).map_err(usage)?;
         g.has_model().then(|| Arc::new(std::sync::Mutex::new(g)))
     } else {
         None
@@ -179,9 +179,10 @@ fn serve(path: &Path) -> Result<(), Failure> {
             hl7,
             control,
         };
-        node::run(cfg, Arc::new(store), grounder, listeners, shutdown).await;
+        // A failed service stops the node: exit 1 with its name (CONTRACT §1).
+        let stopped = node::run(cfg, Arc::new(store), grounder, listeners, shutdown).await;
         let _ = std::fs::remove_file(&sock);
-        Ok(())
+        stopped.map_err(runtime)
     })
 }
 
@@ -203,10 +204,10 @@ async fn on_signal(shutdown: tokio_util::sync::CancellationToken) {
 
 fn ground(study: &Path, report: &Path, out: &Path, config: Option<&Path>) -> Result<(), Failure> {
     use petground::pipeline::{ground, segmentation, study as prepared};
-    let (settings, mode, tolerance, results) = match config {
+    let (settings, mode, weak_label, results) = match config {
         Some(p) => {
             let c = load(p)?;
-            (c.model, c.grounding_mode, c.slice_tolerance, c.results)
+            (c.model, c.grounding.mode, c.weak_label, c.results)
         }
         None => Default::default(),
     };
@@ -220,17 +221,14 @@ fn ground(study: &Path, report: &Path, out: &Path, config: Option<&Path>) -> Res
         .with_context(|| format!("looking for a PET series in {}", study.display()))
         .map_err(runtime)?;
     let grounder = grounder_for(&settings, mode)?;
-    let params = petground::label::LabelParams {
-        slice_tolerance: tolerance,
-        ..Default::default()
-    };
+    let params = petground::label::LabelParams::for_config(&weak_label);
     let methods = ground::Methods {
         label: &params,
         model: grounder.as_ref(),
         mode,
     };
     let outputs = segmentation::Outputs {
-        series_number: 9901,
+        series_number: results.seg_series_number,
         sr: results.sr,
     };
     let grounded = prepared::prepare(&series.pet, &series.ct)

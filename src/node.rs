@@ -1,6 +1,16 @@
 //! A running node: wires the listeners that `main` bound to the services behind them (DICOM SCP,
-//! series-completeness watcher, local status socket) under one shutdown token, and waits for
-//! them to drain. No socket is bound here.
+//! HL7 listener, series-completeness watcher, pipeline, delivery, local status socket), gives
+//! each its own part of the config, and supervises them under one shutdown token. No socket is
+//! bound here.
+//!
+//! Supervision: every service runs as a task of one [`TaskTracker`]. A service that panics,
+//! returns an error or ends by itself stops the whole node — logged as "service NAME failed:
+//! …; stopping the node" — and [`run`] returns that failure (`main` exits 1). On shutdown the
+//! services drain on their own deadlines (SCP: `dicom.shutdown_grace_seconds`, HL7:
+//! `hl7.read_timeout_seconds`); the node waits [`drain_deadline`] for them and aborts any still
+//! running then.
+
+mod services;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,14 +22,15 @@ use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 use crate::config::Config;
-use crate::delivery::DeliveryConfig;
 use crate::dicom::scp::{self, ScpContext};
-use crate::dicom::scu::ScuOptions;
 use crate::ground::grounder::Grounder;
-use crate::hl7::Hl7Config;
 use crate::label::LabelParams;
+use crate::listen;
 use crate::pipeline::PipelineConfig;
 use crate::store::{Event, ReportIntake, Store, unix_now};
+
+pub use services::NodeError;
+use services::Services;
 
 /// Sockets bound by `main`.
 pub struct Listeners {
@@ -33,80 +44,85 @@ pub struct Listeners {
 /// The file name of the status socket inside the data dir.
 pub const CONTROL_SOCKET: &str = "petground.sock";
 
-/// Runs the node until `shutdown` is cancelled, then drains.
+/// How much longer than the services' own drain deadlines the node waits before aborting them.
+const DRAIN_MARGIN: Duration = Duration::from_secs(5);
+
+/// How long the node waits for its services after shutdown began: the longer of the SCP's
+/// grace and the HL7 listener's deadline, plus a margin for them to act on their own.
+pub fn drain_deadline(cfg: &Config) -> Duration {
+    cfg.scp.shutdown_grace.max(cfg.hl7.read_timeout) + DRAIN_MARGIN
+}
+
+/// Runs the node until `shutdown` is cancelled, then drains; `Err` names the service whose
+/// failure stopped the node.
 pub async fn run(
     cfg: Config,
     store: Arc<Store>,
     grounder: Option<Arc<std::sync::Mutex<Grounder>>>,
     listeners: Listeners,
     shutdown: CancellationToken,
-) {
+) -> Result<(), NodeError> {
+    let deadline = drain_deadline(&cfg);
+    let mut services = Services::new(shutdown.clone());
+    let pipeline_cfg = pipeline_config(&cfg, grounder);
     let (events, _) = broadcast::channel::<Event>(1024);
     let scp_ctx = Arc::new(ScpContext {
-        cfg: cfg.scp.clone(),
+        cfg: cfg.scp,
         store: store.clone(),
         events: events.clone(),
     });
-    let scp = tokio::spawn(scp::run(listeners.dicom, shutdown.clone(), scp_ctx));
+    services.start(
+        "dicom-scp",
+        scp::run(listeners.dicom, shutdown.clone(), scp_ctx),
+    );
     store.set_match_patient_and_date(cfg.hl7.match_patient_and_date);
     let intake = Arc::new(ReportIntake {
         store: store.clone(),
         events: events.clone(),
     });
-    let hl7_cfg = Hl7Config {
-        max_message_bytes: cfg.hl7.max_message_bytes,
-        read_timeout: cfg.hl7.read_timeout,
-        max_connections: cfg.hl7.max_connections,
-        idle_timeout: cfg.hl7.idle_timeout,
-    };
-    let hl7 = tokio::spawn(crate::hl7::run(
-        listeners.hl7,
-        shutdown.clone(),
-        intake,
-        hl7_cfg,
-    ));
-    let watcher = tokio::spawn(watch_series(
+    let hl7 = crate::hl7::run(listeners.hl7, shutdown.clone(), intake, cfg.hl7);
+    services.start("hl7-listener", hl7);
+    let watcher = watch_series(
         store.clone(),
         cfg.series.stable,
         events.clone(),
         shutdown.clone(),
-    ));
+    );
+    services.start("series-watcher", watcher);
     let wake_delivery = Arc::new(tokio::sync::Notify::new());
-    let pipeline_cfg = PipelineConfig {
-        send_seg_to: cfg.send_seg_to.clone(),
-        label: LabelParams {
-            slice_tolerance: cfg.slice_tolerance,
-            ..LabelParams::default()
-        },
-        seg_series_number: 9901,
-        sr: cfg.results.sr,
-        grounder,
-        mode: cfg.grounding_mode,
-    };
-    let pipeline = tokio::spawn(crate::pipeline::run(
+    let pipeline = crate::pipeline::run(
         store.clone(),
         pipeline_cfg,
         events.subscribe(),
         wake_delivery.clone(),
         shutdown.clone(),
-    ));
-    let delivery_cfg = DeliveryConfig {
-        calling: cfg.node.ae_title.clone(),
-        destinations: cfg.destinations.clone(),
-        max_attempts: cfg.delivery.max_attempts,
-        retry_initial: cfg.delivery.retry_initial,
-        retry_max: cfg.delivery.retry_max,
-        scu: ScuOptions::default(),
-    };
-    let delivery = tokio::spawn(crate::delivery::run(
-        store.clone(),
-        delivery_cfg,
-        wake_delivery,
-        shutdown.clone(),
-    ));
-    let control = tokio::spawn(serve_status(listeners.control, store, shutdown.clone()));
-    let _ = tokio::join!(scp, hl7, watcher, pipeline, delivery, control);
+    );
+    services.start("pipeline", pipeline);
+    let delivery =
+        crate::delivery::run(store.clone(), cfg.delivery, wake_delivery, shutdown.clone());
+    services.start("delivery", delivery);
+    services.start(
+        "status-socket",
+        serve_status(listeners.control, store, shutdown),
+    );
+    let stopped = services.wait(deadline).await;
     info!("node stopped");
+    stopped
+}
+
+/// The pipeline's part: `[routing]`, `[weak_label]`, `[results]`, `[grounding]` and the model.
+fn pipeline_config(
+    cfg: &Config,
+    grounder: Option<Arc<std::sync::Mutex<Grounder>>>,
+) -> PipelineConfig {
+    PipelineConfig {
+        send_seg_to: cfg.routing.send_seg_to.clone(),
+        label: LabelParams::for_config(&cfg.weak_label),
+        seg_series_number: cfg.results.seg_series_number,
+        sr: cfg.results.sr,
+        grounder,
+        mode: cfg.grounding.mode,
+    }
 }
 
 /// Marks series complete once they have been quiet for `stable`; state is in the store, so a
@@ -145,15 +161,20 @@ async fn watch_series(
 }
 
 /// Answers every connection on the control socket with the status text, then closes it.
-async fn serve_status(listener: UnixListener, store: Arc<Store>, shutdown: CancellationToken) {
+async fn serve_status(
+    listener: UnixListener,
+    store: Arc<Store>,
+    shutdown: CancellationToken,
+) -> std::io::Result<()> {
     loop {
         let mut conn = tokio::select! {
-            _ = shutdown.cancelled() => return,
+            _ = shutdown.cancelled() => return Ok(()),
             c = listener.accept() => match c {
                 Ok((conn, _)) => conn,
+                Err(e) if listen::is_fatal(&e) => return Err(e),
                 Err(e) => {
                     warn!(error = %e, "status socket accept failed");
-                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    tokio::time::sleep(listen::ACCEPT_BACKOFF).await;
                     continue;
                 }
             },

@@ -74,13 +74,11 @@ pub fn check_complete<R: Read + Seek>(
     explicit_vr: bool,
 ) -> Result<(), WalkError> {
     let mut r = BufReader::with_capacity(1 << 14, reader);
-    let io = |e: std::io::Error| WalkError::Io(e.to_string());
     let end = r.seek(SeekFrom::End(0)).map_err(io)?;
     r.seek(SeekFrom::Start(offset)).map_err(io)?;
     let mut pos = offset;
     // Open containers: `Some(end)` a defined-length sequence or item, `None` undefined length.
     let mut open: Vec<Option<u64>> = Vec::new();
-    let mut head = [0u8; 8];
     loop {
         // Close the defined-length containers that end here.
         while let Some(&Some(stop)) = open.last() {
@@ -92,30 +90,9 @@ pub fn check_complete<R: Read + Seek>(
         if pos >= end {
             break;
         }
-        let short = |g, e| WalkError::Truncated(g, e, pos);
-        if end - pos < 8 {
-            return Err(short(0xFFFF, 0xFFFF));
-        }
-        r.read_exact(&mut head).map_err(io)?;
-        let group = u16::from_le_bytes([head[0], head[1]]);
-        let elem = u16::from_le_bytes([head[2], head[3]]);
-        let mut header_len = 8u64;
-        let len = if group == 0xFFFE || !explicit_vr {
-            u32::from_le_bytes([head[4], head[5], head[6], head[7]])
-        } else if long_vr([head[4], head[5]]) {
-            let mut l = [0u8; 4];
-            if end - pos < 12 {
-                return Err(short(group, elem));
-            }
-            r.read_exact(&mut l).map_err(io)?;
-            header_len = 12;
-            u32::from_le_bytes(l)
-        } else {
-            u16::from_le_bytes([head[6], head[7]]) as u32
-        };
-        let vr = [head[4], head[5]];
-        pos += header_len;
-        match (group, elem) {
+        let h = read_header(&mut r, pos, end, explicit_vr)?;
+        pos += h.size;
+        match (h.group, h.elem) {
             (0xFFFE, 0xE00D) | (0xFFFE, 0xE0DD) => {
                 match open.pop() {
                     Some(None) => {}
@@ -123,47 +100,20 @@ pub fn check_complete<R: Read + Seek>(
                 }
                 continue;
             }
-            _ if len == u32::MAX => {
+            _ if h.len == u32::MAX => {
                 push(&mut open, None, pos)?;
                 continue;
             }
             _ => {}
         }
-        let stop = pos + u64::from(len);
-        if end < stop {
-            return Err(WalkError::Truncated(group, elem, pos));
-        }
-        if open
-            .iter()
-            .rev()
-            .find_map(|c| *c)
-            .is_some_and(|outer| stop > outer)
-        {
-            return Err(WalkError::Overrun(group, elem, pos));
-        }
-        let vr = if explicit_vr || group == 0xFFFE {
-            Some(vr)
-        } else {
-            dictionary_vr(group, elem)
-        };
-        if let Some(width) = vr.and_then(value_width)
-            && len % width != 0
-        {
-            let name = vr.map(|v| String::from_utf8_lossy(&v).into_owned());
-            return Err(WalkError::BadLength(
-                group,
-                elem,
-                name.unwrap_or_default(),
-                len,
-                width,
-            ));
-        }
-        if is_container(group, elem, vr) {
+        let vr = check_value(&h, pos, end, &open, explicit_vr)?;
+        let stop = pos + u64::from(h.len);
+        if is_container(h.group, h.elem, vr) {
             // Walk into it: its elements are checked too, and its depth counts.
             push(&mut open, Some(stop), pos)?;
             continue;
         }
-        r.seek_relative(i64::from(len)).map_err(io)?;
+        r.seek_relative(i64::from(h.len)).map_err(io)?;
         pos = stop;
     }
     let unclosed = open.iter().filter(|c| c.is_none()).count();
@@ -171,6 +121,99 @@ pub fn check_complete<R: Read + Seek>(
         return Err(WalkError::Unclosed(unclosed as u32));
     }
     Ok(())
+}
+
+fn io(e: std::io::Error) -> WalkError {
+    WalkError::Io(e.to_string())
+}
+
+/// One element header: tag, VR bytes as written (meaningless when implicit), value length
+/// and the header's own size.
+struct Header {
+    group: u16,
+    elem: u16,
+    vr: [u8; 2],
+    len: u32,
+    size: u64,
+}
+
+/// The element header at `pos` (`end`: where the data ends), never read past `end`.
+fn read_header<R: Read>(
+    r: &mut R,
+    pos: u64,
+    end: u64,
+    explicit_vr: bool,
+) -> Result<Header, WalkError> {
+    if end - pos < 8 {
+        return Err(WalkError::Truncated(0xFFFF, 0xFFFF, pos));
+    }
+    let mut head = [0u8; 8];
+    r.read_exact(&mut head).map_err(io)?;
+    let group = u16::from_le_bytes([head[0], head[1]]);
+    let elem = u16::from_le_bytes([head[2], head[3]]);
+    let vr = [head[4], head[5]];
+    let (len, size) = if group == 0xFFFE || !explicit_vr {
+        (u32::from_le_bytes([head[4], head[5], head[6], head[7]]), 8)
+    } else if long_vr(vr) {
+        if end - pos < 12 {
+            return Err(WalkError::Truncated(group, elem, pos));
+        }
+        let mut l = [0u8; 4];
+        r.read_exact(&mut l).map_err(io)?;
+        (u32::from_le_bytes(l), 12)
+    } else {
+        (u32::from(u16::from_le_bytes([head[6], head[7]])), 8)
+    };
+    Ok(Header {
+        group,
+        elem,
+        vr,
+        len,
+        size,
+    })
+}
+
+/// Checks a defined-length value starting at `pos`: it fits in the data and in the containers
+/// it is in, and its length is a multiple of its VR's width. Returns its VR (from the
+/// dictionary when the transfer syntax is implicit).
+fn check_value(
+    h: &Header,
+    pos: u64,
+    end: u64,
+    open: &[Option<u64>],
+    explicit_vr: bool,
+) -> Result<Option<[u8; 2]>, WalkError> {
+    let (group, elem, len) = (h.group, h.elem, h.len);
+    let stop = pos + u64::from(len);
+    if end < stop {
+        return Err(WalkError::Truncated(group, elem, pos));
+    }
+    if open
+        .iter()
+        .rev()
+        .find_map(|c| *c)
+        .is_some_and(|outer| stop > outer)
+    {
+        return Err(WalkError::Overrun(group, elem, pos));
+    }
+    let vr = if explicit_vr || group == 0xFFFE {
+        Some(h.vr)
+    } else {
+        dictionary_vr(group, elem)
+    };
+    if let Some(width) = vr.and_then(value_width)
+        && len % width != 0
+    {
+        let name = vr.map(|v| String::from_utf8_lossy(&v).into_owned());
+        return Err(WalkError::BadLength(
+            group,
+            elem,
+            name.unwrap_or_default(),
+            len,
+            width,
+        ));
+    }
+    Ok(vr)
 }
 
 /// A whole Part 10 file: the file meta group ([`file_meta`]), then the data set in the
@@ -192,7 +235,6 @@ pub fn check_part10<R: Read + Seek>(mut reader: R) -> Result<(), WalkError> {
 /// group, which reserves from claimed lengths.
 pub fn file_meta<R: Read + Seek>(reader: R) -> Result<(u64, Option<String>), WalkError> {
     let mut r = BufReader::with_capacity(4096, reader);
-    let io = |e: std::io::Error| WalkError::Io(e.to_string());
     let end = r.seek(SeekFrom::End(0)).map_err(io)?;
     let mut magic = [0u8; 4];
     r.seek(SeekFrom::Start(128)).map_err(io)?;

@@ -147,7 +147,10 @@ async fn listener_rates(sink: Arc<dyn ReportSink>, total: usize) -> (f64, f64, f
     pipelined_sender(addr, total, 16).await;
     let piped = total as f64 / started.elapsed().as_secs_f64();
     shutdown.cancel();
-    server.await.expect("listener");
+    server
+        .await
+        .expect("listener")
+        .expect("the listener socket never failed");
     (one, eight, piped)
 }
 

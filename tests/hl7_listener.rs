@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use petground::hl7::{Hl7Config, MemorySink, ReportSink, ReportStatus, run};
+use petground::hl7::{Hl7Config, ListenerError, MemorySink, ReportSink, ReportStatus, run};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
@@ -16,7 +16,7 @@ struct Node {
     addr: SocketAddr,
     sink: Arc<MemorySink>,
     shutdown: CancellationToken,
-    task: tokio::task::JoinHandle<()>,
+    task: tokio::task::JoinHandle<Result<(), ListenerError>>,
 }
 
 async fn start(cfg: Hl7Config) -> Node {
@@ -42,6 +42,7 @@ fn test_config() -> Hl7Config {
         read_timeout: Duration::from_millis(500),
         max_connections: 4,
         idle_timeout: Duration::from_secs(10),
+        ..Hl7Config::default()
     }
 }
 
@@ -398,7 +399,8 @@ async fn shutdown_stops_the_listener() {
     tokio::time::timeout(Duration::from_secs(2), node.task)
         .await
         .expect("run returns after shutdown")
-        .expect("no panic");
+        .expect("no panic")
+        .expect("the listener socket never failed");
 }
 
 /// PETGROUND_PYTHON, else <repo>/.venv/bin/python; `mllp_send` lives beside it.

@@ -2,27 +2,34 @@
 //! from its P-DATA fragments straight into a temporary Part 10 file, hands it to the store and
 //! answers with the status the store's outcome earns. Every request gets an answer; nothing is
 //! acknowledged before it is durable.
+//!
+//! Shutdown drains: no new association is taken, an idle association is aborted at once, a
+//! C-STORE in progress may finish (and is answered) within `dicom.shutdown_grace_seconds`, and
+//! whatever still runs then is aborted. This file owns the accept loop and the association
+//! lifecycle; `messages` the DIMSE exchange of one association, `receive` one data set.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use dicom_ul::association::server::AsyncServerAssociation;
-use dicom_ul::pdu::{PDataValue, PDataValueType, Pdu};
+use dicom_ul::pdu::Pdu;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{Semaphore, broadcast};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, broadcast};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{Instrument, debug, info, info_span, warn};
 
 use super::accept::{self, Peeked, Refusal};
-use super::dimse::{self, Request, Response, status};
 use crate::config::ScpConfig;
+use crate::listen;
 use crate::logtext::capped;
 use crate::store::{Event, Store};
 
+mod messages;
 mod receive;
+
+use messages::{LoopError, Stats, message_loop};
 
 /// What every association task shares.
 pub struct ScpContext {
@@ -32,23 +39,45 @@ pub struct ScpContext {
     pub events: broadcast::Sender<Event>,
 }
 
-/// Serves associations on `listener` until `shutdown` is cancelled, then waits up to
-/// `cfg.shutdown_grace` for the running associations to finish.
-pub async fn run(listener: TcpListener, shutdown: CancellationToken, ctx: Arc<ScpContext>) {
-    let slots = Arc::new(Semaphore::new(ctx.cfg.max_associations));
-    let waiting_places = Arc::new(Semaphore::new(
-        ctx.cfg.max_associations * WAITING_PER_ASSOCIATION,
-    ));
+/// Why the SCP stopped before it was asked to.
+#[derive(Debug, thiserror::Error)]
+pub enum ScpError {
+    /// The listening socket can never accept again ([`listen::is_fatal`]).
+    #[error("accepting DICOM connections: {0}")]
+    Accept(#[source] std::io::Error),
+}
+
+/// The two ends of an association's life at shutdown.
+#[derive(Clone)]
+struct Stop {
+    /// Shutdown began: take no new association, end idle ones.
+    drain: CancellationToken,
+    /// The grace is over: end every association now.
+    abort: CancellationToken,
+}
+
+/// Serves associations on `listener` until `shutdown` is cancelled, then drains (see the
+/// module comment). Returns an error only when the listening socket itself fails.
+pub async fn run(
+    listener: TcpListener,
+    shutdown: CancellationToken,
+    ctx: Arc<ScpContext>,
+) -> Result<(), ScpError> {
+    let stop = Stop {
+        drain: shutdown.child_token(),
+        abort: CancellationToken::new(),
+    };
+    let admission = Admission::new(ctx.cfg.max_associations);
     let tracker = TaskTracker::new();
-    loop {
+    let result = loop {
         let (socket, peer) = tokio::select! {
-            _ = shutdown.cancelled() => break,
+            _ = stop.drain.cancelled() => break Ok(()),
             accepted = listener.accept() => match accepted {
                 Ok(pair) => pair,
+                Err(e) if listen::is_fatal(&e) => break Err(ScpError::Accept(e)),
                 Err(e) => {
-                    // EMFILE and friends: back off instead of spinning.
                     warn!(error = %e, "accept failed");
-                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                    tokio::time::sleep(listen::ACCEPT_BACKOFF).await;
                     continue;
                 }
             },
@@ -56,67 +85,123 @@ pub async fn run(listener: TcpListener, shutdown: CancellationToken, ctx: Arc<Sc
         let _ = socket.set_nodelay(true);
         // Until its A-ASSOCIATE-RQ is in, a connection holds only a waiting place, not an
         // association slot: sockets that never send a byte cannot lock out real senders.
-        let Ok(waiting) = waiting_places.clone().try_acquire_owned() else {
+        let Ok(waiting) = admission.waiting.clone().try_acquire_owned() else {
             warn!(%peer, "too many connections waiting to send an association request; closing");
             continue;
         };
-        let (ctx, slots, stop) = (ctx.clone(), slots.clone(), shutdown.clone());
-        let span = info_span!("association", %peer);
-        tracker.spawn(
-            async move {
-                let proposal = tokio::select! {
-                    _ = stop.cancelled() => None,
-                    p = read_request(&socket, &ctx) => p,
-                };
-                let Some(proposal) = proposal else {
-                    return;
-                };
-                drop(waiting);
-                let proposal = match proposal {
-                    Peeked::Request(p) => Some(p),
-                    Peeked::Other => None,
-                    Peeked::Stalled { want } => {
-                        warn!(
-                            bytes = want,
-                            "association request cut short or too large; refusing"
-                        );
-                        accept::refuse_stalled(socket, want, REQUEST_STALL).await;
-                        return;
-                    }
-                };
-                let permit = match slots.try_acquire_owned() {
-                    Ok(permit) if !disk_reserve_reached(&ctx) => permit,
-                    outcome => {
-                        let why = match outcome {
-                            Ok(_) => Refusal::DiskReserve,
-                            Err(_) => Refusal::TooManyAssociations,
-                        };
-                        warn!(reason = ?why, "association refused before negotiation (transient)");
-                        let timeout = ctx.cfg.association_timeout;
-                        accept::reject_transient(socket, why, timeout).await;
-                        return;
-                    }
-                };
-                serve(socket, proposal, peer, &ctx).await;
-                drop(permit);
-            }
-            .instrument(span),
+        let task = association(
+            socket,
+            peer,
+            waiting,
+            admission.clone(),
+            ctx.clone(),
+            stop.clone(),
         );
-    }
+        let span = info_span!("association", %peer);
+        tracker.spawn(abortable(task, stop.abort.clone()).instrument(span));
+    };
+    // Also when the listener failed: the node stops, and these associations with it.
+    stop.drain.cancel();
+    drain(&tracker, &stop.abort, ctx.cfg.shutdown_grace).await;
+    result
+}
+
+/// Waits up to `grace` for the running associations, then aborts the rest and waits for them
+/// to be gone (at once: each is dropped at its next poll).
+async fn drain(tracker: &TaskTracker, abort: &CancellationToken, grace: Duration) {
     tracker.close();
     info!(
         running = tracker.len(),
         "DICOM listener closed; waiting for running associations"
     );
-    if tokio::time::timeout(ctx.cfg.shutdown_grace, tracker.wait())
-        .await
-        .is_err()
-    {
+    if tokio::time::timeout(grace, tracker.wait()).await.is_err() {
         warn!(
             left = tracker.len(),
             "shutdown grace expired; aborting remaining associations"
         );
+        abort.cancel();
+        tracker.wait().await;
     }
+}
+
+/// Runs one association task until it ends or `abort` is cancelled, then drops it (closing its
+/// socket). The task is polled first, so one waiting in its message loop still sends its
+/// A-ABORT; one stuck anywhere else is dropped all the same.
+async fn abortable(task: impl Future<Output = ()>, abort: CancellationToken) {
+    tokio::select! {
+        biased;
+        () = task => {}
+        () = abort.cancelled() => warn!("association dropped at the end of the shutdown grace"),
+    }
+}
+
+/// The bounds on connections: association slots, and places to wait for a request in.
+#[derive(Clone)]
+struct Admission {
+    slots: Arc<Semaphore>,
+    waiting: Arc<Semaphore>,
+}
+
+impl Admission {
+    fn new(max_associations: usize) -> Self {
+        Self {
+            slots: Arc::new(Semaphore::new(max_associations)),
+            waiting: Arc::new(Semaphore::new(max_associations * WAITING_PER_ASSOCIATION)),
+        }
+    }
+
+    /// An association slot, unless all are taken or the disk reserve is reached.
+    fn slot(&self, ctx: &ScpContext) -> Result<OwnedSemaphorePermit, Refusal> {
+        let permit =
+            (self.slots.clone().try_acquire_owned()).map_err(|_| Refusal::TooManyAssociations)?;
+        if disk_reserve_reached(ctx) {
+            return Err(Refusal::DiskReserve);
+        }
+        Ok(permit)
+    }
+}
+
+/// One connection, from its A-ASSOCIATE-RQ (read while holding a waiting place) through
+/// admission to the end of the association.
+async fn association(
+    socket: TcpStream,
+    peer: SocketAddr,
+    waiting: OwnedSemaphorePermit,
+    admission: Admission,
+    ctx: Arc<ScpContext>,
+    stop: Stop,
+) {
+    let proposal = tokio::select! {
+        _ = stop.drain.cancelled() => None,
+        p = read_request(&socket, &ctx) => p,
+    };
+    let Some(proposal) = proposal else {
+        return;
+    };
+    drop(waiting);
+    let proposal = match proposal {
+        Peeked::Request(p) => Some(p),
+        Peeked::Other => None,
+        Peeked::Stalled { want } => {
+            warn!(
+                bytes = want,
+                "association request cut short or too large; refusing"
+            );
+            accept::refuse_stalled(socket, want, REQUEST_STALL).await;
+            return;
+        }
+    };
+    let permit = match admission.slot(&ctx) {
+        Ok(permit) => permit,
+        Err(why) => {
+            warn!(reason = ?why, "association refused before negotiation (transient)");
+            let timeout = ctx.cfg.association_timeout;
+            accept::reject_transient(socket, why, timeout).await;
+            return;
+        }
+    };
+    serve(socket, proposal, peer, &ctx, &stop).await;
+    drop(permit);
 }
 
 fn disk_reserve_reached(ctx: &ScpContext) -> bool {
@@ -164,6 +249,7 @@ async fn serve(
     proposal: Option<accept::Proposal>,
     peer: SocketAddr,
     ctx: &ScpContext,
+    stop: &Stop,
 ) {
     let timeout = ctx.cfg.association_timeout;
     let (calling, called, proposed) = match &proposal {
@@ -200,13 +286,18 @@ async fn serve(
     );
     let started = Instant::now();
     let mut stats = Stats::default();
-    match message_loop(assoc, ctx, calling, &mut stats).await {
+    match message_loop(assoc, ctx, calling, &mut stats, stop).await {
         Ok(()) => info!(
             stored = stats.stored,
             failed = stats.failed,
             mb = stats.bytes as f64 / 1e6,
             secs = started.elapsed().as_secs_f64(),
             "association released"
+        ),
+        Err(LoopError::ShuttingDown) => info!(
+            stored = stats.stored,
+            failed = stats.failed,
+            "association aborted: the node is shutting down"
         ),
         Err(e) => {
             let error = capped(&e.to_string());
@@ -232,253 +323,6 @@ fn pdu_text(pdu: &Pdu) -> String {
     capped(&pdu.short_description().to_string())
 }
 
-#[derive(Default)]
-struct Stats {
-    stored: u32,
-    failed: u32,
-    bytes: u64,
-}
-
-#[derive(Debug, thiserror::Error)]
-enum LoopError {
-    #[error("{0}")]
-    Ul(#[from] dicom_ul::association::Error),
-    #[error("peer aborted the association")]
-    Aborted,
-    #[error("protocol violation: {0}")]
-    Protocol(String),
-}
-
-/// The message state of an association: collecting a command, or a data set.
-enum State {
-    Idle,
-    Command { pc: u8, bytes: Vec<u8> },
-    Data(Box<receive::Incoming>),
-}
-
-async fn message_loop(
-    mut assoc: AsyncServerAssociation<TcpStream>,
-    ctx: &ScpContext,
-    calling: &str,
-    stats: &mut Stats,
-) -> Result<(), LoopError> {
-    let mut state = State::Idle;
-    let result = loop {
-        let pdu = match assoc.receive().await {
-            Ok(p) => p,
-            Err(e) => break Err(e.into()),
-        };
-        match pdu {
-            Pdu::PData { data } => {
-                for pdv in data {
-                    state = match step(state, pdv, &mut assoc, ctx, calling, stats).await {
-                        Ok(s) => s,
-                        Err(e) => {
-                            // Unusable stream: abort so that the peer knows nothing was stored.
-                            let _ = assoc.send(&abort_pdu()).await;
-                            return Err(e);
-                        }
-                    };
-                }
-            }
-            Pdu::ReleaseRQ => {
-                let _ = assoc.send(&Pdu::ReleaseRP).await;
-                break Ok(());
-            }
-            Pdu::AbortRQ { .. } => break Err(LoopError::Aborted),
-            other => {
-                let _ = assoc.send(&abort_pdu()).await;
-                break Err(LoopError::Protocol(format!(
-                    "unexpected PDU {:?}",
-                    pdu_name(&other)
-                )));
-            }
-        }
-    };
-    if let State::Data(incoming) = state {
-        incoming.discard().await;
-    }
-    result
-}
-
-fn pdu_name(p: &Pdu) -> &'static str {
-    match p {
-        Pdu::AssociationRQ(_) => "A-ASSOCIATE-RQ",
-        Pdu::AssociationAC(_) => "A-ASSOCIATE-AC",
-        Pdu::AssociationRJ(_) => "A-ASSOCIATE-RJ",
-        Pdu::ReleaseRP => "A-RELEASE-RP",
-        _ => "unknown",
-    }
-}
-
-fn abort_pdu() -> Pdu {
-    Pdu::AbortRQ {
-        source: dicom_ul::pdu::AbortRQSource::ServiceProvider(
-            dicom_ul::pdu::AbortRQServiceProviderReason::UnexpectedPdu,
-        ),
-    }
-}
-
-/// Largest DIMSE command set accepted across fragments (a C-STORE-RQ is ~150 bytes).
-const MAX_COMMAND_BYTES: usize = 64 * 1024;
-
-async fn step(
-    state: State,
-    pdv: PDataValue,
-    assoc: &mut AsyncServerAssociation<TcpStream>,
-    ctx: &ScpContext,
-    calling: &str,
-    stats: &mut Stats,
-) -> Result<State, LoopError> {
-    match (state, pdv.value_type) {
-        (State::Idle, PDataValueType::Command) => {
-            let st = State::Command {
-                pc: pdv.presentation_context_id,
-                bytes: pdv.data,
-            };
-            if pdv.is_last {
-                command_complete(st, assoc, ctx, calling).await
-            } else {
-                Ok(st)
-            }
-        }
-        (State::Command { pc, mut bytes }, PDataValueType::Command) => {
-            if bytes.len() + pdv.data.len() > MAX_COMMAND_BYTES {
-                return Err(LoopError::Protocol(format!(
-                    "command set over {MAX_COMMAND_BYTES} bytes"
-                )));
-            }
-            bytes.extend_from_slice(&pdv.data);
-            let st = State::Command { pc, bytes };
-            if pdv.is_last {
-                command_complete(st, assoc, ctx, calling).await
-            } else {
-                Ok(st)
-            }
-        }
-        (State::Data(mut incoming), PDataValueType::Data)
-            if incoming.pc == pdv.presentation_context_id =>
-        {
-            incoming.write(ctx, &pdv.data).await;
-            if !pdv.is_last {
-                return Ok(State::Data(incoming));
-            }
-            let (rsp, bytes) = incoming.finish(ctx).await;
-            if rsp.status == status::SUCCESS {
-                stats.stored += 1;
-                stats.bytes += bytes;
-            } else {
-                stats.failed += 1;
-            }
-            send_response(assoc, &rsp, pdv.presentation_context_id).await?;
-            Ok(State::Idle)
-        }
-        (_, t) => Err(LoopError::Protocol(format!(
-            "{t:?} fragment out of sequence"
-        ))),
-    }
-}
-
-async fn command_complete(
-    state: State,
-    assoc: &mut AsyncServerAssociation<TcpStream>,
-    ctx: &ScpContext,
-    calling: &str,
-) -> Result<State, LoopError> {
-    let State::Command { pc, bytes } = state else {
-        return Ok(state);
-    };
-    let request = match Request::decode(&bytes) {
-        Ok(r) => r,
-        Err(dimse::DimseError::Unsupported(field)) => {
-            warn!(
-                command = format!("0x{field:04X}"),
-                "unsupported DIMSE command"
-            );
-            let mut rsp = Response::echo(0, "");
-            rsp.command_field = field | 0x8000;
-            rsp.status = status::UNRECOGNIZED_OPERATION;
-            send_response(assoc, &rsp, pc).await?;
-            return Ok(State::Idle);
-        }
-        Err(e) => return Err(LoopError::Protocol(e.to_string())),
-    };
-    match request {
-        Request::Echo {
-            message_id,
-            sop_class_uid,
-        } => {
-            debug!(message_id, "C-ECHO");
-            send_response(assoc, &Response::echo(message_id, &sop_class_uid), pc).await?;
-            Ok(State::Idle)
-        }
-        Request::Store {
-            has_dataset: false,
-            message_id,
-            sop_class_uid,
-            sop_instance_uid,
-        } => {
-            let rsp = Response::store(
-                message_id,
-                &sop_class_uid,
-                &sop_instance_uid,
-                status::CANNOT_UNDERSTAND,
-            )
-            .with_comment("C-STORE without a data set");
-            send_response(assoc, &rsp, pc).await?;
-            Ok(State::Idle)
-        }
-        Request::Store {
-            message_id,
-            sop_class_uid,
-            sop_instance_uid,
-            ..
-        } => {
-            let ts = assoc
-                .presentation_contexts()
-                .iter()
-                .find(|c| c.id == pc)
-                .map(|c| (c.transfer_syntax.clone(), c.abstract_syntax.clone()));
-            let Some((ts, abstract_syntax)) = ts else {
-                return Err(LoopError::Protocol(format!(
-                    "presentation context {pc} was not negotiated"
-                )));
-            };
-            let incoming = receive::Incoming::start(
-                ctx,
-                receive::Expect {
-                    pc,
-                    message_id,
-                    sop_class: sop_class_uid,
-                    sop_instance: sop_instance_uid,
-                    transfer_syntax: ts,
-                    abstract_syntax,
-                    calling: calling.to_owned(),
-                },
-            )
-            .await;
-            Ok(State::Data(Box::new(incoming)))
-        }
-    }
-}
-
-async fn send_response(
-    assoc: &mut AsyncServerAssociation<TcpStream>,
-    rsp: &Response,
-    pc: u8,
-) -> Result<(), LoopError> {
-    let pdu = Pdu::PData {
-        data: vec![PDataValue {
-            presentation_context_id: pc,
-            value_type: PDataValueType::Command,
-            is_last: true,
-            data: rsp.encode(),
-        }],
-    };
-    assoc.send(&pdu).await?;
-    Ok(())
-}
-
 /// Where a failed or undecodable data set is kept for inspection, with the reason beside it.
 fn quarantine_path(ctx: &ScpContext, sop: &str) -> PathBuf {
     let safe: String = sop
@@ -493,6 +337,8 @@ fn quarantine_path(ctx: &ScpContext, sop: &str) -> PathBuf {
 
 #[cfg(test)]
 mod log_tests {
+    use dicom_ul::pdu::{PDataValue, PDataValueType};
+
     use super::*;
 
     /// Issue 18: a P-DATA PDU sent before association (a data set with a patient name) is

@@ -4,7 +4,6 @@
 //! The image tensor comes from `preprocess` (model grid, channels, padding).
 
 use ndarray::{Array3, ArrayView5};
-use serde::Deserialize;
 
 use super::manifest::{MANIFEST_FILE, Manifest, ManifestError};
 use super::model::{GroundingModel, MODEL_FILE, ModelError};
@@ -13,33 +12,8 @@ use super::runtime::{self, ModelSettings, Runtime, RuntimeError};
 use super::text::{TextEmbedding, TextEncoder, TextError};
 use crate::volume::Geometry;
 
-/// `[grounding] mode`: which method grounds a finding.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum GroundingMode {
-    /// ITM weak labels only: the model is not loaded (the default while the shipped model is
-    /// below its accuracy target; see models/MODELS.md).
-    #[default]
-    WeakLabel,
-    /// ITM weak label when it succeeds, the model otherwise.
-    WeakLabelFirst,
-    /// The model only (a missing model is a start-up error).
-    Model,
-    /// Both, with their agreement recorded (a missing model is a start-up error).
-    Both,
-}
-
-impl GroundingMode {
-    /// Whether the node cannot run without `models/grounding.onnx`.
-    pub fn requires_model(self) -> bool {
-        matches!(self, GroundingMode::Model | GroundingMode::Both)
-    }
-
-    /// Whether this mode uses the model at all (and so loads ONNX Runtime at start-up).
-    pub fn uses_model(self) -> bool {
-        self != GroundingMode::WeakLabel
-    }
-}
+/// `[grounding] mode` is a config type; it is named here for the code that grounds by it.
+pub use crate::config::GroundingMode;
 
 /// Errors of start-up and of grounding one finding.
 #[derive(Debug, thiserror::Error)]

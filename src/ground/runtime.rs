@@ -12,13 +12,16 @@ use std::sync::{Arc, Mutex};
 use ort::environment::Environment;
 use ort::session::Session;
 use ort::session::builder::SessionBuilder;
-use serde::Deserialize;
 
 /// Process exit code for a start-up failure of the model runtime (library or model files).
 pub const EXIT_CODE: i32 = 2;
 
-/// Default `[model] onnxruntime`: where `scripts/fetch-onnxruntime` puts the library.
-pub const DEFAULT_LIBRARY: &str = "vendor/onnxruntime/libonnxruntime.so";
+/// Default `[model] onnxruntime` (defined with the `[model]` section in `config`).
+pub use crate::config::DEFAULT_ONNXRUNTIME as DEFAULT_LIBRARY;
+
+/// The `[model]` settings and device policy are config types; the names here are kept for the
+/// code that loads models with them.
+pub use crate::config::{Device, ModelConfig as ModelSettings};
 
 /// Environment variable that overrides `[model] onnxruntime` (ort's own convention).
 pub const LIBRARY_ENV: &str = "ORT_DYLIB_PATH";
@@ -50,53 +53,6 @@ pub enum RuntimeError {
         path: PathBuf,
         message: String,
     },
-}
-
-/// `[model] device`: where inference runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Device {
-    /// CUDA when this build and machine have it, else CPU with a logged warning.
-    #[default]
-    Auto,
-    Cpu,
-    /// CUDA or a start-up error.
-    Cuda,
-}
-
-impl std::fmt::Display for Device {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Device::Auto => "auto",
-            Device::Cpu => "cpu",
-            Device::Cuda => "cuda",
-        })
-    }
-}
-
-/// The `[model]` table of the node's configuration.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct ModelSettings {
-    /// Path of `libonnxruntime.so` (relative paths: to the working directory).
-    pub onnxruntime: PathBuf,
-    /// Execution provider policy.
-    pub device: Device,
-    /// Intra-op threads per session; 0 lets ONNX Runtime choose (one per core).
-    pub threads: usize,
-    /// Directory with manifest.json, tokenizer.json, text_encoder.onnx, grounding.onnx.
-    pub dir: PathBuf,
-}
-
-impl Default for ModelSettings {
-    fn default() -> Self {
-        ModelSettings {
-            onnxruntime: PathBuf::from(DEFAULT_LIBRARY),
-            device: Device::Auto,
-            threads: 0,
-            dir: PathBuf::from("models"),
-        }
-    }
 }
 
 impl ModelSettings {

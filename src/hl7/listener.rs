@@ -11,12 +11,13 @@
 //! to the newcomer — see `slots` — and when none can, the newcomer is accepted and closed at
 //! once, so the sender sees it instead of hanging in the backlog), frame size, read/idle/write
 //! timeouts.
-//! On shutdown no new frame is read; a message already being stored is finished and answered;
-//! `run` then waits up to `read_timeout` for connections to end. Logs carry control IDs,
+//! On shutdown no new frame is read (an idle connection closes at once); a message already
+//! being stored is finished and answered; `run` then waits up to `read_timeout` for
+//! connections to end and closes whatever is still open. Logs carry control IDs,
 //! accession numbers and UIDs, never patient names or IDs.
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use tokio::io::AsyncWriteExt;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
@@ -30,94 +31,83 @@ use super::mllp::{FrameLimits, MllpError, MllpReader, encode_frame};
 use super::oru::{self, MessageHeader};
 use super::sink::{ReportSink, SinkError};
 use super::slots::{EVICT_WAIT, Slot, Slots};
+use crate::config::Hl7Config;
+use crate::listen;
 use crate::logtext::capped;
 
-/// Listener limits. The integrator maps `[hl7] max_message_bytes`, `read_timeout_seconds` and
-/// `max_connections` onto these.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Hl7Config {
-    /// Largest MLLP payload accepted; a larger message gets `AE` and the connection is closed.
-    pub max_message_bytes: usize,
-    /// How long a whole frame may take from its start block (one deadline per frame); also the
-    /// ACK write timeout and the shutdown drain deadline.
-    pub read_timeout: Duration,
-    /// Open connections at most.
-    pub max_connections: usize,
-    /// Between frames, how long a silent connection is kept. RIS engines keep MLLP connections
-    /// open for hours and reconnect when closed, so this is long.
-    pub idle_timeout: Duration,
+/// Why the listener stopped before it was asked to.
+#[derive(Debug, thiserror::Error)]
+pub enum ListenerError {
+    /// The listening socket can never accept again ([`crate::listen::is_fatal`]).
+    #[error("accepting HL7 connections: {0}")]
+    Accept(#[source] std::io::Error),
 }
 
-impl Default for Hl7Config {
-    fn default() -> Self {
-        Self {
-            // Text reports are a few KiB; 4 MiB leaves room for an embedded PDF (OBX ED).
-            max_message_bytes: 4 * 1024 * 1024,
-            read_timeout: Duration::from_secs(30),
-            max_connections: 32,
-            idle_timeout: Duration::from_secs(3600),
-        }
-    }
-}
-
-/// Serve HL7 over MLLP on `listener` until `shutdown` is cancelled.
+/// Serve HL7 over MLLP on `listener` until `shutdown` is cancelled; an error only when the
+/// listening socket itself fails.
 pub async fn run(
     listener: TcpListener,
     shutdown: CancellationToken,
     sink: Arc<dyn ReportSink>,
     cfg: Hl7Config,
-) {
+) -> Result<(), ListenerError> {
     let tracker = TaskTracker::new();
     let slots = Slots::new(cfg.max_connections);
     let ack_ids = Arc::new(AckIds::new());
+    // Cancelled by us too when the listener fails, so that the connections end with it.
+    let stop = shutdown.child_token();
+    let abort = CancellationToken::new();
     info!(addr = ?listener.local_addr().ok(), "HL7 listener started");
-    loop {
-        let accepted = tokio::select! {
-            _ = shutdown.cancelled() => break,
-            accepted = listener.accept() => accepted,
-        };
-        let (stream, peer) = match accepted {
-            Ok(pair) => pair,
-            Err(e) => {
-                // Typically EMFILE: back off instead of spinning.
-                warn!(error = %e, "HL7 accept failed");
-                tokio::time::sleep(Duration::from_millis(100)).await;
-                continue;
-            }
+    let result = loop {
+        let (stream, peer) = tokio::select! {
+            _ = stop.cancelled() => break Ok(()),
+            accepted = listener.accept() => match accepted {
+                Ok(pair) => pair,
+                Err(e) if listen::is_fatal(&e) => break Err(ListenerError::Accept(e)),
+                Err(e) => {
+                    warn!(error = %e, "HL7 accept failed");
+                    tokio::time::sleep(listen::ACCEPT_BACKOFF).await;
+                    continue;
+                }
+            },
         };
         let conn = Connection {
             sink: sink.clone(),
             cfg,
-            shutdown: shutdown.clone(),
+            shutdown: stop.clone(),
             ack_ids: ack_ids.clone(),
         };
         let span = info_span!("hl7_connection", %peer);
-        if let Some(slot) = slots.try_take() {
-            tracker.spawn(conn.serve(stream, slot).instrument(span));
-        } else if slots.evict_quietest() {
-            info!(%peer, "all HL7 connections taken; closing the one quiet longest");
-            let slots = slots.clone();
-            tracker.spawn(
-                async move {
-                    match tokio::time::timeout(EVICT_WAIT, slots.take()).await {
-                        Ok(Some(slot)) => conn.serve(stream, slot).await,
-                        _ => warn!("no HL7 connection slot came free; closing this one"),
-                    }
-                }
-                .instrument(span),
-            );
-        } else {
-            warn!(%peer, max = cfg.max_connections, "too many HL7 connections; closing this one");
+        if let Some(task) = conn.admit(stream, peer, &slots) {
+            tracker.spawn(abortable(task, abort.clone()).instrument(span));
         }
-    }
+    };
+    stop.cancel();
     tracker.close();
     if tokio::time::timeout(cfg.read_timeout, tracker.wait())
         .await
         .is_err()
     {
-        warn!("HL7 connections still open at the shutdown deadline; abandoning them");
+        warn!(
+            left = tracker.len(),
+            "HL7 connections still open at the shutdown deadline; closing them"
+        );
+        abort.cancel();
+        tracker.wait().await;
     }
     info!("HL7 listener stopped");
+    result
+}
+
+/// Runs one connection task until it ends or `abort` is cancelled; then it is dropped, which
+/// closes its socket (a report being stored then is stored unanswered; the sender resends it
+/// and it is stored once).
+async fn abortable(task: impl Future<Output = ()>, abort: CancellationToken) {
+    tokio::select! {
+        biased;
+        () = task => {}
+        () = abort.cancelled() => warn!("HL7 connection closed at the shutdown deadline"),
+    }
 }
 
 /// Unique MSH-10 values for our ACKs: start time + counter (≤ 20 characters, HL7 ST length).
@@ -156,6 +146,39 @@ struct Connection {
 }
 
 impl Connection {
+    /// The task that serves a new connection, given a slot now or once the connection quiet
+    /// longest gave its own up; `None` (the connection is closed) when none can be had.
+    fn admit(
+        self,
+        stream: TcpStream,
+        peer: std::net::SocketAddr,
+        slots: &Arc<Slots>,
+    ) -> Option<impl Future<Output = ()> + use<>> {
+        let slot = slots.try_take();
+        if slot.is_none() && !slots.evict_quietest() {
+            let max = self.cfg.max_connections;
+            warn!(%peer, max, "too many HL7 connections; closing this one");
+            return None;
+        }
+        if slot.is_none() {
+            info!(%peer, "all HL7 connections taken; closing the one quiet longest");
+        }
+        let slots = slots.clone();
+        Some(async move {
+            let slot = match slot {
+                Some(slot) => Some(slot),
+                None => tokio::time::timeout(EVICT_WAIT, slots.take())
+                    .await
+                    .ok()
+                    .flatten(),
+            };
+            match slot {
+                Some(slot) => self.serve(stream, slot).await,
+                None => warn!("no HL7 connection slot came free; closing this one"),
+            }
+        })
+    }
+
     async fn serve(self, stream: TcpStream, slot: Slot) {
         // ACKs are small and latency-bound; Nagle would delay each one.
         if let Err(e) = stream.set_nodelay(true) {

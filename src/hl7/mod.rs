@@ -20,6 +20,8 @@ mod oru_text;
 pub mod sink;
 mod slots;
 
-pub use listener::{Hl7Config, run};
+/// The `[hl7]` section, which is all the listener receives of the config.
+pub use crate::config::Hl7Config;
+pub use listener::{ListenerError, run};
 pub use oru::{OruReport, ReportStatus};
 pub use sink::{MemorySink, ReportSink, SinkError};

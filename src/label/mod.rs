@@ -16,6 +16,7 @@ pub use measure::{Agreement, Measurements};
 pub use outcome::{LabelMask, LabelOutcome, NotFoundReason, SkipReason};
 pub use qc::QcFailure;
 
+use crate::config::WeakLabelConfig;
 use crate::volume::{SliceRef, Volume};
 use components::Grid;
 use matching::Match;
@@ -68,6 +69,15 @@ impl Default for LabelParams {
 }
 
 impl LabelParams {
+    /// The paper's values with what `[weak_label]` sets: the one place the node (and
+    /// `petground ground`) turn the config into weak-label parameters.
+    pub fn for_config(cfg: &WeakLabelConfig) -> Self {
+        LabelParams {
+            slice_tolerance: cfg.slice_tolerance,
+            ..LabelParams::default()
+        }
+    }
+
     /// The candidate threshold for SUVmax `s`.
     pub fn t0(&self, s: f64) -> f64 {
         self.t0_intercept + self.t0_slope * s

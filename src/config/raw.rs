@@ -1,0 +1,208 @@
+//! The TOML shapes of the config file, exactly as written (serde, unknown keys refused), with
+//! the defaults of every optional key. Private to `config`: the rest of the node only sees the
+//! typed sections that `super` builds from these.
+
+use std::path::PathBuf;
+
+use serde::Deserialize;
+
+use super::{Device, GroundingMode};
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawConfig {
+    pub node: RawNode,
+    #[serde(default)]
+    pub accept: RawAccept,
+    #[serde(default)]
+    pub series: RawSeries,
+    #[serde(default)]
+    pub destinations: Vec<RawDestination>,
+    #[serde(default)]
+    pub routing: RawRouting,
+    #[serde(default)]
+    pub dicom: RawDicom,
+    #[serde(default)]
+    pub hl7: RawHl7,
+    #[serde(default)]
+    pub delivery: RawDelivery,
+    #[serde(default)]
+    pub weak_label: RawWeakLabel,
+    #[serde(default)]
+    pub model: RawModel,
+    #[serde(default)]
+    pub grounding: RawGrounding,
+    #[serde(default)]
+    pub results: RawResults,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawNode {
+    pub ae_title: String,
+    pub dicom_listen: String,
+    pub hl7_listen: String,
+    pub data_dir: PathBuf,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawAccept {
+    #[serde(default = "any_calling")]
+    pub calling_ae_titles: Vec<String>,
+}
+
+impl Default for RawAccept {
+    fn default() -> Self {
+        Self {
+            calling_ae_titles: any_calling(),
+        }
+    }
+}
+
+fn any_calling() -> Vec<String> {
+    vec!["*".to_owned()]
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(super) struct RawSeries {
+    pub stable_seconds: u64,
+}
+
+impl Default for RawSeries {
+    fn default() -> Self {
+        Self { stable_seconds: 10 }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawDestination {
+    pub name: String,
+    pub ae_title: String,
+    pub address: String,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawRouting {
+    #[serde(default)]
+    pub send_seg_to: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(super) struct RawDicom {
+    pub max_associations: usize,
+    pub max_pdu_bytes: u32,
+    pub max_instance_mb: u64,
+    pub association_timeout_seconds: u64,
+    pub dimse_timeout_seconds: u64,
+    pub min_free_disk_mb: u64,
+    pub shutdown_grace_seconds: u64,
+}
+
+impl Default for RawDicom {
+    fn default() -> Self {
+        Self {
+            max_associations: 16,
+            max_pdu_bytes: 1 << 20,
+            max_instance_mb: 2048,
+            association_timeout_seconds: 30,
+            dimse_timeout_seconds: 120,
+            min_free_disk_mb: 1024,
+            shutdown_grace_seconds: 30,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(super) struct RawHl7 {
+    pub max_message_bytes: usize,
+    pub read_timeout_seconds: u64,
+    pub idle_timeout_seconds: u64,
+    pub max_connections: usize,
+    pub unmatched_retention_days: u64,
+    pub match_patient_and_date: bool,
+}
+
+impl Default for RawHl7 {
+    fn default() -> Self {
+        Self {
+            // Text reports are a few KiB; 4 MiB leaves room for an embedded PDF (OBX ED).
+            max_message_bytes: 4 << 20,
+            read_timeout_seconds: 30,
+            idle_timeout_seconds: 3600,
+            // The documented default (conf/petground.toml); the listener once had its own 32.
+            max_connections: 16,
+            unmatched_retention_days: 30,
+            match_patient_and_date: false,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(super) struct RawDelivery {
+    pub max_attempts: u32,
+    pub retry_initial_seconds: u64,
+    pub retry_max_seconds: u64,
+}
+
+impl Default for RawDelivery {
+    fn default() -> Self {
+        Self {
+            max_attempts: 10,
+            retry_initial_seconds: 5,
+            retry_max_seconds: 600,
+        }
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(super) struct RawWeakLabel {
+    pub slice_tolerance: u32,
+}
+
+/// `[model]`; its default library is where `scripts/fetch-onnxruntime` puts it.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(super) struct RawModel {
+    pub onnxruntime: PathBuf,
+    pub device: Device,
+    pub threads: usize,
+    pub dir: PathBuf,
+}
+
+impl Default for RawModel {
+    fn default() -> Self {
+        Self {
+            onnxruntime: PathBuf::from(super::DEFAULT_ONNXRUNTIME),
+            device: Device::Auto,
+            threads: 0,
+            dir: PathBuf::from("models"),
+        }
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(super) struct RawGrounding {
+    pub mode: GroundingMode,
+}
+
+/// `[results]`: what goes back besides the SEG.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(super) struct RawResults {
+    pub sr: bool,
+}
+
+impl Default for RawResults {
+    fn default() -> Self {
+        Self { sr: true }
+    }
+}
