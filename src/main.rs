@@ -395,6 +395,9 @@ fn status(path: &Path) -> Result<(), Failure> {
         return Ok(());
     }
     let store = Store::open(dir).map_err(runtime)?;
-    print!("{}", store.status_text().map_err(runtime)?);
+    print!(
+        "{}",
+        petground::status::status_text(&store).map_err(runtime)?
+    );
     Ok(())
 }

@@ -41,9 +41,6 @@ pub struct Listeners {
     pub control: UnixListener,
 }
 
-/// The file name of the status socket inside the data dir.
-pub const CONTROL_SOCKET: &str = "petground.sock";
-
 /// How much longer than the services' own drain deadlines the node waits before aborting them.
 const DRAIN_MARGIN: Duration = Duration::from_secs(5);
 
@@ -180,7 +177,7 @@ async fn serve_status(
             },
         };
         let s = store.clone();
-        let text = match tokio::task::spawn_blocking(move || s.status_text()).await {
+        let text = match tokio::task::spawn_blocking(move || crate::status::status_text(&s)).await {
             Ok(Ok(t)) => t,
             Ok(Err(e)) => format!("error: {e}\n"),
             Err(e) => format!("error: {e}\n"),

@@ -41,13 +41,6 @@ pub fn status_text(store: &Store) -> Result<String, StoreError> {
     Ok(render(&Snapshot::read(store)?))
 }
 
-impl Store {
-    /// [`status_text`] of this store (the control socket's call).
-    pub fn status_text(&self) -> Result<String, StoreError> {
-        status_text(self)
-    }
-}
-
 /// The status text of a snapshot.
 pub fn render(s: &Snapshot) -> String {
     let mut out = String::new();

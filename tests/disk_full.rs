@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::dicomgen::SeriesSpec;
-use petground::node::{CONTROL_SOCKET, Listeners};
+use petground::node::Listeners;
 use petground::store::{DiskFull, Store};
 
 /// storescu's output for `files` sent to `port`.
@@ -83,8 +83,10 @@ fn storing_resumes_by_itself_after_the_index_disk_was_full() {
         let hl7 = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("test setup");
-        let control = tokio::net::UnixListener::bind(cfg.node.data_dir.join(CONTROL_SOCKET))
-            .expect("test setup");
+        let control = tokio::net::UnixListener::bind(
+            petground::store::Layout::new(&cfg.node.data_dir).control_socket(),
+        )
+        .expect("test setup");
         let ports = (
             dicom.local_addr().expect("local addr").port(),
             hl7.local_addr().expect("local addr").port(),

@@ -15,7 +15,7 @@ use dicom_ul::association::client::{ClientAssociation, ClientAssociationOptions}
 use dicom_ul::pdu::{PDataValue, PDataValueType, Pdu};
 use petground::config::Config;
 use petground::dicom::dimse::{Request, Response, status};
-use petground::node::{CONTROL_SOCKET, Listeners, NodeError};
+use petground::node::{Listeners, NodeError};
 use petground::store::Store;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream, UnixListener};
@@ -43,7 +43,9 @@ async fn start(dir: &Path, extra: &str, dicom: Option<TcpListener>) -> Running {
         None => TcpListener::bind("127.0.0.1:0").await.expect("bind"),
     };
     let hl7 = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let control = UnixListener::bind(cfg.node.data_dir.join(CONTROL_SOCKET)).expect("bind");
+    let control =
+        UnixListener::bind(petground::store::Layout::new(&cfg.node.data_dir).control_socket())
+            .expect("bind");
     let (dicom_addr, hl7_addr) = (
         dicom.local_addr().expect("addr"),
         hl7.local_addr().expect("addr"),
