@@ -96,6 +96,14 @@ impl From<Uid> for String {
     }
 }
 
+/// A checked UID reads as the text it is (for keys, paths and printing).
+impl std::ops::Deref for Uid {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
 impl AsRef<str> for Uid {
     fn as_ref(&self) -> &str {
         &self.0

@@ -56,7 +56,10 @@ pub fn render(s: &Snapshot) -> String {
 fn studies(out: &mut String, studies: &[(String, StudyRecord)], series: &[(String, SeriesRecord)]) {
     let _ = writeln!(out, "studies: {}", studies.len());
     for (uid, study) in studies {
-        let n = series.iter().filter(|(_, s)| &s.study == uid).count();
+        let n = series
+            .iter()
+            .filter(|(_, s)| s.study.as_str() == uid.as_str())
+            .count();
         let _ = writeln!(
             out,
             "  study {uid} accession={} date={} series={n}",
@@ -205,7 +208,7 @@ mod tests {
             series: vec![(
                 "1.2".into(),
                 SeriesRecord {
-                    study: "1.1".into(),
+                    study: crate::ids::Uid::parse("1.1").expect("uid"),
                     modality: "PT".into(),
                     instances: 3,
                     expected: Some(3),
@@ -228,7 +231,7 @@ mod tests {
                     text: String::new(),
                     received_unix: 4,
                     matched: Some(ReportMatch {
-                        study: "1.1".into(),
+                        study: crate::ids::Uid::parse("1.1").expect("uid"),
                         rule: "accession".into(),
                         unix: 6,
                     }),
@@ -238,9 +241,9 @@ mod tests {
             jobs: vec![(
                 "1.1/1".into(),
                 JobRecord {
-                    study: "1.1".into(),
+                    study: crate::ids::Uid::parse("1.1").expect("uid"),
                     report: 1,
-                    pet_series: "1.2".into(),
+                    pet_series: crate::ids::Uid::parse("1.2").expect("uid"),
                     state: JobState::Failed {
                         reason: "why".into(),
                     },
@@ -268,7 +271,7 @@ mod tests {
                 OutboxItem {
                     path: "outbox/1.9.dcm".into(),
                     kind: OutboxKind::Seg,
-                    sop_instance: "1.9".into(),
+                    sop_instance: crate::ids::Uid::parse("1.9").expect("uid"),
                     destination: "PACS".into(),
                     job: "1.1/1".into(),
                     state: DeliveryState::Pending {
@@ -283,7 +286,7 @@ mod tests {
                 .map(|id| {
                     let kind = EventKind::ReportMatched {
                         report: id,
-                        study: "1.1".into(),
+                        study: crate::ids::Uid::parse("1.1").expect("uid"),
                         rule: "accession".into(),
                     };
                     (id, Event { unix: id, kind })

@@ -5,11 +5,15 @@
 
 use petground::store::{DeliveryState, JobRecord, JobState, OutboxItem, OutboxKind, Store};
 
+fn uid(s: &str) -> petground::ids::Uid {
+    petground::ids::Uid::parse(s).expect("a UID")
+}
+
 fn item(job: &str, kind: OutboxKind, dest: &str) -> OutboxItem {
     OutboxItem {
         path: format!("outbox/{job}-{}.dcm", kind.as_str()),
         kind,
-        sop_instance: format!("2.25.{}", job.len() * 10 + kind as usize),
+        sop_instance: uid(&format!("2.25.{}", job.len() * 10 + kind as usize)),
         destination: dest.to_owned(),
         job: job.to_owned(),
         state: DeliveryState::Pending {
@@ -23,16 +27,16 @@ fn item(job: &str, kind: OutboxKind, dest: &str) -> OutboxItem {
 
 fn finish(store: &Store, key: &str, deliveries: &[OutboxItem]) {
     let job = JobRecord {
-        study: "2.25.1".into(),
+        study: uid("2.25.1"),
         report: 1,
-        pet_series: "2.25.2".into(),
+        pet_series: uid("2.25.2"),
         state: JobState::Done,
         attempts: 1,
         created_unix: 0,
         finished_unix: Some(0),
         findings: Vec::new(),
-        seg: Some("2.25.10".into()),
-        sr: Some("2.25.11".into()),
+        seg: Some(uid("2.25.10")),
+        sr: Some(uid("2.25.11")),
     };
     store.finish_job(key, &job, deliveries).expect("finish job");
 }
@@ -131,7 +135,7 @@ fn entries_written_before_the_sr_existed_read_as_segs() {
         "state":{"state":"sent","unix":1},"attempts":1,"created_unix":1}"#;
     let item: OutboxItem = serde_json::from_str(old).expect("old entry");
     assert_eq!(item.kind, OutboxKind::Seg);
-    let job = r#"{"study":"s","report":1,"pet_series":"p","state":{"state":"done"},"attempts":1,
+    let job = r#"{"study":"1.2.3","report":1,"pet_series":"1.2.4","state":{"state":"done"},"attempts":1,
         "created_unix":0,"finished_unix":0,"findings":[],"seg":"2.25.1"}"#;
     let job: JobRecord = serde_json::from_str(job).expect("old job");
     assert_eq!(job.sr, None);

@@ -22,6 +22,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, info, info_span, warn};
 
 use crate::ground::grounder::{Grounder, GroundingMode};
+use crate::ids::Uid;
 use crate::label::LabelParams;
 use crate::store::{
     DeliveryState, Event, FindingOutcome, JobRecord, JobState, Layout, OutboxItem, OutboxKind,
@@ -181,8 +182,8 @@ fn job_files(
 /// What a job made: the finding records and the encoded SEG and SR (SOP Instance UID, bytes).
 struct Products {
     findings: Vec<FindingOutcome>,
-    seg: Option<(String, Vec<u8>)>,
-    sr: Option<(String, Vec<u8>)>,
+    seg: Option<(Uid, Vec<u8>)>,
+    sr: Option<(Uid, Vec<u8>)>,
 }
 
 /// The job core on the job's files, with its objects encoded. An error here fails the job (it
@@ -208,8 +209,11 @@ fn run_core(
         .map_err(|e| e.to_string())?;
     let encode = |obj: &crate::seg::SegObject| {
         crate::seg::seg_to_bytes(obj)
-            .map(|bytes| (crate::seg::sop_instance_uid(obj), bytes))
             .map_err(|e| e.to_string())
+            .and_then(|bytes| {
+                let sop = Uid::parse(&crate::seg::sop_instance_uid(obj));
+                Ok((sop.map_err(|e| e.to_string())?, bytes))
+            })
     };
     Ok(Products {
         findings: record::finding_records(&findings, &grounded.findings),
@@ -266,7 +270,7 @@ fn record_done(
 fn outbox_items(
     cfg: &PipelineConfig,
     key: &str,
-    files: &[(OutboxKind, String, &String)],
+    files: &[(OutboxKind, String, &Uid)],
 ) -> Vec<OutboxItem> {
     let mut deliveries = Vec::new();
     for dest in &cfg.send_seg_to {

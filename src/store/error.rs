@@ -28,6 +28,15 @@ pub enum StoreError {
     Corrupt { key: String, message: String },
 }
 
+/// A UID read back from an index key (checked when it was written): a key that is not one is a
+/// corrupt index.
+pub(crate) fn key_uid(key: &str) -> Result<crate::ids::Uid, StoreError> {
+    crate::ids::Uid::parse(key).map_err(|e| StoreError::Corrupt {
+        key: key.to_owned(),
+        message: e.to_string(),
+    })
+}
+
 impl StoreError {
     /// Whether the operation failed for lack of disk space (a C-STORE answers A700 then).
     pub fn is_out_of_space(&self) -> bool {

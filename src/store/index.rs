@@ -1,10 +1,12 @@
 //! The redb index: tables, record types (JSON values, readable with any tool) and the
 //! transactions that keep studies, series, instances and events consistent.
 
+use crate::ids::Uid;
 use redb::{ReadableTable, TableDefinition};
 use serde::{Deserialize, Serialize};
 
 use super::error::Db;
+use super::error::key_uid;
 use super::{Store, StoreError};
 
 pub(super) const INSTANCES: TableDefinition<&str, &[u8]> = TableDefinition::new("instances");
@@ -23,8 +25,8 @@ pub(super) const SERIES_BY_STUDY: TableDefinition<&str, &[u8]> =
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct InstanceRecord {
-    pub study: String,
-    pub series: String,
+    pub study: Uid,
+    pub series: Uid,
     pub sop_class: String,
     /// Path of the newest version, relative to the data dir.
     pub path: String,
@@ -37,7 +39,7 @@ pub struct InstanceRecord {
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct SeriesRecord {
-    pub study: String,
+    pub study: Uid,
     pub modality: String,
     pub instances: u32,
     /// NumberOfSlices (0054,0081) of a PET series: complete at once when all have arrived.
@@ -73,8 +75,8 @@ pub struct Event {
 #[serde(tag = "type", rename_all = "kebab-case")]
 pub enum EventKind {
     SeriesComplete {
-        study: String,
-        series: String,
+        study: Uid,
+        series: Uid,
         modality: String,
         instances: u32,
         reason: String,
@@ -87,7 +89,7 @@ pub enum EventKind {
     },
     ReportMatched {
         report: u64,
-        study: String,
+        study: Uid,
         rule: String,
     },
 }
@@ -277,7 +279,7 @@ impl Store {
                 if rec.complete.is_some() || now < rec.last_unix.saturating_add(stable_secs) {
                     continue;
                 }
-                let event = complete(&mut rec, &uid, now, "stable");
+                let event = complete(&mut rec, &key_uid(&uid)?, now, "stable");
                 series
                     .insert(uid.as_str(), encode(&rec).as_slice())
                     .db(self, "complete stable series")?;
@@ -293,7 +295,7 @@ impl Store {
 }
 
 /// Marks a series complete and returns the event that says so.
-pub(super) fn complete(rec: &mut SeriesRecord, uid: &str, now: u64, reason: &str) -> Event {
+pub(super) fn complete(rec: &mut SeriesRecord, uid: &Uid, now: u64, reason: &str) -> Event {
     rec.complete = Some(Completion {
         unix: now,
         reason: reason.to_owned(),
@@ -302,7 +304,7 @@ pub(super) fn complete(rec: &mut SeriesRecord, uid: &str, now: u64, reason: &str
         unix: now,
         kind: EventKind::SeriesComplete {
             study: rec.study.clone(),
-            series: uid.to_owned(),
+            series: uid.clone(),
             modality: rec.modality.clone(),
             instances: rec.instances,
             reason: reason.to_owned(),

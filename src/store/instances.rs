@@ -32,8 +32,8 @@ impl InstanceRecord {
     /// The index entry of version `version` of an instance, stored at `rel` (below the data dir).
     pub(super) fn new(h: &InstanceHeader, rel: &Path, bytes: u64, version: u32, now: u64) -> Self {
         Self {
-            study: h.study.to_string(),
-            series: h.series.to_string(),
+            study: h.study.clone(),
+            series: h.series.clone(),
             sop_class: h.sop_class.clone(),
             path: rel.to_string_lossy().into_owned(),
             bytes,
@@ -169,7 +169,7 @@ impl Store {
             None => {
                 self.add_series_to_study(tx, h.study.as_str(), key)?;
                 SeriesRecord {
-                    study: h.study.to_string(),
+                    study: h.study.clone(),
                     modality: h.modality.clone(),
                     instances: 0,
                     expected: None,
@@ -179,7 +179,7 @@ impl Store {
             }
         };
         let mut events = Vec::new();
-        if let Some(ev) = count_instance(&mut rec, key, h, is_new, now) {
+        if let Some(ev) = count_instance(&mut rec, h, is_new, now) {
             let mut table = tx.open_table(EVENTS).db(self, "record series complete")?;
             push_event(&mut table, &ev).db(self, "record series complete")?;
             events.push(ev);
@@ -220,7 +220,7 @@ impl Store {
             .insert(key, encode(&study).as_slice())
             .db(self, "write study")?;
         drop(studies);
-        Ok(Some(self.match_waiting_reports(tx, key, &study, now)?))
+        Ok(Some(self.match_waiting_reports(tx, &h.study, &study, now)?))
     }
 
     fn add_series_to_study(
@@ -262,7 +262,6 @@ impl Store {
 /// a completed series; it completes again when quiet. Returns the completion event.
 fn count_instance(
     rec: &mut SeriesRecord,
-    key: &str,
     h: &InstanceHeader,
     is_new: bool,
     now: u64,
@@ -277,7 +276,7 @@ fn count_instance(
     }
     rec.expected
         .is_some_and(|n| n > 0 && rec.instances >= n)
-        .then(|| complete(rec, key, now, "all-slices"))
+        .then(|| complete(rec, &h.series, now, "all-slices"))
 }
 
 /// Whether two Part 10 files hold the same data set in the same transfer syntax. The file meta

@@ -5,10 +5,12 @@
 //! entry waits while an earlier entry of its job to the same destination is pending, so a
 //! destination never gets the SR before the SEG it measures.
 
+use crate::ids::Uid;
 use redb::{ReadableTable, ReadableTableMetadata, TableDefinition};
 use serde::{Deserialize, Serialize};
 
 use super::error::Db;
+use super::error::key_uid;
 use super::index::{SERIES, SERIES_BY_STUDY, SeriesRecord, decode, encode};
 use super::report_record::{PENDING, REPORTS, ReportRecord};
 use super::{Store, StoreError};
@@ -22,19 +24,19 @@ pub(super) const DUE: TableDefinition<u64, u64> = TableDefinition::new("outbox_d
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct JobRecord {
-    pub study: String,
+    pub study: Uid,
     pub report: u64,
-    pub pet_series: String,
+    pub pet_series: Uid,
     pub state: JobState,
     pub attempts: u32,
     pub created_unix: u64,
     pub finished_unix: Option<u64>,
     pub findings: Vec<FindingOutcome>,
     /// SOP Instance UID of the SEG this job produced, if any.
-    pub seg: Option<String>,
+    pub seg: Option<Uid>,
     /// SOP Instance UID of the SR that goes with the SEG, if any (`[results] sr`).
     #[serde(default)]
-    pub sr: Option<String>,
+    pub sr: Option<Uid>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -66,7 +68,7 @@ pub enum JobPlan {
 
 impl JobRecord {
     /// A new job, queued.
-    pub fn queued(study: String, report: u64, pet_series: String, now: u64) -> Self {
+    pub fn queued(study: Uid, report: u64, pet_series: Uid, now: u64) -> Self {
         JobRecord {
             study,
             report,
@@ -116,7 +118,7 @@ pub struct OutboxItem {
     /// What the file is (entries written before the SR existed are SEGs).
     #[serde(default)]
     pub kind: OutboxKind,
-    pub sop_instance: String,
+    pub sop_instance: Uid,
     pub destination: String,
     pub job: String,
     pub state: DeliveryState,
@@ -221,7 +223,7 @@ impl Store {
                 if jobs.get(key.as_str()).db(self, OP)?.is_some() {
                     continue;
                 }
-                let job = JobRecord::queued(study, id, pet_series, now);
+                let job = JobRecord::queued(study, id, key_uid(&pet_series)?, now);
                 jobs.insert(key.as_str(), encode(&job).as_slice())
                     .db(self, OP)?;
                 queued.insert(key.as_str(), now).db(self, OP)?;

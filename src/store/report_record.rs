@@ -2,6 +2,7 @@
 //! superseded, cancelled) and status, and the [`IncomingReport`] the store takes in. The
 //! transactions that write them are in `reports`.
 
+use crate::ids::Uid;
 use redb::TableDefinition;
 use serde::{Deserialize, Serialize};
 
@@ -86,7 +87,7 @@ pub struct ReportRecord {
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct ReportMatch {
-    pub study: String,
+    pub study: Uid,
     pub rule: String,
     pub unix: u64,
 }

@@ -7,6 +7,7 @@
 use redb::{ReadableTable, WriteTransaction};
 
 use super::error::Db;
+use super::error::key_uid;
 use super::index::{EVENTS, STUDIES, StudyRecord, decode, encode, push_event};
 use super::matching::{MatchPolicy, ReportKeys, StudyKeys, match_report};
 use super::report_record::{
@@ -14,6 +15,7 @@ use super::report_record::{
     ReportRecord, ReportState, ReportStatus, WAITING, matched_event, study_keys,
 };
 use super::{Event, Store, StoreError};
+use crate::ids::Uid;
 
 impl Store {
     pub(super) fn init_report_tables(&self, tx: &WriteTransaction) -> Result<(), StoreError> {
@@ -139,7 +141,7 @@ impl Store {
             let study: StudyRecord = decode(k.value(), v.value())?;
             if let Some(rule) = match_report(keys, &study_keys(k.value(), &study), policy) {
                 return Ok(Some(ReportMatch {
-                    study: k.value().to_owned(),
+                    study: key_uid(k.value())?,
                     rule: rule.as_str().to_owned(),
                     unix: now,
                 }));
@@ -206,7 +208,7 @@ impl Store {
     pub(super) fn match_waiting_reports(
         &self,
         tx: &WriteTransaction,
-        study_uid: &str,
+        study_uid: &Uid,
         study: &StudyRecord,
         now: u64,
     ) -> Result<Vec<Event>, StoreError> {
@@ -218,7 +220,7 @@ impl Store {
         let mut events = Vec::new();
         for (id, mut rec, rule) in hits {
             let m = ReportMatch {
-                study: study_uid.to_owned(),
+                study: study_uid.clone(),
                 rule: rule.to_owned(),
                 unix: now,
             };
