@@ -193,11 +193,13 @@ mod tests {
     use super::*;
     use crate::store::{Completion, EventKind, OutboxKind, ReportMatch, ReportStatus};
 
-    /// One item of each kind; the expected text is the format the integration tests and
-    /// operators read (`tests/intake.rs` looks for `report 1 `, `waiting-for-study`, …).
-    #[test]
-    fn one_line_per_item_in_a_fixed_order() {
-        let s = Snapshot {
+    fn uid(s: &str) -> crate::ids::Uid {
+        crate::ids::Uid::parse(s).expect("uid")
+    }
+
+    /// One item of each kind.
+    fn snapshot() -> Snapshot {
+        Snapshot {
             studies: vec![(
                 "1.1".into(),
                 StudyRecord {
@@ -208,7 +210,7 @@ mod tests {
             series: vec![(
                 "1.2".into(),
                 SeriesRecord {
-                    study: crate::ids::Uid::parse("1.1").expect("uid"),
+                    study: uid("1.1"),
                     modality: "PT".into(),
                     instances: 3,
                     expected: Some(3),
@@ -231,68 +233,83 @@ mod tests {
                     text: String::new(),
                     received_unix: 4,
                     matched: Some(ReportMatch {
-                        study: crate::ids::Uid::parse("1.1").expect("uid"),
+                        study: uid("1.1"),
                         rule: "accession".into(),
                         unix: 6,
                     }),
                     state: ReportState::Superseded { by: 2 },
                 },
             )],
-            jobs: vec![(
-                "1.1/1".into(),
-                JobRecord {
-                    study: crate::ids::Uid::parse("1.1").expect("uid"),
-                    report: 1,
-                    pet_series: crate::ids::Uid::parse("1.2").expect("uid"),
-                    state: JobState::Failed {
-                        reason: "why".into(),
-                    },
-                    attempts: 1,
-                    created_unix: 7,
-                    finished_unix: None,
-                    findings: vec![FindingOutcome {
-                        sentence: "Node.".into(),
-                        suv_max: None,
-                        slice: None,
-                        method: Some("weak".into()),
-                        segment: Some(1),
-                        detail: "ok".into(),
-                        label_suv_max: None,
-                        mtv_ml: None,
-                        agreement: None,
-                        restatement_of: None,
-                    }],
-                    seg: None,
-                    sr: None,
-                },
-            )],
-            outbox: vec![(
-                3,
-                OutboxItem {
-                    path: "outbox/1.9.dcm".into(),
-                    kind: OutboxKind::Seg,
-                    sop_instance: crate::ids::Uid::parse("1.9").expect("uid"),
-                    destination: "PACS".into(),
-                    job: "1.1/1".into(),
-                    state: DeliveryState::Pending {
-                        next_try_unix: 0,
-                        last_error: Some("refused".into()),
-                    },
-                    attempts: 2,
-                    created_unix: 8,
-                },
-            )],
+            jobs: vec![job()],
+            outbox: vec![delivery()],
             events: (1..=21)
                 .map(|id| {
                     let kind = EventKind::ReportMatched {
                         report: id,
-                        study: crate::ids::Uid::parse("1.1").expect("uid"),
+                        study: uid("1.1"),
                         rule: "accession".into(),
                     };
                     (id, Event { unix: id, kind })
                 })
                 .collect(),
-        };
+        }
+    }
+
+    fn job() -> (String, JobRecord) {
+        (
+            "1.1/1".into(),
+            JobRecord {
+                study: uid("1.1"),
+                report: 1,
+                pet_series: uid("1.2"),
+                state: JobState::Failed {
+                    reason: "why".into(),
+                },
+                attempts: 1,
+                created_unix: 7,
+                finished_unix: None,
+                findings: vec![FindingOutcome {
+                    sentence: "Node.".into(),
+                    suv_max: None,
+                    slice: None,
+                    method: Some("weak".into()),
+                    segment: Some(1),
+                    detail: "ok".into(),
+                    label_suv_max: None,
+                    mtv_ml: None,
+                    agreement: None,
+                    restatement_of: None,
+                }],
+                seg: None,
+                sr: None,
+            },
+        )
+    }
+
+    fn delivery() -> (u64, OutboxItem) {
+        (
+            3,
+            OutboxItem {
+                path: "outbox/1.9.dcm".into(),
+                kind: OutboxKind::Seg,
+                sop_instance: uid("1.9"),
+                destination: "PACS".into(),
+                job: "1.1/1".into(),
+                state: DeliveryState::Pending {
+                    next_try_unix: 0,
+                    last_error: Some("refused".into()),
+                },
+                attempts: 2,
+                created_unix: 8,
+            },
+        )
+    }
+
+    /// The expected text is the format the integration tests and operators read
+    /// (`tests/intake.rs` looks for `report 1 `, `waiting-for-study`, …).
+    #[test]
+    fn one_line_per_item_in_a_fixed_order() {
+        let s = snapshot();
         let text = render(&s);
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(
