@@ -27,7 +27,7 @@ use crate::ground::grounder::Grounder;
 use crate::label::LabelParams;
 use crate::listen;
 use crate::pipeline::PipelineConfig;
-use crate::store::{Event, ReportIntake, Store, unix_now};
+use crate::store::{Event, ReportIntake, Store};
 
 pub use services::NodeError;
 use services::Services;
@@ -79,7 +79,7 @@ pub async fn run(
     });
     let hl7 = crate::hl7::run(listeners.hl7, shutdown.clone(), intake, cfg.hl7);
     services.start("hl7-listener", hl7);
-    let watcher = watch_series(
+    let watcher = crate::pipeline::series::watch(
         store.clone(),
         cfg.series.stable,
         events.clone(),
@@ -119,41 +119,6 @@ fn pipeline_config(
         sr: cfg.results.sr,
         grounder,
         mode: cfg.grounding.mode,
-    }
-}
-
-/// Marks series complete once they have been quiet for `stable`; state is in the store, so a
-/// series that went quiet while the node was down completes at the first tick after restart.
-async fn watch_series(
-    store: Arc<Store>,
-    stable: Duration,
-    events: broadcast::Sender<Event>,
-    shutdown: CancellationToken,
-) {
-    let tick = (stable / 4).clamp(Duration::from_millis(200), Duration::from_secs(1));
-    let mut interval = tokio::time::interval(tick);
-    loop {
-        tokio::select! {
-            _ = shutdown.cancelled() => return,
-            _ = interval.tick() => {}
-        }
-        let s = store.clone();
-        let secs = stable.as_secs();
-        let work = move || {
-            // Bounds how much an unclean stop leaves for start-up reconciliation to re-index.
-            s.sync_index()?;
-            s.complete_stable_series(unix_now(), secs)
-        };
-        match tokio::task::spawn_blocking(work).await {
-            Ok(Ok(done)) => {
-                for ev in done {
-                    info!(event = ?ev.kind, "series complete");
-                    let _ = events.send(ev);
-                }
-            }
-            Ok(Err(e)) => warn!(error = %e, "series watcher: store error"),
-            Err(e) => warn!(error = %e, "series watcher task failed"),
-        }
     }
 }
 

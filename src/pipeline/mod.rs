@@ -1,4 +1,5 @@
-//! The only orchestrator: decides which job runs when. A job exists for every active report
+//! The only orchestrator: decides which job runs when (`jobs.rs`: which report gets a job on
+//! which series; `series.rs`: when a series is complete). A job exists for every active report
 //! matched to a study with a complete PET series (created idempotently in the store, in either
 //! arrival order); jobs run one at a time on the blocking pool; a finished job's SEG (and, with
 //! `[results] sr`, its SR) is written durably and queued for every destination — the SEG first,
@@ -11,6 +12,7 @@ pub mod picture;
 pub mod record;
 pub mod restate;
 pub mod segmentation;
+pub mod series;
 pub mod study;
 
 use std::path::PathBuf;
