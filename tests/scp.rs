@@ -487,6 +487,25 @@ fn an_identical_resend_from_another_sender_is_stored_once() {
     assert_eq!(stored.len(), 2, "{stored:?}");
 }
 
+/// Issue 19: the same study sent three ways (explicit VR, implicit VR, deflated; by two senders)
+/// is stored once: a resend is judged by the data set, not by its transfer syntax.
+#[test]
+fn a_study_resent_in_other_transfer_syntaxes_is_stored_once() {
+    let dir = tempdir();
+    let node = Node::start(dir.path(), "");
+    let files = SeriesSpec::pet(3, 16).write(&dir.path().join("in"));
+    for (aet, ts) in [
+        ("SENDER_A", "-xe"),
+        ("SENDER_B", "-xi"),
+        ("SENDER_A", "-xd"),
+    ] {
+        let (ok, out) = storescu(&node, &["-aet", aet, ts], &files);
+        assert!(ok, "{ts}: {out}");
+    }
+    let stored = files_below(&node.data_dir().join("studies"));
+    assert_eq!(stored.len(), 3, "{stored:?}");
+}
+
 #[test]
 fn instances_over_the_in_memory_size_go_through_a_temporary_file_intact() {
     // The receiver assembles instances up to 4 MiB in memory and spills larger ones to a

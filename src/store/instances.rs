@@ -11,6 +11,7 @@ use std::sync::atomic::Ordering;
 use redb::{ReadableTable, WriteTransaction};
 
 use super::error::Db;
+use super::identical::same_data_set;
 use super::index::{
     EVENTS, INSTANCES, InstanceRecord, OPEN_SERIES, SERIES, SERIES_BY_STUDY, SERIES_INSTANCES,
     STUDIES, SeriesRecord, StudyRecord, complete, decode, encode, push_event,
@@ -61,7 +62,7 @@ impl Store {
         let _same_sop = self.lock_sop(header.sop_instance.as_str());
         let existing = self.instance(header.sop_instance.as_str())?;
         let version = match &existing {
-            Some(rec) if same_bytes(tmp, &self.absolute(&rec.path))? => {
+            Some(rec) if same_data_set(tmp, &self.absolute(&rec.path))? => {
                 let _ = std::fs::remove_file(tmp);
                 return Ok((StoreOutcome::Duplicate, Vec::new()));
             }
@@ -73,7 +74,7 @@ impl Store {
         let dest = self.layout().absolute(&rel);
         // A crash after the rename but before the index commit leaves an unindexed file at
         // `dest`; the resend of that (never acknowledged) instance lands here again.
-        if existing.is_none() && dest.exists() && same_bytes(tmp, &dest)? {
+        if existing.is_none() && dest.exists() && same_data_set(tmp, &dest)? {
             let _ = std::fs::remove_file(tmp);
         } else {
             durable::rename_durably(tmp, &dest)?;
@@ -277,45 +278,4 @@ fn count_instance(
     rec.expected
         .is_some_and(|n| n > 0 && rec.instances >= n)
         .then(|| complete(rec, &h.series, now, "all-slices"))
-}
-
-/// Whether two Part 10 files hold the same data set in the same transfer syntax. The file meta
-/// groups are not compared: we write them, and they record the sending AE, so the same data set
-/// from another sender would otherwise be kept as a new version. Streamed: large instances cost
-/// no memory.
-fn same_bytes(a: &Path, b: &Path) -> Result<bool, StoreError> {
-    use std::io::{Read, Seek, SeekFrom};
-    let open = |p: &Path| std::fs::File::open(p).map_err(StoreError::io("open", p));
-    let mut fa = open(a)?;
-    let Ok(mut fb) = open(b) else {
-        return Ok(false);
-    };
-    let layout = |f: &mut std::fs::File| -> Option<(u64, Option<String>, u64)> {
-        let len = f.metadata().ok()?.len();
-        let (offset, ts) = crate::walk::file_meta(&mut *f).unwrap_or((0, None));
-        Some((offset, ts, len - offset.min(len)))
-    };
-    let (Some((oa, ta, la)), Some((ob, tb, lb))) = (layout(&mut fa), layout(&mut fb)) else {
-        return Ok(false);
-    };
-    if ta != tb || la != lb {
-        return Ok(false);
-    }
-    fa.seek(SeekFrom::Start(oa))
-        .map_err(StoreError::io("read", a))?;
-    fb.seek(SeekFrom::Start(ob))
-        .map_err(StoreError::io("read", b))?;
-    let (mut fa, mut fb) = (std::io::BufReader::new(fa), std::io::BufReader::new(fb));
-    let (mut ba, mut bb) = (vec![0u8; 1 << 16], vec![0u8; 1 << 16]);
-    loop {
-        let n = fa.read(&mut ba).map_err(StoreError::io("read", a))?;
-        if n == 0 {
-            return Ok(true);
-        }
-        fb.read_exact(&mut bb[..n])
-            .map_err(StoreError::io("read", b))?;
-        if ba[..n] != bb[..n] {
-            return Ok(false);
-        }
-    }
 }

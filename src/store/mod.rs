@@ -11,6 +11,7 @@ mod backend;
 pub mod durable;
 mod error;
 mod header;
+mod identical;
 mod index;
 mod instances;
 mod jobs;
