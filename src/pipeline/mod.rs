@@ -11,6 +11,7 @@ pub mod jobs;
 pub mod picture;
 pub mod record;
 pub mod restate;
+pub mod retention;
 pub mod segmentation;
 pub mod series;
 pub mod study;

@@ -92,6 +92,12 @@ pub enum EventKind {
         study: Uid,
         rule: String,
     },
+    /// Retention removed the study's instances and delivered files.
+    StudyRemoved {
+        study: Uid,
+        instances: usize,
+        bytes: u64,
+    },
 }
 
 pub(super) fn decode<T: for<'de> Deserialize<'de>>(

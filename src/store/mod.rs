@@ -20,6 +20,7 @@ pub mod matching;
 mod reconcile;
 mod report_record;
 mod reports;
+mod retention;
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -39,6 +40,7 @@ pub use jobs::{
 pub use layout::Layout;
 pub use report_record::{IncomingReport, ReportMatch, ReportRecord, ReportState, ReportStatus};
 pub use reports::ReportIntake;
+pub use retention::Removed;
 
 use crate::ids::Uid;
 use error::Db;
@@ -150,6 +152,15 @@ impl Store {
         self.sop_locks[stripe]
             .lock()
             .unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Every SOP lock, in stripe order: no instance commits while the guards live. Only
+    /// retention takes more than one lock, one removal at a time.
+    pub(crate) fn lock_all_sops(&self) -> Vec<std::sync::MutexGuard<'_, ()>> {
+        self.sop_locks
+            .iter()
+            .map(|l| l.lock().unwrap_or_else(|p| p.into_inner()))
+            .collect()
     }
 
     /// A read transaction; see [`Store::begin`].
