@@ -12,7 +12,8 @@ use crate::store::{Store, unix_now};
 /// How often retention looks for studies to remove.
 pub const EVERY: Duration = Duration::from_secs(3600);
 
-/// Until `shutdown`; returns at once when retention is off.
+/// Until `shutdown`; when retention is off it only waits (a supervised service that ends by
+/// itself would stop the node).
 pub async fn run(store: Arc<Store>, keep: Option<Duration>, shutdown: CancellationToken) {
     let Some(keep) = keep else {
         shutdown.cancelled().await;
