@@ -2,7 +2,8 @@
 //! correction (OBR-25 `C`), give two SEG series (and two SR series) that a PACS tells apart by
 //! SeriesNumber and SeriesDescription; a cancel (`X`) then withdraws every delivered SEG and SR
 //! with one IOCM rejection note (KOS, title 113037) that passes dicom3tools' `dciodvfy` and names
-//! exactly those objects; a node restarted after that sends no second note.
+//! exactly those objects; a node restarted after that sends no second note, and a note queued
+//! just before a SIGKILL is delivered once after the restart.
 
 mod common;
 
@@ -264,4 +265,66 @@ fn correction_gets_its_own_series_and_a_cancel_rejects_every_delivered_object() 
         node.status()
     );
     assert_eq!(of_modality(&pacs.received(), "KO").len(), 1);
+}
+
+/// The note is queued while the destination is down, the node is killed (SIGKILL) before it is
+/// delivered, and after the restart the destination gets it exactly once.
+#[test]
+fn a_note_queued_before_a_kill_is_sent_once_after_the_restart() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let port = free_port();
+    let pacs = Storescp::start(&dir.path().join("pacs"), "PACS", port);
+    let mut node = Node::start(dir.path(), &config(port));
+    let study = dir.path().join("study");
+    let truth = phantom(&study, 43);
+    let acc = truth.accession_number.clone();
+    let lines: Vec<&str> = std::iter::once("FINDINGS:")
+        .chain(truth.lesions.iter().map(|l| l.sentence.as_str()))
+        .collect();
+    send_images(&node, &study);
+    send(&node, "K-1", &acc, "F", &lines);
+    let delivered = wait_files(&pacs, &node, 2);
+    // The SEG and SR are recorded sent just after the peer's answer: wait for that, or the
+    // note would rightly wait for them.
+    let sent = |s: &str| s.matches(" sent (attempts").count();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while sent(&node.status()) < 2 && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    drop(pacs);
+    send(&node, "K-2", &acc, "X", &["Report cancelled."]);
+    assert!(
+        node.wait_log("rejection note queued", Duration::from_secs(30))
+            .is_some(),
+        "{}",
+        node.status()
+    );
+    assert!(
+        node.wait_log("will retry", Duration::from_secs(30))
+            .is_some(),
+        "the note's delivery was tried while the destination was down"
+    );
+    node.kill9();
+    let pacs = Storescp::start(&dir.path().join("pacs2"), "PACS", port);
+    let node = Node::start_with(dir.path(), node.config.clone());
+    // Sync point: a second study's SEG and SR, queued after any note a restart could make.
+    let other = dir.path().join("other");
+    let t2 = phantom(&other, 44);
+    let lines2: Vec<&str> = std::iter::once("FINDINGS:")
+        .chain(t2.lesions.iter().map(|l| l.sentence.as_str()))
+        .collect();
+    send_images(&node, &other);
+    send(&node, "L-1", &t2.accession_number, "F", &lines2);
+    let received = wait_files(&pacs, &node, 3);
+    assert_eq!(received.len(), 3, "{received:?}");
+    let notes = of_modality(&received, "KO");
+    assert_eq!(notes.len(), 1, "exactly one note after the restart");
+    let (content, _) = note_references(&open(&notes[0]));
+    let names: BTreeSet<String> = content.into_iter().map(|(_, sop)| sop).collect();
+    let first: BTreeSet<String> = delivered
+        .iter()
+        .map(|f| string(&open(f), tags::SOP_INSTANCE_UID))
+        .collect();
+    assert_eq!(names, first, "the note names the first study's SEG and SR");
+    assert_eq!(node.status().matches(" kos=").count(), 1, "one note queued");
 }
