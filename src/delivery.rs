@@ -1,4 +1,6 @@
-//! Delivery of SEGs and their SRs: drains the durable outbox with the C-STORE SCU. Each entry is
+//! Delivery of SEGs, their SRs and rejection notes (KOS, `OutboxKind::Kos`: queued by
+//! `pipeline::reject` after what they withdraw was delivered, sent like any other file): drains
+//! the durable outbox with the C-STORE SCU. Each entry is
 //! one (file, destination), taken in the order the store gives (an SR after its SEG); a transient failure is retried with exponential backoff up to a limit, a
 //! permanent refusal marks it failed with the peer's status. State lives in the store, so
 //! delivery resumes after a restart; an entry is marked sent in the same step that learns of the

@@ -5,16 +5,21 @@
 //! `[results] sr`, its SR) is written durably and queued for every destination — the SEG first,
 //! then the SR — in the same commit that marks the job done.
 //! Interrupted jobs (a crash) run again after restart; failures are recorded, not retried forever.
+//! Each report version's SEG and SR get their own series (`versions.rs`); a cancelled report's
+//! delivered SEGs and SRs are withdrawn by an IOCM rejection note (`reject.rs`), queued after
+//! the jobs of each round.
 
 pub mod ground;
 pub mod jobs;
 pub mod picture;
 pub mod record;
+pub mod reject;
 pub mod restate;
 pub mod retention;
 pub mod segmentation;
 pub mod series;
 pub mod study;
+pub mod versions;
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -29,7 +34,7 @@ use crate::ids::Uid;
 use crate::label::LabelParams;
 use crate::store::{
     DeliveryState, Event, FindingOutcome, JobRecord, JobState, Layout, OutboxItem, OutboxKind,
-    ReportRecord, ReportState, Store, StoreError, unix_now,
+    ReportRecord, ReportState, ReportStatus, Store, StoreError, unix_now,
 };
 
 /// A job interrupted this many times (crash while running) is failed, not retried again.
@@ -79,11 +84,25 @@ pub async fn run(
             Ok(Err(e)) => warn!(error = %e, "pipeline: store error"),
             Err(e) => warn!(error = %e, "pipeline task failed"),
         }
+        reject_round(&store, &cfg, &delivery).await;
         tokio::select! {
             _ = shutdown.cancelled() => return,
             _ = events.recv() => {}
             _ = tokio::time::sleep(Duration::from_secs(1)) => {}
         }
+    }
+}
+
+/// Queues the rejection notes of settled cancels (after the round's jobs, so none of their jobs
+/// runs meanwhile).
+async fn reject_round(store: &Arc<Store>, cfg: &PipelineConfig, delivery: &Notify) {
+    let s = store.clone();
+    let base = cfg.seg_series_number;
+    match tokio::task::spawn_blocking(move || reject::reject_cancelled(&s, base)).await {
+        Ok(Ok(0)) => {}
+        Ok(Ok(_)) => delivery.notify_one(),
+        Ok(Err(e)) => warn!(error = %e, "rejection notes could not be recorded"),
+        Err(e) => warn!(error = %e, "rejection task failed"),
     }
 }
 
@@ -133,10 +152,13 @@ fn execute(
     job.attempts += 1;
     job.state = JobState::Running;
     store.put_job(key, &job)?;
+    let corrected = report.as_ref().map(|r| r.status) == Some(ReportStatus::Corrected);
     let text = report.map(|r| r.text).unwrap_or_default();
+    let version = store.report_version(job.report)?;
+    let names = versions::series_names(cfg.seg_series_number, version, corrected);
     let (pet, ct) = job_files(store, cfg, &job)?;
     let started = std::time::Instant::now();
-    match run_core(cfg, &pet, &ct, &text) {
+    match run_core(cfg, &pet, &ct, &text, &names) {
         Ok(products) => record_done(store, cfg, key, job, products, started),
         Err(reason) => {
             warn!(error = %reason, "job failed");
@@ -196,6 +218,7 @@ fn run_core(
     pet: &[PathBuf],
     ct: &[PathBuf],
     text: &str,
+    names: &versions::SeriesNames,
 ) -> Result<Products, String> {
     let findings = crate::report::findings_from_text(text);
     let study = study::prepare(pet, ct).map_err(|e| e.to_string())?;
@@ -204,11 +227,7 @@ fn run_core(
         model: cfg.grounder.as_deref(),
         mode: cfg.mode,
     };
-    let outputs = segmentation::Outputs {
-        series_number: cfg.seg_series_number,
-        sr: cfg.sr,
-    };
-    let grounded = segmentation::ground_study(study, &findings, &methods, &outputs)
+    let grounded = segmentation::ground_study_named(study, &findings, &methods, cfg.sr, names)
         .map_err(|e| e.to_string())?;
     let encode = |obj: &crate::seg::SegObject| {
         crate::seg::seg_to_bytes(obj)

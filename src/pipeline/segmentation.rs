@@ -9,11 +9,13 @@ use crate::sr::{LesionGroup, MeasurementReportBuilder, SrObject, UngroundedFindi
 
 use super::ground::{FindingResult, Grounding, Methods, ground_finding};
 use super::study::{Study, StudyError};
+use super::versions::{SeriesNames, series_names};
 
 /// What a job writes besides the outcomes.
 #[derive(Debug, Clone, Copy)]
 pub struct Outputs {
-    /// SeriesNumber of the SEG; the SR's is the next one.
+    /// SeriesNumber of the SEG; the SR's is the next one (a first report version's: a later
+    /// version's series come from [`super::versions`] through [`ground_study_named`]).
     pub series_number: i32,
     /// Whether to build the quantitative SR (`[results] sr`).
     pub sr: bool,
@@ -73,12 +75,25 @@ fn segments(outcomes: &[Outcome]) -> impl Iterator<Item = (usize, &Grounding)> {
 }
 
 /// The job core: grounds every finding (weak label and/or model, per `methods.mode`), groups
-/// them into lesions, builds the SEG with one segment per lesion and, when `outputs.sr`, the SR.
+/// them into lesions, builds the SEG with one segment per lesion and, when `outputs.sr`, the SR,
+/// in the series of a first report version ([`super::versions`]).
 pub fn ground_study(
     study: Study,
     findings: &[Finding],
     methods: &Methods,
     outputs: &Outputs,
+) -> Result<Grounded, StudyError> {
+    let names = series_names(outputs.series_number, 1, false);
+    ground_study_named(study, findings, methods, outputs.sr, &names)
+}
+
+/// [`ground_study`] with the SEG and SR in the given series (a later report version's).
+pub fn ground_study_named(
+    study: Study,
+    findings: &[Finding],
+    methods: &Methods,
+    sr: bool,
+    names: &SeriesNames,
 ) -> Result<Grounded, StudyError> {
     let results: Vec<FindingResult> = findings
         .iter()
@@ -88,7 +103,7 @@ pub fn ground_study(
     let (seg, sr) = if segments(&outcomes).next().is_none() {
         (None, None)
     } else {
-        let (seg, sr) = seg_and_sr(&study, findings, &outcomes, outputs)?;
+        let (seg, sr) = seg_and_sr(&study, findings, &outcomes, sr, names)?;
         (Some(seg), sr)
     };
     Ok(Grounded {
@@ -99,12 +114,13 @@ pub fn ground_study(
     })
 }
 
-/// The SEG of the grounded findings and, when `outputs.sr`, its SR.
+/// The SEG of the grounded findings and, when `sr`, its SR.
 fn seg_and_sr(
     study: &Study,
     findings: &[Finding],
     outcomes: &[Outcome],
-    outputs: &Outputs,
+    sr: bool,
+    names: &SeriesNames,
 ) -> Result<(SegObject, Option<SrObject>), StudyError> {
     let header = study.pet_header()?;
     let id = &study.series.identity;
@@ -115,11 +131,11 @@ fn seg_and_sr(
         series_instance_uid: &id.series_instance_uid,
         frame_of_reference_uid: &id.frame_of_reference_uid,
     };
-    let seg = build_seg(source, findings, outcomes, outputs.series_number)?;
-    let sr = if outputs.sr {
-        let number = outputs.series_number.saturating_add(1);
-        let sr = quantitative_report(source, &seg, findings, outcomes, number)?;
-        Some(sr)
+    let seg = build_seg(source, findings, outcomes, names)?;
+    let sr = if sr {
+        let builder = report_builder(source, &seg, findings, outcomes, names.sr_number)
+            .series_description(&names.sr_description);
+        Some(builder.build()?)
     } else {
         None
     };
@@ -156,9 +172,9 @@ fn build_seg(
     source: SourceSeries,
     findings: &[Finding],
     outcomes: &[Outcome],
-    series_number: i32,
+    names: &SeriesNames,
 ) -> Result<SegObject, StudyError> {
-    let mut builder = SegmentationBuilder::new(source, series_number, "petground findings");
+    let mut builder = SegmentationBuilder::new(source, names.seg_number, &names.seg_description);
     for (n, (d, g)) in segments(outcomes).enumerate() {
         let n = n + 1;
         let description = SegmentDescription::automatic(
@@ -183,6 +199,17 @@ pub fn quantitative_report(
     outcomes: &[Outcome],
     series_number: i32,
 ) -> Result<SrObject, StudyError> {
+    Ok(report_builder(source, seg, findings, outcomes, series_number).build()?)
+}
+
+/// The SR builder of [`quantitative_report`], its groups added.
+fn report_builder<'a>(
+    source: SourceSeries<'a>,
+    seg: &'a SegObject,
+    findings: &[Finding],
+    outcomes: &[Outcome],
+    series_number: i32,
+) -> MeasurementReportBuilder<'a> {
     let mut builder = MeasurementReportBuilder::new(source, seg, series_number);
     for (i, (f, o)) in findings.iter().zip(outcomes).enumerate() {
         match (&o.result, o.segment) {
@@ -207,7 +234,7 @@ pub fn quantitative_report(
             (FindingResult::Grounded(_), None) => {}
         }
     }
-    Ok(builder.build()?)
+    builder
 }
 
 /// A short SegmentLabel (≤ 64 chars, CONTRACT §5) from the finding's text: the phrase before

@@ -29,6 +29,7 @@ impl<'a> MeasurementReportBuilder<'a> {
                 source,
                 seg,
                 series_number,
+                series_description: "petground quantitative results".to_owned(),
                 groups: Vec::new(),
                 ungrounded: Vec::new(),
                 device_serial_number: "1".to_owned(),
@@ -44,6 +45,12 @@ impl<'a> MeasurementReportBuilder<'a> {
 
     pub fn add_ungrounded(mut self, finding: UngroundedFinding) -> Self {
         self.c.ungrounded.push(finding);
+        self
+    }
+
+    /// Series Description (LO); "petground quantitative results" by default.
+    pub fn series_description(mut self, description: &str) -> Self {
+        self.c.series_description = description.to_owned();
         self
     }
 
@@ -108,6 +115,7 @@ impl<'a> MeasurementReportBuilder<'a> {
             ));
         }
         check_lo(&self.c.device_serial_number).map_err(|r| invalid("DeviceSerialNumber", r))?;
+        check_lo(&self.c.series_description).map_err(|r| invalid("SeriesDescription", r))?;
         if let Some((d, t)) = &self.c.content_date_time
             && !(is_da(d) && is_tm(t))
         {

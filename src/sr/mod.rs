@@ -2,8 +2,10 @@
 //! TID 1500 Measurement Report, with one TID 1411 volumetric group per segment (Referenced
 //! Segment, tracking, the finding sentence, its site, SUVbw max/mean/peak, Metabolic Volume, TLG,
 //! long axis) and one TID 1501 group per finding that could not be grounded (its sentence and the
-//! reason), so the report is complete. Pure code like `seg`, whose element constructors,
-//! Patient/Study copy, UIDs and writers it shares; the numbers come from `label::measure`.
+//! reason), so the report is complete. `kos` builds the IHE IOCM rejection note (a Key Object
+//! Selection Document) that withdraws SEGs and SRs of a cancelled report. Pure code like `seg`,
+//! whose element constructors, Patient/Study copy, UIDs and writers it shares; the numbers come
+//! from `label::measure`.
 //!
 //! ```text
 //! MeasurementReportBuilder::new(source, &seg, series_number)
@@ -15,12 +17,14 @@
 mod builder;
 pub mod codes;
 mod content;
+pub mod kos;
 mod modules;
 mod plan;
 pub mod site;
 mod tree;
 
 pub use builder::{LesionGroup, MeasurementReportBuilder, UngroundedFinding};
+pub use kos::{RejectedObject, RejectionNoteBuilder};
 pub use site::{FindingSite, finding_site};
 pub use tree::{DEVICE_OBSERVER_UID, method_parameters};
 

@@ -45,11 +45,7 @@ fn series_equipment_document(p: &Plan) -> Vec<dicom_object::mem::InMemElement> {
         text(tags::MODALITY, VR::CS, "SR"),
         text(tags::SERIES_INSTANCE_UID, VR::UI, &p.series_instance_uid),
         int(tags::SERIES_NUMBER, i64::from(b.series_number)),
-        text(
-            tags::SERIES_DESCRIPTION,
-            VR::LO,
-            "petground quantitative results",
-        ),
+        text(tags::SERIES_DESCRIPTION, VR::LO, &b.series_description),
         text(tags::SERIES_DATE, VR::DA, &p.content_date),
         text(tags::SERIES_TIME, VR::TM, &p.content_time),
         seq(

@@ -54,6 +54,7 @@ pub(super) struct Contents<'a> {
     pub(super) source: SourceSeries<'a>,
     pub(super) seg: &'a SegObject,
     pub(super) series_number: i32,
+    pub(super) series_description: String,
     pub(super) groups: Vec<LesionGroup>,
     pub(super) ungrounded: Vec<UngroundedFinding>,
     pub(super) device_serial_number: String,

@@ -133,6 +133,9 @@ pub enum OutboxKind {
     #[default]
     Seg,
     Sr,
+    /// An IOCM rejection note (Key Object Selection) withdrawing SEGs and SRs of a cancelled
+    /// report (`store::rejections`).
+    Kos,
 }
 
 impl OutboxKind {
@@ -140,6 +143,7 @@ impl OutboxKind {
         match self {
             OutboxKind::Seg => "seg",
             OutboxKind::Sr => "sr",
+            OutboxKind::Kos => "kos",
         }
     }
 }

@@ -6,7 +6,7 @@
 //! Modules, each depending only on those above it: `error`, `backend`, `layout`, `durable`,
 //! `matching` (pure), `index` (studies, series, instances, events), `header`, `report_record`,
 //! `reports`,
-//! `instances`, `reconcile`, `jobs`. This root opens the index and hands out transactions.
+//! `instances`, `reconcile`, `jobs`, `rejections`. This root opens the index and hands out transactions.
 mod backend;
 pub mod durable;
 mod error;
@@ -18,6 +18,7 @@ mod jobs;
 pub mod layout;
 pub mod matching;
 mod reconcile;
+mod rejections;
 mod report_record;
 mod reports;
 mod retention;
@@ -38,6 +39,7 @@ pub use jobs::{
     job_key,
 };
 pub use layout::Layout;
+pub use rejections::{Cancellation, RejectionRecord};
 pub use report_record::{IncomingReport, ReportMatch, ReportRecord, ReportState, ReportStatus};
 pub use reports::ReportIntake;
 pub use retention::Removed;
@@ -140,6 +142,7 @@ impl Store {
         self.init_index_tables(&tx)?;
         self.init_report_tables(&tx)?;
         self.init_job_tables(&tx)?;
+        self.init_rejection_tables(&tx)?;
         tx.commit().db(self, "create tables")
     }
 

@@ -22,6 +22,9 @@ pub(super) const BY_ACCESSION: TableDefinition<&str, &[u8]> =
 pub(super) const WAITING: TableDefinition<u64, u64> = TableDefinition::new("reports_waiting");
 /// Active matched reports without a job yet (id → matched time): what the pipeline looks at.
 pub(crate) const PENDING: TableDefinition<u64, u64> = TableDefinition::new("reports_pending");
+/// Cancelling reports (`X`) whose withdrawal of delivered SEGs and SRs is not yet queued
+/// (id → received time): what the pipeline looks at for rejection notes (`rejections`).
+pub(super) const CANCELS: TableDefinition<u64, u64> = TableDefinition::new("reports_cancelling");
 
 /// OBR-25 result status (HL7 table 0123), the subset a report can have. It lives here, not in
 /// `hl7`, because the store's versioning acts on it (`X` cancels).

@@ -11,7 +11,7 @@ use super::error::key_uid;
 use super::index::{EVENTS, STUDIES, StudyRecord, decode, encode, push_event};
 use super::matching::{MatchPolicy, ReportKeys, StudyKeys, match_report};
 use super::report_record::{
-    BY_ACCESSION, IncomingReport, PENDING, REPORT_IDS, REPORT_RAW, REPORTS, ReportMatch,
+    BY_ACCESSION, CANCELS, IncomingReport, PENDING, REPORT_IDS, REPORT_RAW, REPORTS, ReportMatch,
     ReportRecord, ReportState, ReportStatus, WAITING, matched_event, study_keys,
 };
 use super::{Event, Store, StoreError};
@@ -25,6 +25,7 @@ impl Store {
         tx.open_table(BY_ACCESSION).db(self, "create tables")?;
         tx.open_table(WAITING).db(self, "create tables")?;
         tx.open_table(PENDING).db(self, "create tables")?;
+        tx.open_table(CANCELS).db(self, "create tables")?;
         Ok(())
     }
 
@@ -174,6 +175,12 @@ impl Store {
                 .insert(id, rec.received_unix)
                 .db(self, "write report")?;
         }
+        if rec.status == ReportStatus::Cancelled {
+            tx.open_table(CANCELS)
+                .db(self, "write report")?
+                .insert(id, rec.received_unix)
+                .db(self, "write report")?;
+        }
         tx.open_table(REPORT_IDS)
             .db(self, "write report")?
             .insert(r.control_id, id)
@@ -261,6 +268,40 @@ impl Store {
             }
         }
         Ok(hits)
+    }
+
+    /// The report's version among its accession's reports, 1-based in arrival order (1 for a
+    /// report without accession). Read from the durable list of versions, so it is the same
+    /// after a restart; a later report never changes an earlier one's number.
+    pub fn report_version(&self, id: u64) -> Result<u32, StoreError> {
+        const OP: &str = "read report version";
+        let tx = self.read_tx()?;
+        let reports = tx.open_table(REPORTS).db(self, OP)?;
+        let Some(v) = reports.get(id).db(self, OP)? else {
+            return Ok(1);
+        };
+        let rec: ReportRecord = decode(&id.to_string(), v.value())?;
+        let Some(acc) = rec.accession else {
+            return Ok(1);
+        };
+        let ids = self.accession_versions(&tx, &acc)?;
+        let index = ids.iter().position(|&k| k == id).unwrap_or(0);
+        Ok(u32::try_from(index + 1).unwrap_or(u32::MAX))
+    }
+
+    /// The ids of an accession's reports, in arrival order.
+    pub(super) fn accession_versions(
+        &self,
+        tx: &redb::ReadTransaction,
+        accession: &str,
+    ) -> Result<Vec<u64>, StoreError> {
+        let by_acc = tx
+            .open_table(BY_ACCESSION)
+            .db(self, "list report versions")?;
+        match by_acc.get(accession).db(self, "list report versions")? {
+            Some(v) => decode(accession, v.value()),
+            None => Ok(Vec::new()),
+        }
     }
 
     /// Every report, by id.

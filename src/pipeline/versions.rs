@@ -1,0 +1,96 @@
+//! How the results of one report version are told apart in a PACS: SeriesNumber and
+//! SeriesDescription of its SEG and SR, and those of a rejection note. Pure; the version comes
+//! from the store (`Store::report_version`: the report's 1-based place among its accession's
+//! reports in arrival order, durable, so a restart or a rerun gives the same numbers).
+//!
+//! - Version *n* gets SEG SeriesNumber `base + 2(n − 1)` and SR `base + 2(n − 1) + 1`
+//!   (defaults: 9901/9902, then 9903/9904, …).
+//! - Version 1 keeps the plain descriptions ("petground findings", "petground quantitative
+//!   results"); a corrected report (OBR-25 `C`) adds "(corrected report n)", any other later
+//!   version "(report version n)".
+//! - A rejection note (IOCM KOS) takes SeriesNumber `base − 1` (9900): one number, not per
+//!   version, since one note may withdraw several versions.
+
+/// SeriesNumber and SeriesDescription of one version's SEG and SR.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SeriesNames {
+    pub seg_number: i32,
+    pub seg_description: String,
+    pub sr_number: i32,
+    pub sr_description: String,
+}
+
+pub const SEG_DESCRIPTION: &str = "petground findings";
+pub const SR_DESCRIPTION: &str = "petground quantitative results";
+pub const REJECTION_DESCRIPTION: &str = "petground rejection note";
+
+/// The series of report version `version` (1-based), `corrected` when its status is `C`.
+pub fn series_names(base: i32, version: u32, corrected: bool) -> SeriesNames {
+    let offset = i32::try_from(version.saturating_sub(1))
+        .unwrap_or(i32::MAX)
+        .saturating_mul(2);
+    let seg_number = base.saturating_add(offset);
+    let suffix = match (version, corrected) {
+        (0 | 1, false) => String::new(),
+        (_, true) => format!(" (corrected report {version})"),
+        (_, false) => format!(" (report version {version})"),
+    };
+    SeriesNames {
+        seg_number,
+        seg_description: format!("{SEG_DESCRIPTION}{suffix}"),
+        sr_number: seg_number.saturating_add(1),
+        sr_description: format!("{SR_DESCRIPTION}{suffix}"),
+    }
+}
+
+/// SeriesNumber of the rejection notes.
+pub fn rejection_series_number(base: i32) -> i32 {
+    base.saturating_sub(1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_version_has_its_own_series() {
+        let first = series_names(9901, 1, false);
+        assert_eq!(
+            (first.seg_number, first.sr_number),
+            (9901, 9902),
+            "{first:?}"
+        );
+        assert_eq!(first.seg_description, "petground findings");
+        assert_eq!(first.sr_description, "petground quantitative results");
+        let second = series_names(9901, 2, true);
+        assert_eq!((second.seg_number, second.sr_number), (9903, 9904));
+        assert_eq!(
+            second.seg_description,
+            "petground findings (corrected report 2)"
+        );
+        assert_eq!(
+            second.sr_description,
+            "petground quantitative results (corrected report 2)"
+        );
+        let third = series_names(9901, 3, false);
+        assert_eq!(third.seg_number, 9905);
+        assert_eq!(
+            third.seg_description,
+            "petground findings (report version 3)"
+        );
+        // A first report marked corrected (its original never reached the node) says so.
+        assert!(
+            series_names(9901, 1, true)
+                .seg_description
+                .contains("corrected")
+        );
+    }
+
+    #[test]
+    fn numbers_saturate_and_descriptions_fit_lo() {
+        let last = series_names(i32::MAX - 1, u32::MAX, true);
+        assert_eq!((last.seg_number, last.sr_number), (i32::MAX, i32::MAX));
+        assert!(last.sr_description.chars().count() <= 64, "{last:?}");
+        assert_eq!(rejection_series_number(9901), 9900);
+    }
+}
