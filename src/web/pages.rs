@@ -1,6 +1,6 @@
-//! The HTML of the status page, from what the store returns: a summary line, the newest studies,
-//! the newest jobs (per job its state, SEG/SR UIDs, deliveries, a table of its findings —
-//! segment, method and measurements, or why not grounded — and its MIP picture), and the reports.
+//! The HTML of the status page, from what the store returns: a summary line, the newest jobs
+//! first (per job its state, SEG/SR UIDs, deliveries, a table of its findings — segment, method
+//! and measurements, or why not grounded — and its MIP picture), then studies and reports.
 //! Every value from outside is escaped ([`esc`]); like `petground status` the page shows UIDs,
 //! accession numbers, dates and report sentences, never patient names or IDs. No scripts; the
 //! page reloads itself every 10 s.
@@ -65,13 +65,13 @@ pub fn render(v: &View, now: u64) -> String {
         "<style>{STYLE}</style></head><body>\n<h1>petground</h1>\n"
     );
     summary(&mut out, s, now);
-    studies(&mut out, s);
     let mut jobs: Vec<&(String, JobRecord)> = s.jobs.iter().collect();
     jobs.sort_by_key(|(k, j)| (std::cmp::Reverse(j.created_unix), k.clone()));
     let _ = writeln!(out, "<h2>Jobs</h2>{}", shown(jobs.len()));
     for (key, job) in jobs.into_iter().take(SHOWN) {
         self::job(&mut out, s, key, job, v.pictures.contains(key));
     }
+    studies(&mut out, s);
     reports(&mut out, s);
     out.push_str("</body></html>\n");
     out

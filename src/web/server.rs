@@ -2,7 +2,8 @@
 //! connection. `main` binds the listener (STYLE 2); the answers come from [`super::Web`].
 //!
 //! Bounds: at most `web.max_connections` connections at once (one more is answered 503 at once
-//! and closed, so a client never hangs in the backlog); a request head of at most
+//! and closed, so a client never hangs in the backlog; as many such refusals may be in flight,
+//! for at most [`LINGER`] each, and beyond them a connection is closed unanswered); a request head of at most
 //! [`MAX_HEAD_BYTES`] (431 beyond), which must arrive within `web.read_timeout_seconds` (408);
 //! the answer must be written within the same time; `Connection: close` always. On shutdown no
 //! connection is accepted, those open are dropped, and `run` returns.
@@ -44,6 +45,7 @@ pub async fn run(
 ) -> Result<(), WebError> {
     let tracker = TaskTracker::new();
     let slots = Arc::new(Semaphore::new(cfg.max_connections));
+    let refusals = Arc::new(Semaphore::new(cfg.max_connections));
     if let Ok(addr) = listener.local_addr() {
         info!(%addr, "web page listening on http://{addr}/");
     }
@@ -61,9 +63,14 @@ pub async fn run(
             },
         };
         let Ok(permit) = slots.clone().try_acquire_owned() else {
-            // The send buffer of a new connection is empty: this never waits.
-            let _ = stream.try_write(&Response::error(503).to_bytes(false));
             web.count(503);
+            // As many refusals at once as connections; beyond that the connection is dropped.
+            if let Ok(p) = refusals.clone().try_acquire_owned() {
+                tracker.spawn(async move {
+                    refuse(stream).await;
+                    drop(p);
+                });
+            }
             continue;
         };
         let (web, stop) = (web.clone(), shutdown.clone());
@@ -103,6 +110,19 @@ async fn connection(mut stream: TcpStream, web: &Web, limit: Duration) {
     if request.is_err() && matches!(written, Ok(Ok(()))) {
         let _ = timeout(LINGER, drain(&mut stream)).await;
     }
+}
+
+/// Answers 503 without reading the request, then reads and drops it for a moment (so that the
+/// answer is not lost to a reset), all within [`LINGER`].
+async fn refuse(mut stream: TcpStream) {
+    let bytes = Response::error(503).to_bytes(false);
+    let _ = timeout(LINGER, async {
+        stream.write_all(&bytes).await?;
+        stream.shutdown().await?;
+        drain(&mut stream).await;
+        std::io::Result::Ok(())
+    })
+    .await;
 }
 
 /// Reads until the end of the request head. `Ok(None)`: the client went away before sending
