@@ -174,9 +174,11 @@ fn job_seconds(out: &mut String, s: &Snapshot) {
     );
     for outcome in ["done", "failed"] {
         let secs: Vec<u64> = (s.jobs.iter())
-            .filter(|(_, j)| match (&j.state, outcome) {
-                (JobState::Done, "done") | (JobState::Failed { .. }, "failed") => true,
-                _ => false,
+            .filter(|(_, j)| {
+                matches!(
+                    (&j.state, outcome),
+                    (JobState::Done, "done") | (JobState::Failed { .. }, "failed")
+                )
             })
             .filter_map(|(_, j)| Some(j.finished_unix?.saturating_sub(j.created_unix)))
             .collect();
