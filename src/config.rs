@@ -12,6 +12,7 @@ mod grounding;
 mod network;
 mod outbound;
 mod raw;
+mod web;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -22,6 +23,7 @@ pub use grounding::{
 };
 pub use network::{CallingRule, Hl7Config, NodeConfig, ScpConfig, SeriesConfig};
 pub use outbound::{DeliveryConfig, Destination, RoutingConfig};
+pub use web::{DEFAULT_WEB_LISTEN, WebConfig};
 
 use raw::RawConfig;
 
@@ -68,6 +70,8 @@ pub struct Config {
     pub grounding: GroundingConfig,
     /// `[results]`.
     pub results: ResultsConfig,
+    /// `[web]`: the status page and `/metrics`.
+    pub web: WebConfig,
 }
 
 impl Config {
@@ -117,6 +121,7 @@ fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
     let hl7 = network::hl7(&raw.hl7)?;
     let delivery = outbound::delivery(&raw.delivery, node.ae_title.clone(), destinations)?;
     let weak_label = grounding::weak_label(&raw.weak_label)?;
+    let web = web::web(&raw.web, Some(&node))?;
     Ok(Config {
         node,
         scp,
@@ -128,6 +133,7 @@ fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
         model: grounding::model(raw.model),
         grounding: grounding::grounding(&raw.grounding),
         results: grounding::results(&raw.results),
+        web,
     })
 }
 

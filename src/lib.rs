@@ -18,3 +18,4 @@ pub mod status;
 pub mod store;
 pub mod volume;
 pub mod walk;
+pub mod web;

@@ -158,6 +158,15 @@ fn serve(path: &Path) -> Result<(), Failure> {
             .await
             .with_context(|| format!("binding node.hl7_listen {}", cfg.node.hl7_listen))
             .map_err(runtime)?;
+        let web = match cfg.web.listen {
+            Some(addr) => Some(
+                tokio::net::TcpListener::bind(addr)
+                    .await
+                    .with_context(|| format!("binding web.listen {addr}"))
+                    .map_err(runtime)?,
+            ),
+            None => None,
+        };
         let sock = Layout::new(&cfg.node.data_dir).control_socket();
         // The store lock guarantees no other node uses this data dir: a socket file left here
         // is stale.
@@ -178,6 +187,7 @@ fn serve(path: &Path) -> Result<(), Failure> {
             dicom,
             hl7,
             control,
+            web,
         };
         // A failed service stops the node: exit 1 with its name (CONTRACT §1).
         let stopped = node::run(cfg, Arc::new(store), grounder, listeners, shutdown).await;

@@ -1,5 +1,5 @@
 //! A running node: wires the listeners that `main` bound to the services behind them (DICOM SCP,
-//! HL7 listener, series-completeness watcher, pipeline, delivery, local status socket), gives
+//! HL7 listener, series-completeness watcher, pipeline, delivery, local status socket, web page), gives
 //! each its own part of the config, and supervises them under one shutdown token. No socket is
 //! bound here.
 //!
@@ -39,6 +39,8 @@ pub struct Listeners {
     /// `data_dir/petground.sock`: `petground status` reads the node's state through it while the
     /// node holds the index open.
     pub control: UnixListener,
+    /// `web.listen`, unless the page is turned off (`listen = ""`).
+    pub web: Option<TcpListener>,
 }
 
 /// How much longer than the services' own drain deadlines the node waits before aborting them.
@@ -98,6 +100,10 @@ pub async fn run(
     let delivery =
         crate::delivery::run(store.clone(), cfg.delivery, wake_delivery, shutdown.clone());
     services.start("delivery", delivery);
+    if let Some(web) = listeners.web {
+        let page = crate::web::run(web, shutdown.clone(), store.clone(), cfg.web);
+        services.start("web", page);
+    }
     services.start(
         "status-socket",
         serve_status(listeners.control, store, shutdown),

@@ -95,6 +95,7 @@ fn storing_resumes_by_itself_after_the_index_disk_was_full() {
             dicom,
             hl7,
             control,
+            web: None,
         };
         tokio::spawn(petground::node::run(
             cfg,

@@ -56,6 +56,7 @@ async fn start(dir: &Path, extra: &str, dicom: Option<TcpListener>) -> Running {
         dicom,
         hl7,
         control,
+        web: None,
     };
     let task = tokio::spawn(petground::node::run(
         cfg,

@@ -364,7 +364,7 @@ fn node_with(dir: &Path, dicom: &str) -> Node {
         &config,
         format!(
             "[node]\nae_title = \"PETGROUND\"\ndicom_listen = \"127.0.0.1:0\"\n\
-             hl7_listen = \"127.0.0.1:0\"\ndata_dir = \"{}\"\n\n[dicom]\n{dicom}\n",
+             hl7_listen = \"127.0.0.1:0\"\ndata_dir = \"{}\"\n[web]\nlisten = \"\"\n\n[dicom]\n{dicom}\n",
             dir.join("var").display()
         ),
     )

@@ -34,6 +34,9 @@ pub(super) struct RawConfig {
     pub grounding: RawGrounding,
     #[serde(default)]
     pub results: RawResults,
+    /// `[web]`: its shape and defaults live in `super::web`.
+    #[serde(default)]
+    pub web: super::web::RawWeb,
 }
 
 #[derive(Debug, Deserialize)]

@@ -204,11 +204,13 @@ fn job_files(
     Ok((pet, ct))
 }
 
-/// What a job made: the finding records and the encoded SEG and SR (SOP Instance UID, bytes).
+/// What a job made: the finding records, the encoded SEG and SR (SOP Instance UID, bytes) and
+/// the MIP picture with the segments outlined (PNG; for the web page).
 struct Products {
     findings: Vec<FindingOutcome>,
     seg: Option<(Uid, Vec<u8>)>,
     sr: Option<(Uid, Vec<u8>)>,
+    picture: Vec<u8>,
 }
 
 /// The job core on the job's files, with its objects encoded. An error here fails the job (it
@@ -241,6 +243,7 @@ fn run_core(
         findings: record::finding_records(&findings, &grounded.findings),
         seg: grounded.seg.as_ref().map(encode).transpose()?,
         sr: grounded.sr.as_ref().map(encode).transpose()?,
+        picture: picture::grounded_png(&grounded, &findings),
     })
 }
 
@@ -272,6 +275,7 @@ fn record_done(
     job.findings = products.findings;
     job.seg = products.seg.as_ref().map(|(sop, _)| sop.clone());
     job.sr = products.sr.as_ref().map(|(sop, _)| sop.clone());
+    write_picture(store, key, &products.picture);
     let deliveries = outbox_items(cfg, key, &files);
     job.state = JobState::Done;
     job.finished_unix = Some(unix_now());
@@ -323,6 +327,15 @@ fn series_files(store: &Store, series: &str) -> Result<Vec<PathBuf>, StoreError>
         .collect();
     files.sort();
     Ok(files)
+}
+
+/// Writes the job's picture durably before the job is marked done (so a done job's picture is
+/// there). Only the web page shows it: a failure is logged and the job goes on.
+fn write_picture(store: &Store, key: &str, png: &[u8]) {
+    let path = store.layout().absolute(Layout::picture_rel(key));
+    if let Err(e) = crate::store::write_durably(&path, png) {
+        warn!(error = %e, "job picture not written");
+    }
 }
 
 /// Writes an encoded SEG or SR durably to the outbox and returns its path relative to the

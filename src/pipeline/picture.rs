@@ -204,6 +204,27 @@ pub fn render_png(suv: &Volume, overlays: &[Overlay]) -> Vec<u8> {
     out
 }
 
+/// The picture of a job: every segment outlined, its legend the SUVmax, MTV and the sentence
+/// that describes it. A job without segments gets the projections alone.
+pub fn grounded_png(
+    grounded: &super::segmentation::Grounded,
+    findings: &[crate::report::Finding],
+) -> Vec<u8> {
+    let overlays: Vec<Overlay> = grounded
+        .segments()
+        .map(|(d, g)| Overlay {
+            mask: &g.mask,
+            legend: format!(
+                "SUVmax {:.1}, MTV {:.1} mL - {}",
+                g.measurements.suv_max,
+                g.measurements.mtv_ml,
+                findings.get(d).map(|f| f.sentence.as_str()).unwrap_or("")
+            ),
+        })
+        .collect();
+    render_png(&grounded.suv, &overlays)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -8,6 +8,7 @@
 //! data_dir/studies/<study>/<series>/<sop>.dcm       stored instances (`<sop>.v<N>.dcm`: version N)
 //! data_dir/outbox/<sop>.dcm                         SEG and SR files to deliver
 //! data_dir/quarantine/                              data sets that failed, with the reason
+//! data_dir/pictures/<study>/<report>.png            each done job's MIP picture (the web page)
 //! data_dir/petground.sock                           the running node's status socket
 //! ```
 //! Every name below a folder is a validated UID ([`Uid`]) or a name the node made itself.
@@ -99,6 +100,17 @@ impl Layout {
         self.quarantine().join(name)
     }
 
+    /// The MIP pictures of done jobs (shown by the web page; nothing depends on them).
+    pub fn pictures(&self) -> PathBuf {
+        self.root.join("pictures")
+    }
+
+    /// Where the picture of the job `key` ([`super::job_key`]: `<study>/<report>`) lives,
+    /// relative to the data dir.
+    pub fn picture_rel(key: &str) -> String {
+        format!("pictures/{key}.png")
+    }
+
     /// The running node's status socket.
     pub fn control_socket(&self) -> PathBuf {
         self.root.join(CONTROL_SOCKET)
@@ -157,6 +169,10 @@ mod tests {
         assert_eq!(
             l.absolute(Layout::outbox_rel("1.2")),
             l.outbox().join("1.2.dcm")
+        );
+        assert_eq!(
+            l.absolute(Layout::picture_rel(&crate::store::job_key("1.2", 7))),
+            l.pictures().join("1.2/7.png")
         );
         assert_eq!(
             l.series_dir(&uid("1.1"), &uid("1.2")),

@@ -50,11 +50,12 @@ pub struct Node {
     log: std::sync::Mutex<mpsc::Receiver<String>>,
 }
 
-/// Writes a config whose listeners use port 0 and whose data dir is `dir/var`.
+/// Writes a config whose listeners (the web page's too) use port 0 and whose data dir is
+/// `dir/var`. `extra` follows `[dicom]` (it may continue that table); `[web]` comes last.
 pub fn write_config(dir: &Path, extra: &str) -> PathBuf {
     let text = format!(
         "[node]\nae_title = \"PETGROUND\"\ndicom_listen = \"127.0.0.1:0\"\nhl7_listen = \"127.0.0.1:0\"\n\
-         data_dir = \"{}\"\n\n[dicom]\nmin_free_disk_mb = 1\n{extra}\n",
+         data_dir = \"{}\"\n\n[dicom]\nmin_free_disk_mb = 1\n{extra}\n[web]\nlisten = \"127.0.0.1:0\"\n",
         dir.join("var").display()
     );
     let path = dir.join("petground.toml");
