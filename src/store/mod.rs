@@ -6,7 +6,7 @@
 //! Modules, each depending only on those above it: `error`, `backend`, `layout`, `durable`,
 //! `matching` (pure), `index` (studies, series, instances, events), `header`, `report_record`,
 //! `reports`,
-//! `instances`, `reconcile`, `jobs`. This root opens the index and hands out transactions.
+//! `instances`, `reconcile`, `jobs`, `requeue` (operator requests). This root opens the index and hands out transactions.
 mod backend;
 pub mod durable;
 mod error;
@@ -19,6 +19,7 @@ pub mod matching;
 mod reconcile;
 mod report_record;
 mod reports;
+mod requeue;
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -33,11 +34,12 @@ pub use index::{Completion, Event, EventKind, InstanceRecord, SeriesRecord, Stud
 pub use instances::StoreOutcome;
 pub use jobs::{
     Agreement, DeliveryState, FindingOutcome, JobPlan, JobRecord, JobState, OutboxItem, OutboxKind,
-    job_key,
+    job_key, job_version_key,
 };
 pub use layout::Layout;
 pub use report_record::{IncomingReport, ReportMatch, ReportRecord, ReportState, ReportStatus};
 pub use reports::ReportIntake;
+pub use requeue::{Reprocess, Resend};
 
 use crate::ids::Uid;
 use error::Db;
