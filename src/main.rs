@@ -435,8 +435,9 @@ fn findings(path: &Path) -> Result<(), Failure> {
 fn status(path: &Path, json: bool, all: bool, filter: Filter) -> Result<(), Failure> {
     let cfg = load(path)?;
     let whole = all || !filter.is_empty();
-    let doc = control::status_document(&cfg.node.data_dir, filter).map_err(runtime)?;
-    let Some(doc) = doc.or_else(|| json.then(Default::default)) else {
+    let dir = &cfg.node.data_dir;
+    let doc = control::status_document(dir, filter.clone()).map_err(runtime)?;
+    let Some(doc) = doc.or_else(|| json.then(|| petground::status::empty(dir, &filter))) else {
         println!("no data yet in {}", cfg.node.data_dir.display());
         return Ok(());
     };

@@ -67,6 +67,17 @@ pub fn document(store: &Store, filter: &Filter, source: Source) -> Result<Docume
     Ok(build::document(&snapshot, filter, ctx))
 }
 
+/// The document of a data dir that has no index yet.
+pub fn empty(data_dir: &std::path::Path, filter: &Filter) -> Document {
+    let ctx = Context {
+        source: Source::Store.as_str().to_owned(),
+        data_dir: data_dir.display().to_string(),
+        disk_free_bytes: fs4::available_space(data_dir).ok(),
+        now: unix_now(),
+    };
+    build::document(&Snapshot::default(), filter, ctx)
+}
+
 /// Every item as text (what a client that sends no request on the control socket gets).
 pub fn status_text(store: &Store) -> Result<String, StoreError> {
     Ok(text::full(&document(
