@@ -25,65 +25,82 @@ pub struct Context {
 /// The document of `s`, restricted to `filter`'s study.
 pub fn document(s: &Snapshot, filter: &Filter, ctx: Context) -> Document {
     let sel = Selection::of(s, filter);
-    let mut studies: Vec<StudyEntry> = (s.studies.iter())
-        .filter(|(uid, _)| sel.study(uid))
-        .map(|(uid, r)| study(uid, r, &s.series))
-        .collect();
-    studies.sort_by(|a, b| (b.received_unix, &b.uid).cmp(&(a.received_unix, &a.uid)));
-    let mut series: Vec<SeriesEntry> = (s.series.iter())
-        .filter(|(_, r)| sel.study(&r.study))
-        .map(|(uid, r)| series_entry(uid, r))
-        .collect();
-    series.sort_by(|a, b| (b.last_received_unix, &b.uid).cmp(&(a.last_received_unix, &a.uid)));
-    let mut reports: Vec<ReportEntry> = (s.reports.iter())
-        .filter(|(id, _)| sel.report(*id))
-        .map(|(id, r)| report(*id, r))
-        .collect();
-    reports.sort_by(|a, b| b.id.cmp(&a.id));
-    let mut jobs: Vec<JobEntry> = (s.jobs.iter())
-        .filter(|(_, j)| sel.study(&j.study) || sel.report(j.report))
-        .map(|(key, j)| job(key, j))
-        .collect();
-    jobs.sort_by(|a, b| {
-        (b.created_unix, b.report, b.version).cmp(&(a.created_unix, a.report, a.version))
-    });
+    let jobs = jobs(s, &sel);
     let keys: BTreeSet<&str> = jobs.iter().map(|j| j.key.as_str()).collect();
     let mut deliveries: Vec<DeliveryEntry> = (s.outbox.iter())
         .filter(|(_, d)| filter.is_empty() || keys.contains(d.job.as_str()))
         .map(|(id, d)| delivery(*id, d))
         .collect();
-    deliveries.sort_by(|a, b| b.id.cmp(&a.id));
+    deliveries.sort_by_key(|d| std::cmp::Reverse(d.id));
     let events: Vec<&(u64, Event)> = (s.events.iter())
         .filter(|(_, e)| sel.event(&e.kind))
         .collect();
-    let counts = Counts {
-        studies: studies.len() as u64,
-        series: StateCounts::of(series.iter().map(|e| e.state.as_str())),
-        reports: StateCounts::of(reports.iter().map(|e| e.state.as_str())),
-        jobs: StateCounts::of(jobs.iter().map(|e| e.state.as_str())),
-        deliveries: StateCounts::of(deliveries.iter().map(|e| e.state.as_str())),
-        events: events.len() as u64,
-    };
-    Document {
+    let mut d = Document {
         schema: SCHEMA,
         generated_unix: ctx.now,
         source: ctx.source,
         data_dir: ctx.data_dir,
         disk_free_bytes: ctx.disk_free_bytes,
         filter: filter.clone(),
-        counts,
-        studies,
-        series,
-        reports,
-        jobs,
-        deliveries,
+        studies: studies(s, &sel),
+        series: series(s, &sel),
+        reports: reports(s, &sel),
         events: events
             .iter()
             .rev()
             .take(EVENTS_SHOWN)
             .map(|e| event(e))
             .collect(),
-    }
+        ..Document::default()
+    };
+    d.jobs = jobs;
+    d.deliveries = deliveries;
+    d.counts = Counts {
+        studies: d.studies.len() as u64,
+        series: StateCounts::of(d.series.iter().map(|e| e.state.as_str())),
+        reports: StateCounts::of(d.reports.iter().map(|e| e.state.as_str())),
+        jobs: StateCounts::of(d.jobs.iter().map(|e| e.state.as_str())),
+        deliveries: StateCounts::of(d.deliveries.iter().map(|e| e.state.as_str())),
+        events: events.len() as u64,
+    };
+    d
+}
+
+fn studies(s: &Snapshot, sel: &Selection) -> Vec<StudyEntry> {
+    let mut v: Vec<StudyEntry> = (s.studies.iter())
+        .filter(|(uid, _)| sel.study(uid))
+        .map(|(uid, r)| study(uid, r, &s.series))
+        .collect();
+    v.sort_by(|a, b| (b.received_unix, &b.uid).cmp(&(a.received_unix, &a.uid)));
+    v
+}
+
+fn series(s: &Snapshot, sel: &Selection) -> Vec<SeriesEntry> {
+    let mut v: Vec<SeriesEntry> = (s.series.iter())
+        .filter(|(_, r)| sel.study(&r.study))
+        .map(|(uid, r)| series_entry(uid, r))
+        .collect();
+    v.sort_by(|a, b| (b.last_received_unix, &b.uid).cmp(&(a.last_received_unix, &a.uid)));
+    v
+}
+
+fn reports(s: &Snapshot, sel: &Selection) -> Vec<ReportEntry> {
+    let mut v: Vec<ReportEntry> = (s.reports.iter())
+        .filter(|(id, _)| sel.report(*id))
+        .map(|(id, r)| report(*id, r))
+        .collect();
+    v.sort_by_key(|r| std::cmp::Reverse(r.id));
+    v
+}
+
+/// Newest first; a reprocessed version before the one it replaces even within one second.
+fn jobs(s: &Snapshot, sel: &Selection) -> Vec<JobEntry> {
+    let mut v: Vec<JobEntry> = (s.jobs.iter())
+        .filter(|(_, j)| sel.study(&j.study) || sel.report(j.report))
+        .map(|(key, j)| job(key, j))
+        .collect();
+    v.sort_by_key(|j| std::cmp::Reverse((j.created_unix, j.report, j.version)));
+    v
 }
 
 /// The studies and reports a filter keeps (everything without one).

@@ -37,8 +37,8 @@ pub struct JobRecord {
     /// SOP Instance UID of the SR that goes with the SEG, if any (`[results] sr`).
     #[serde(default)]
     pub sr: Option<Uid>,
-    /// 1 for the job a report gets; `petground reprocess` adds versions 2, 3, … as new records
-    /// beside the old ones (records written before versions existed are version 1).
+    /// 1 for the job a report gets; `petground reprocess` adds versions 2, 3, … as records
+    /// of their own (`requeue`); records written before versions existed read as 1.
     #[serde(default = "first_version")]
     pub version: u32,
 }
@@ -168,18 +168,9 @@ pub enum DeliveryState {
     },
 }
 
-/// The key of a report's first job: `study/report`.
+/// The key of a report's first job (version 1): `study/report`.
 pub fn job_key(study: &str, report: u64) -> String {
     format!("{study}/{report}")
-}
-
-/// The key of a job version: `study/report` for version 1 (as before versions existed),
-/// `study/report/vN` for a reprocessed one.
-pub fn job_version_key(study: &str, report: u64, version: u32) -> String {
-    match version {
-        0 | 1 => job_key(study, report),
-        n => format!("{study}/{report}/v{n}"),
-    }
 }
 
 impl Store {

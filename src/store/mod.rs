@@ -34,12 +34,12 @@ pub use index::{Completion, Event, EventKind, InstanceRecord, SeriesRecord, Stud
 pub use instances::StoreOutcome;
 pub use jobs::{
     Agreement, DeliveryState, FindingOutcome, JobPlan, JobRecord, JobState, OutboxItem, OutboxKind,
-    job_key, job_version_key,
+    job_key,
 };
 pub use layout::Layout;
 pub use report_record::{IncomingReport, ReportMatch, ReportRecord, ReportState, ReportStatus};
 pub use reports::ReportIntake;
-pub use requeue::{Reprocess, Resend};
+pub use requeue::{Reprocess, Resend, job_version_key};
 
 use crate::ids::Uid;
 use error::Db;

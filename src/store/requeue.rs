@@ -46,30 +46,10 @@ impl Store {
                 let (k, v) = row.db(self, OP)?;
                 items.push(decode(&k.value().to_string(), v.value())?);
             }
-            let segs: Vec<&OutboxItem> = (items.iter())
-                .filter(|i| i.kind == OutboxKind::Seg && i.sop_instance.as_str() == seg)
-                .collect();
-            let Some(first) = segs.first() else {
-                return Ok(Resend::UnknownSeg);
+            let fresh = match copies(&items, seg, to, now) {
+                Ok(fresh) => fresh,
+                Err(refusal) => return Ok(refusal),
             };
-            let mut dests: Vec<&str> = Vec::new();
-            for d in segs.iter().map(|i| i.destination.as_str()) {
-                if !dests.contains(&d) && to.is_none_or(|t| t == d) {
-                    dests.push(d);
-                }
-            }
-            if let Some(t) = to.filter(|_| dests.is_empty()) {
-                dests.push(t);
-            }
-            if let Some(busy) =
-                (segs.iter()).find(|i| dests.contains(&i.destination.as_str()) && is_pending(i))
-            {
-                return Ok(Resend::StillPending {
-                    destination: busy.destination.clone(),
-                });
-            }
-            let files = files_of_job(&items, first);
-            let fresh = fresh_items(&files, &dests, now);
             let mut due = tx.open_table(DUE).db(self, OP)?;
             let mut ids = Vec::new();
             for (id, item) in (next_id(&out, self)?..).zip(&fresh) {
@@ -84,7 +64,7 @@ impl Store {
     }
 
     /// Queues a new version of the study's newest job (same report and PET series): a new
-    /// record under [`super::job_version_key`], beside the old ones.
+    /// record under [`job_version_key`], beside the old ones.
     pub fn reprocess(&self, study: &str, now: u64) -> Result<Reprocess, StoreError> {
         const OP: &str = "reprocess";
         let tx = self.write_tx()?;
@@ -114,7 +94,7 @@ impl Store {
                 now,
             );
             job.version = newest.version.max(1) + 1;
-            let key = super::job_version_key(study, job.report, job.version);
+            let key = job_version_key(study, job.report, job.version);
             jobs.insert(key.as_str(), encode(&job).as_slice())
                 .db(self, OP)?;
             queue_job(self, &tx, &key, now)?;
@@ -128,8 +108,48 @@ impl Store {
     }
 }
 
+/// The new entries that resend `seg` (to `to`, or where it went before), or why there are none.
+fn copies(
+    items: &[OutboxItem],
+    seg: &str,
+    to: Option<&str>,
+    now: u64,
+) -> Result<Vec<OutboxItem>, Resend> {
+    let segs: Vec<&OutboxItem> = (items.iter())
+        .filter(|i| i.kind == OutboxKind::Seg && i.sop_instance.as_str() == seg)
+        .collect();
+    let Some(first) = segs.first() else {
+        return Err(Resend::UnknownSeg);
+    };
+    let mut dests: Vec<&str> = Vec::new();
+    for d in segs.iter().map(|i| i.destination.as_str()) {
+        if !dests.contains(&d) && to.is_none_or(|t| t == d) {
+            dests.push(d);
+        }
+    }
+    if let Some(t) = to.filter(|_| dests.is_empty()) {
+        dests.push(t);
+    }
+    let busy = (segs.iter()).find(|i| dests.contains(&i.destination.as_str()) && is_pending(i));
+    if let Some(busy) = busy {
+        return Err(Resend::StillPending {
+            destination: busy.destination.clone(),
+        });
+    }
+    Ok(fresh_items(&files_of_job(items, first), &dests, now))
+}
+
 fn is_pending(item: &OutboxItem) -> bool {
     matches!(item.state, DeliveryState::Pending { .. })
+}
+
+/// The key of a job version: `study/report` for version 1 (the key a report's first job has
+/// always had), `study/report/vN` for a reprocessed one.
+pub fn job_version_key(study: &str, report: u64, version: u32) -> String {
+    match version {
+        0 | 1 => super::job_key(study, report),
+        n => format!("{study}/{report}/v{n}"),
+    }
 }
 
 fn queue_job(store: &Store, tx: &WriteTransaction, key: &str, now: u64) -> Result<(), StoreError> {
