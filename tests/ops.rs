@@ -256,6 +256,7 @@ fn status_resend_and_reprocess_on_a_running_node() {
     resend(&config, &seg, &pacs2);
     reprocess(&config, &truth.accession_number, &seg, &pacs);
 
+    control_socket_versions(&node.data_dir().join("petground.sock"));
     let (code, _, err) = petground(&["resend", "9.9.9"], &config);
     assert_eq!(code, 1, "unknown SEG: {err}");
     assert!(err.contains("no SEG with SOP Instance UID 9.9.9"), "{err}");
@@ -274,6 +275,28 @@ fn status_resend_and_reprocess_on_a_running_node() {
         list(&offline, "jobs").len(),
         2,
         "both job versions are on record"
+    );
+}
+
+/// A client that sends nothing gets the status text (the protocol before version 1); a request
+/// of another version gets an `unsupported` error.
+fn control_socket_versions(sock: &Path) {
+    use std::io::{Read, Write};
+    use std::os::unix::net::UnixStream;
+    let mut c = UnixStream::connect(sock).expect("connect");
+    c.shutdown(std::net::Shutdown::Write).expect("shutdown");
+    let mut text = String::new();
+    c.read_to_string(&mut text).expect("read");
+    assert!(text.contains("\njobs: 2\n"), "legacy text: {text}");
+    let mut c = UnixStream::connect(sock).expect("connect");
+    c.write_all(b"{\"v\":2,\"op\":\"status\"}\n")
+        .expect("write");
+    let mut answer = String::new();
+    c.read_to_string(&mut answer).expect("read");
+    let v: Value = serde_json::from_str(&answer).expect("JSON answer");
+    assert_eq!(
+        (v["reply"].as_str(), v["kind"].as_str()),
+        (Some("error"), Some("unsupported"))
     );
 }
 
@@ -297,6 +320,7 @@ fn filters(config: &Path, study: &str, accession: &str) {
     assert!(text.contains("    finding: "), "full lists: {text}");
     let (code, text, _) = petground(&["status"], config);
     assert_eq!(code, 0);
+    println!("{text}");
     assert!(
         text.contains("jobs: 1 (0 queued, 0 running, 1 done"),
         "{text}"
