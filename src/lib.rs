@@ -1,6 +1,7 @@
 //! petground: a DICOM network node that grounds PET/CT report findings in the PET volume and
 //! returns a DICOM SEG. This crate root only names the modules; `main.rs` owns the process.
 pub mod config;
+pub mod control;
 pub mod delivery;
 pub mod dicom;
 pub mod ground;

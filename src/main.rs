@@ -10,7 +10,9 @@ use std::sync::Arc;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use petground::config::Config;
+use petground::control::{self, ErrorKind, Op, Reply};
 use petground::node;
+use petground::status::Filter;
 use petground::store::{Layout, Store};
 
 #[derive(Parser)]
@@ -61,8 +63,43 @@ enum Command {
         #[arg(long)]
         config: Option<PathBuf>,
     },
-    /// Print the studies, series and events the node knows, with their state.
+    /// Print what the node knows, newest first, with times: a summary; every item with --all;
+    /// one study's items with --study or --accession; the status document with --json.
     Status {
+        #[arg(long, default_value = "conf/petground.toml")]
+        config: PathBuf,
+        #[arg(long)]
+        json: bool,
+        /// List every study, series, report, job, delivery and the newest events.
+        #[arg(long)]
+        all: bool,
+        #[arg(long, conflicts_with = "accession")]
+        study: Option<String>,
+        #[arg(long)]
+        accession: Option<String>,
+    },
+    /// C-ECHO the destination named DEST in the config; exit 0 when it answers success.
+    Echo {
+        dest: String,
+        #[arg(long, default_value = "conf/petground.toml")]
+        config: PathBuf,
+    },
+    /// Queue a delivered or failed SEG (and its SR) again, through the running node.
+    Resend {
+        seg_uid: String,
+        /// A destination name from the config (default: where it was queued for before).
+        #[arg(long)]
+        to: Option<String>,
+        #[arg(long, default_value = "conf/petground.toml")]
+        config: PathBuf,
+    },
+    /// Run the study's job again (a new job version, a new SEG and SR), through the running node.
+    #[command(group(clap::ArgGroup::new("which").required(true).args(["study", "accession"])))]
+    Reprocess {
+        #[arg(long)]
+        study: Option<String>,
+        #[arg(long)]
+        accession: Option<String>,
         #[arg(long, default_value = "conf/petground.toml")]
         config: PathBuf,
     },
@@ -90,7 +127,24 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Serve { config } => serve(&config),
         Command::CheckConfig { config } => check_config(&config),
-        Command::Status { config } => status(&config),
+        Command::Status {
+            config,
+            json,
+            all,
+            study,
+            accession,
+        } => status(&config, json, all, Filter { study, accession }),
+        Command::Echo { dest, config } => echo(&config, &dest),
+        Command::Resend {
+            seg_uid,
+            to,
+            config,
+        } => resend(&config, seg_uid, to),
+        Command::Reprocess {
+            study,
+            accession,
+            config,
+        } => ask(&config, Op::Reprocess { study, accession }),
         Command::Findings { json: _, file } => findings(&file),
         Command::Suv { files } => suv(&files),
         Command::Ground {
@@ -388,26 +442,86 @@ fn findings(path: &Path) -> Result<(), Failure> {
         .map_err(runtime)
 }
 
-fn status(path: &Path) -> Result<(), Failure> {
-    use std::io::Read;
+fn status(path: &Path, json: bool, all: bool, filter: Filter) -> Result<(), Failure> {
     let cfg = load(path)?;
-    let (dir, layout) = (&cfg.node.data_dir, Layout::new(&cfg.node.data_dir));
-    if let Ok(mut conn) = std::os::unix::net::UnixStream::connect(layout.control_socket()) {
-        let mut text = String::new();
-        conn.read_to_string(&mut text)
-            .context("reading the running node's status")
-            .map_err(runtime)?;
-        print!("{text}");
+    let whole = all || !filter.is_empty();
+    let dir = &cfg.node.data_dir;
+    let doc = control::status_document(dir, filter.clone()).map_err(runtime)?;
+    let Some(doc) = doc.or_else(|| json.then(|| petground::status::empty(dir, &filter))) else {
+        println!("no data yet in {}", cfg.node.data_dir.display());
         return Ok(());
+    };
+    if json {
+        let text = serde_json::to_string_pretty(&doc).context("status document");
+        println!("{}", text.map_err(runtime)?);
+    } else if whole {
+        print!("{}", petground::status::text::full(&doc));
+    } else {
+        print!("{}", petground::status::text::summary(&doc));
     }
-    if !layout.index().exists() {
-        println!("no data yet in {}", dir.display());
-        return Ok(());
+    Ok(())
+}
+
+/// C-ECHO to a configured destination: 0 success, 1 no answer or another status, 2 no such name.
+fn echo(path: &Path, name: &str) -> Result<(), Failure> {
+    let cfg = load(path)?;
+    let dests = &cfg.delivery.destinations;
+    let Some(dest) = dests.iter().find(|d| d.name == name) else {
+        let known: Vec<&str> = dests.iter().map(|d| d.name.as_str()).collect();
+        let e = anyhow::anyhow!("no destination named `{name}` (configured: {known:?})");
+        return Err(usage(e));
+    };
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")
+        .map_err(runtime)?;
+    let opts = petground::dicom::scu::ScuOptions::default();
+    let calling = &cfg.delivery.calling;
+    let who = format!("{name} ({}@{})", dest.ae_title, dest.address);
+    match rt.block_on(petground::dicom::scu::echo(dest, calling, &opts)) {
+        Ok(0) => {
+            println!("C-ECHO {who}: success");
+            Ok(())
+        }
+        Ok(status) => Err(runtime(anyhow::anyhow!(
+            "C-ECHO {who}: status {status:04X}"
+        ))),
+        Err(e) => Err(runtime(anyhow::anyhow!("C-ECHO {who}: {e}"))),
     }
-    let store = Store::open(dir).map_err(runtime)?;
-    print!(
-        "{}",
-        petground::status::status_text(&store).map_err(runtime)?
-    );
+}
+
+/// `resend`: `--to` must name a configured destination (exit 2 otherwise).
+fn resend(path: &Path, seg: String, to: Option<String>) -> Result<(), Failure> {
+    let cfg = load(path)?;
+    if let Some(t) = &to
+        && !cfg.delivery.destinations.iter().any(|d| &d.name == t)
+    {
+        return Err(usage(anyhow::anyhow!("--to: no destination named `{t}`")));
+    }
+    ask(path, Op::Resend { seg, to })
+}
+
+/// Sends a request to the running node and prints its answer; exit 1 when the node is not
+/// running or refuses, 2 when it calls the request malformed.
+fn ask(path: &Path, op: Op) -> Result<(), Failure> {
+    let cfg = load(path)?;
+    let sock = Layout::new(&cfg.node.data_dir).control_socket();
+    let reply = control::request(&sock, op).map_err(runtime)?;
+    match reply {
+        Reply::Resent { seg, deliveries } => {
+            println!("SEG {seg} queued again: outbox entries {deliveries:?}");
+        }
+        Reply::Reprocessing {
+            study,
+            job,
+            version,
+        } => println!("study {study}: job {job} (version {version}) queued"),
+        Reply::Error {
+            kind: ErrorKind::BadRequest,
+            message,
+        } => return Err(usage(anyhow::anyhow!(message))),
+        other => return Err(runtime(control::refused(other))),
+    }
     Ok(())
 }

@@ -1,5 +1,5 @@
 //! A running node: wires the listeners that `main` bound to the services behind them (DICOM SCP,
-//! HL7 listener, series-completeness watcher, pipeline, delivery, local status socket, web page), gives
+//! HL7 listener, series-completeness watcher, pipeline, delivery, local control socket, web page), gives
 //! each its own part of the config, and supervises them under one shutdown token. No socket is
 //! bound here.
 //!
@@ -15,17 +15,15 @@ mod services;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, UnixListener};
 use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
-use tracing::{info, warn};
+use tracing::info;
 
 use crate::config::Config;
 use crate::dicom::scp::{self, ScpContext};
 use crate::ground::grounder::Grounder;
 use crate::label::LabelParams;
-use crate::listen;
 use crate::pipeline::PipelineConfig;
 use crate::store::{Event, ReportIntake, Store};
 
@@ -36,8 +34,8 @@ use services::Services;
 pub struct Listeners {
     pub dicom: TcpListener,
     pub hl7: TcpListener,
-    /// `data_dir/petground.sock`: `petground status` reads the node's state through it while the
-    /// node holds the index open.
+    /// `data_dir/petground.sock`: `petground status`, `resend` and `reprocess` reach the node
+    /// through it while the node holds the index open (`control`).
     pub control: UnixListener,
     /// `web.listen`, unless the page is turned off (`listen = ""`).
     pub web: Option<TcpListener>,
@@ -97,16 +95,24 @@ pub async fn run(
         shutdown.clone(),
     );
     services.start("pipeline", pipeline);
-    let delivery =
-        crate::delivery::run(store.clone(), cfg.delivery, wake_delivery, shutdown.clone());
+    let delivery = crate::delivery::run(
+        store.clone(),
+        cfg.delivery,
+        wake_delivery.clone(),
+        shutdown.clone(),
+    );
     services.start("delivery", delivery);
     if let Some(web) = listeners.web {
         let page = crate::web::run(web, shutdown.clone(), store.clone(), cfg.web);
         services.start("web", page);
     }
+    let control = Arc::new(crate::control::server::Control {
+        store,
+        wake_delivery: wake_delivery.clone(),
+    });
     services.start(
-        "status-socket",
-        serve_status(listeners.control, store, shutdown),
+        "control-socket",
+        crate::control::server::run(listeners.control, control, shutdown),
     );
     let stopped = services.wait(deadline).await;
     info!("node stopped");
@@ -125,34 +131,5 @@ fn pipeline_config(
         sr: cfg.results.sr,
         grounder,
         mode: cfg.grounding.mode,
-    }
-}
-
-/// Answers every connection on the control socket with the status text, then closes it.
-async fn serve_status(
-    listener: UnixListener,
-    store: Arc<Store>,
-    shutdown: CancellationToken,
-) -> std::io::Result<()> {
-    loop {
-        let mut conn = tokio::select! {
-            _ = shutdown.cancelled() => return Ok(()),
-            c = listener.accept() => match c {
-                Ok((conn, _)) => conn,
-                Err(e) if listen::is_fatal(&e) => return Err(e),
-                Err(e) => {
-                    warn!(error = %e, "status socket accept failed");
-                    tokio::time::sleep(listen::ACCEPT_BACKOFF).await;
-                    continue;
-                }
-            },
-        };
-        let s = store.clone();
-        let text = match tokio::task::spawn_blocking(move || crate::status::status_text(&s)).await {
-            Ok(Ok(t)) => t,
-            Ok(Err(e)) => format!("error: {e}\n"),
-            Err(e) => format!("error: {e}\n"),
-        };
-        let _ = conn.write_all(text.as_bytes()).await;
     }
 }

@@ -37,6 +37,7 @@ fn finish(store: &Store, key: &str, deliveries: &[OutboxItem]) {
         findings: Vec::new(),
         seg: Some(uid("2.25.10")),
         sr: Some(uid("2.25.11")),
+        version: 1,
     };
     store.finish_job(key, &job, deliveries).expect("finish job");
 }

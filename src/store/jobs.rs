@@ -37,6 +37,14 @@ pub struct JobRecord {
     /// SOP Instance UID of the SR that goes with the SEG, if any (`[results] sr`).
     #[serde(default)]
     pub sr: Option<Uid>,
+    /// 1 for the job a report gets; `petground reprocess` adds versions 2, 3, … as records
+    /// of their own (`requeue`); records written before versions existed read as 1.
+    #[serde(default = "first_version")]
+    pub version: u32,
+}
+
+fn first_version() -> u32 {
+    1
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -80,6 +88,7 @@ impl JobRecord {
             findings: Vec::new(),
             seg: None,
             sr: None,
+            version: 1,
         }
     }
 }
@@ -163,6 +172,7 @@ pub enum DeliveryState {
     },
 }
 
+/// The key of a report's first job (version 1): `study/report`.
 pub fn job_key(study: &str, report: u64) -> String {
     format!("{study}/{report}")
 }

@@ -1,5 +1,5 @@
 //! Where everything lives below `node.data_dir`: the one place that names files and folders
-//! there. The store, the SCP (quarantine), the pipeline (outbox) and the CLI (status socket)
+//! there. The store, the SCP (quarantine), the pipeline (outbox) and the CLI (control socket)
 //! ask a [`Layout`] instead of joining names themselves.
 //!
 //! ```text
@@ -9,7 +9,7 @@
 //! data_dir/outbox/<sop>.dcm                         SEG and SR files to deliver
 //! data_dir/quarantine/                              data sets that failed, with the reason
 //! data_dir/pictures/<study>/<report>.png            each done job's MIP picture (the web page)
-//! data_dir/petground.sock                           the running node's status socket
+//! data_dir/petground.sock                           the running node's control socket
 //! ```
 //! Every name below a folder is a validated UID ([`Uid`]) or a name the node made itself.
 
@@ -23,7 +23,7 @@ pub struct Layout {
     root: PathBuf,
 }
 
-/// File name of the status socket in the data dir.
+/// File name of the control socket in the data dir.
 pub const CONTROL_SOCKET: &str = "petground.sock";
 
 impl Layout {
@@ -111,7 +111,7 @@ impl Layout {
         format!("pictures/{key}.png")
     }
 
-    /// The running node's status socket.
+    /// The running node's control socket (`status`, `resend`, `reprocess`).
     pub fn control_socket(&self) -> PathBuf {
         self.root.join(CONTROL_SOCKET)
     }

@@ -6,7 +6,7 @@
 //! Modules, each depending only on those above it: `error`, `backend`, `layout`, `durable`,
 //! `matching` (pure), `index` (studies, series, instances, events), `header`, `report_record`,
 //! `reports`,
-//! `instances`, `reconcile`, `jobs`, `rejections`. This root opens the index and hands out transactions.
+//! `instances`, `reconcile`, `jobs`, `rejections`, `requeue` (operator requests), `retention`. This root opens the index and hands out transactions.
 mod backend;
 pub mod durable;
 mod error;
@@ -21,6 +21,7 @@ mod reconcile;
 mod rejections;
 mod report_record;
 mod reports;
+mod requeue;
 mod retention;
 
 use std::fs::File;
@@ -42,6 +43,7 @@ pub use layout::Layout;
 pub use rejections::{Cancellation, RejectionRecord};
 pub use report_record::{IncomingReport, ReportMatch, ReportRecord, ReportState, ReportStatus};
 pub use reports::ReportIntake;
+pub use requeue::{Reprocess, Resend, job_version_key};
 pub use retention::Removed;
 
 use crate::ids::Uid;

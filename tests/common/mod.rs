@@ -136,10 +136,10 @@ impl Node {
         None
     }
 
-    /// `petground status` against this node's config.
+    /// `petground status --all` (every item, one line each) against this node's config.
     pub fn status(&self) -> String {
         let out = Command::new(env!("CARGO_BIN_EXE_petground"))
-            .args(["status", "--config"])
+            .args(["status", "--all", "--config"])
             .arg(&self.config)
             .output()
             .expect("run petground status");
