@@ -168,15 +168,17 @@ fn main() -> ExitCode {
 /// The `--config` default, relative to the working directory as CONTRACT §1 says.
 const DEFAULT_CONFIG: &str = "conf/petground.toml";
 
-/// Loads the config; the default `conf/petground.toml`, when the working directory has none,
-/// falls back to the installed `<prefix>/etc/petground.toml` beside the binary.
-fn load(path: &Path) -> Result<Config, Failure> {
-    let installed = petground::config::paths::installed_config();
-    let path = match installed {
+/// The config file meant by `--config`: the default `conf/petground.toml`, when the working
+/// directory has none, falls back to the installed `<prefix>/etc/petground.toml`.
+fn config_path(path: &Path) -> PathBuf {
+    match petground::config::paths::installed_config() {
         Some(p) if path == Path::new(DEFAULT_CONFIG) && !path.exists() => p,
         _ => path.to_path_buf(),
-    };
-    Config::load(&path).map_err(usage)
+    }
+}
+
+fn load(path: &Path) -> Result<Config, Failure> {
+    Config::load(&config_path(path)).map_err(usage)
 }
 
 /// Validates the config (and that `node.data_dir`, when it exists, is writable) and prints the effective
@@ -188,7 +190,7 @@ fn check_config(path: &Path) -> Result<(), Failure> {
     let text = cfg.to_toml().map_err(usage)?;
     outln!(
         "# {} is valid. The effective configuration, defaults included:",
-        path.display()
+        config_path(path).display()
     )?;
     write_out(format_args!("{text}"))
 }

@@ -47,13 +47,7 @@ fn raw(c: &Config) -> RawConfig {
             send_seg_to: c.routing.send_seg_to.clone(),
         },
         dicom: dicom(c),
-        hl7: RawHl7 {
-            max_message_bytes: c.hl7.max_message_bytes,
-            read_timeout_seconds: c.hl7.read_timeout.as_secs(),
-            idle_timeout_seconds: c.hl7.idle_timeout.as_secs(),
-            max_connections: c.hl7.max_connections,
-            match_patient_and_date: c.hl7.match_patient_and_date,
-        },
+        hl7: hl7(c),
         delivery: RawDelivery {
             max_attempts: c.delivery.max_attempts,
             retry_initial_seconds: c.delivery.retry_initial.as_secs(),
@@ -72,6 +66,16 @@ fn raw(c: &Config) -> RawConfig {
             mode: c.grounding.mode,
         },
         results: RawResults { sr: c.results.sr },
+    }
+}
+
+fn hl7(c: &Config) -> RawHl7 {
+    RawHl7 {
+        max_message_bytes: c.hl7.max_message_bytes,
+        read_timeout_seconds: c.hl7.read_timeout.as_secs(),
+        idle_timeout_seconds: c.hl7.idle_timeout.as_secs(),
+        max_connections: c.hl7.max_connections,
+        match_patient_and_date: c.hl7.match_patient_and_date,
     }
 }
 
