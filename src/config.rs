@@ -9,8 +9,11 @@
 //! import them from here.
 
 mod grounding;
+mod locate;
 mod network;
 mod outbound;
+pub mod paths;
+mod print;
 mod raw;
 mod web;
 
@@ -18,37 +21,74 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 pub use grounding::{
-    DEFAULT_ONNXRUNTIME, Device, GroundingConfig, GroundingMode, ModelConfig, ResultsConfig,
-    SEG_SERIES_NUMBER, WeakLabelConfig,
+    Device, GroundingConfig, GroundingMode, ModelConfig, ResultsConfig, SEG_SERIES_NUMBER,
+    WeakLabelConfig,
 };
 pub use network::{CallingRule, Hl7Config, NodeConfig, ScpConfig, SeriesConfig};
-pub use outbound::{DeliveryConfig, Destination, RoutingConfig};
+pub use outbound::{DeliveryConfig, Destination, PeerAddress, RoutingConfig};
+pub use paths::DEFAULT_ONNXRUNTIME;
 pub use web::{DEFAULT_WEB_LISTEN, WebConfig};
 
 use raw::RawConfig;
 
+/// Where in the config an error is: the file (none for bare TOML text) and the 1-based line.
+/// Displays as `FILE:LINE: ` (or the parts known), ready to prefix a message.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Place {
+    pub file: Option<PathBuf>,
+    pub line: Option<usize>,
+}
+
+impl std::fmt::Display for Place {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match (&self.file, self.line) {
+            (Some(file), Some(line)) => write!(f, "{}:{line}: ", file.display()),
+            (Some(file), None) => write!(f, "{}: ", file.display()),
+            (None, Some(line)) => write!(f, "line {line}: "),
+            (None, None) => Ok(()),
+        }
+    }
+}
+
+/// A config that cannot be used; every variant names the full key where there is one.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("cannot read config file {path}: {source}")]
+    /// The io error is part of the message, not a `source`, so that a printed error chain
+    /// says it once.
+    #[error("cannot read config file {}: {error}", path.display())]
     Read {
         path: PathBuf,
-        source: std::io::Error,
+        error: std::io::Error,
     },
-    #[error("config file {path}: {message}")]
-    Parse { path: PathBuf, message: String },
-    #[error("config key `{key}`: {reason}")]
-    Invalid { key: String, reason: String },
+    /// Not TOML, or a key that is unknown, missing or of the wrong type.
+    #[error("{at}{}{message}", key.as_ref().map(|k| format!("config key `{k}`: ")).unwrap_or_default())]
+    Parse {
+        at: Place,
+        key: Option<String>,
+        message: String,
+    },
+    /// A value the node cannot run with.
+    #[error("{at}config key `{key}`: {reason}")]
+    Invalid {
+        at: Place,
+        key: String,
+        reason: String,
+    },
+    /// The configuration cannot be written out as TOML (a path that is not UTF-8).
+    #[error("the effective configuration cannot be printed as TOML: {0}")]
+    Print(String),
 }
 
 fn invalid(key: impl Into<String>, reason: impl Into<String>) -> ConfigError {
     ConfigError::Invalid {
+        at: Place::default(),
         key: key.into(),
         reason: reason.into(),
     }
 }
 
 /// The validated configuration of a node: one typed part per section.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Config {
     /// `[node]`.
     pub node: NodeConfig,
@@ -75,44 +115,98 @@ pub struct Config {
 }
 
 impl Config {
-    /// Reads and validates a config file.
+    /// Reads and validates a config file. Its relative paths resolve against its folder.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        let text = std::fs::read_to_string(path).map_err(|error| ConfigError::Read {
             path: path.to_owned(),
-            source,
+            error,
         })?;
-        Self::from_toml(&text).map_err(|e| match e {
-            ConfigError::Parse { message, .. } => ConfigError::Parse {
-                path: path.to_owned(),
-                message,
-            },
-            other => other,
-        })
+        parse(&text, Some(&paths::base_of(path))).map_err(|e| in_file(e, path))
     }
 
-    /// Parses and validates TOML text.
+    /// Parses and validates TOML text; relative paths stay relative to the working directory.
     pub fn from_toml(text: &str) -> Result<Self, ConfigError> {
-        let raw: RawConfig = toml::from_str(text).map_err(|e| ConfigError::Parse {
-            path: PathBuf::new(),
-            message: e.message().to_owned() + &span_note(text, e.span()),
-        })?;
-        validate(raw)
+        parse(text, None)
+    }
+
+    /// Checks that `node.data_dir` is a writable folder, so that a node that could not keep
+    /// what it accepts fails before it listens, naming the key. With `create` (the node) a
+    /// missing folder is made first; without it (`check-config`, perhaps run as another user
+    /// than the node's) a folder that does not exist yet is no error.
+    pub fn check_data_dir(&self, create: bool) -> Result<(), ConfigError> {
+        let dir = &self.node.data_dir;
+        if !create && !dir.exists() {
+            return Ok(());
+        }
+        let probe = dir.join(".petground-write-check");
+        std::fs::create_dir_all(dir)
+            .and_then(|()| std::fs::write(&probe, b""))
+            .and_then(|()| std::fs::remove_file(&probe))
+            .map_err(|e| {
+                let reason = format!("{} is not a writable folder: {e}", dir.display());
+                invalid("node.data_dir", reason)
+            })
     }
 }
 
-fn span_note(text: &str, span: Option<std::ops::Range<usize>>) -> String {
-    match span {
-        Some(r) => format!(
-            " (line {})",
-            text[..r.start.min(text.len())].lines().count().max(1)
+fn parse(text: &str, base: Option<&Path>) -> Result<Config, ConfigError> {
+    let raw: RawConfig = toml::from_str(text).map_err(|e| parse_error(text, &e))?;
+    validate(raw, base).map_err(|e| match e {
+        ConfigError::Invalid { key, reason, .. } => ConfigError::Invalid {
+            at: Place {
+                file: None,
+                line: locate::line_of_key(text, &key),
+            },
+            key,
+            reason,
+        },
+        other => other,
+    })
+}
+
+/// A TOML error with the full key it is about and the line (the parser's span starts at the
+/// offending key or value).
+fn parse_error(text: &str, e: &toml::de::Error) -> ConfigError {
+    let message = e.message().trim_end().to_owned();
+    let field = locate::named_field(&message);
+    let (line, key) = match e.span() {
+        Some(span) => (
+            Some(locate::line_of_offset(text, span.start)),
+            locate::key_at(text, span.start, field),
         ),
-        None => String::new(),
+        None => (None, field.map(str::to_owned)),
+    };
+    ConfigError::Parse {
+        at: Place { file: None, line },
+        key,
+        message,
+    }
+}
+
+fn in_file(e: ConfigError, path: &Path) -> ConfigError {
+    let place = |at: Place| Place {
+        file: Some(path.to_owned()),
+        ..at
+    };
+    match e {
+        ConfigError::Parse { at, key, message } => ConfigError::Parse {
+            at: place(at),
+            key,
+            message,
+        },
+        ConfigError::Invalid { at, key, reason } => ConfigError::Invalid {
+            at: place(at),
+            key,
+            reason,
+        },
+        other => other,
     }
 }
 
 /// Builds every section, in the order the keys are checked (the first bad key is reported).
-fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
-    let node = network::node(raw.node)?;
+/// Relative paths resolve against `base`, the config file's folder.
+fn validate(raw: RawConfig, base: Option<&Path>) -> Result<Config, ConfigError> {
+    let node = network::node(raw.node, base)?;
     let calling = network::calling_rules(&raw.accept)?;
     let series = network::series(&raw.series)?;
     let destinations = outbound::destinations(&raw.destinations)?;
@@ -130,7 +224,7 @@ fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
         delivery,
         routing,
         weak_label,
-        model: grounding::model(raw.model),
+        model: grounding::model(raw.model, base),
         grounding: grounding::grounding(&raw.grounding),
         results: grounding::results(&raw.results),
         web,
@@ -154,113 +248,4 @@ fn positive(key: &str, v: u64) -> Result<(), ConfigError> {
 }
 
 #[cfg(test)]
-mod tests {
-    use std::time::Duration;
-
-    use super::*;
-
-    const MINIMAL: &str = r#"
-        [node]
-        ae_title = "PETGROUND"
-        dicom_listen = "127.0.0.1:11112"
-        hl7_listen = "127.0.0.1:2575"
-        data_dir = "var"
-    "#;
-
-    fn err_key(text: &str) -> String {
-        match Config::from_toml(text) {
-            Err(ConfigError::Invalid { key, .. }) => key,
-            other => panic!("expected an invalid-key error, got {other:?}"),
-        }
-    }
-
-    #[test]
-    fn shipped_default_config_is_valid() {
-        let text = include_str!("../conf/petground.toml");
-        let cfg = Config::from_toml(text).expect("conf/petground.toml must validate");
-        assert_eq!(cfg.node.ae_title.as_str(), "PETGROUND");
-        assert_eq!(cfg.series.stable, Duration::from_secs(10));
-        assert_eq!(cfg.routing.send_seg_to, vec!["pacs".to_owned()]);
-        assert!(cfg.results.sr, "the shipped config sends the SR");
-    }
-
-    #[test]
-    fn results_sr_defaults_on_and_can_be_turned_off() {
-        assert!(Config::from_toml(MINIMAL).expect("valid").results.sr);
-        let off = format!("{MINIMAL}\n[results]\nsr = false\n");
-        assert!(!Config::from_toml(&off).expect("valid").results.sr);
-        let typo = format!("{MINIMAL}\n[results]\nsrr = true\n");
-        assert!(matches!(
-            Config::from_toml(&typo),
-            Err(ConfigError::Parse { .. })
-        ));
-    }
-
-    #[test]
-    fn minimal_config_gets_defaults() {
-        let cfg = Config::from_toml(MINIMAL).expect("valid");
-        assert_eq!(cfg.scp.calling_ae_titles, vec![CallingRule::Any]);
-        assert_eq!(cfg.scp.max_pdu_bytes, 1 << 20);
-        assert!(cfg.delivery.destinations.is_empty());
-    }
-
-    /// The listener once defaulted to 32 connections and the config to 16; conf/petground.toml
-    /// and README document 16, and there is now one default.
-    #[test]
-    fn hl7_defaults_are_the_documented_ones() {
-        let cfg = Config::from_toml(MINIMAL).expect("valid");
-        assert_eq!(cfg.hl7, Hl7Config::default());
-        assert_eq!(cfg.hl7.max_connections, 16);
-        let shipped = Config::from_toml(include_str!("../conf/petground.toml")).expect("valid");
-        assert_eq!(shipped.hl7, Hl7Config::default());
-        assert_eq!(cfg.results, ResultsConfig::default());
-        assert_eq!(cfg.results.seg_series_number, SEG_SERIES_NUMBER);
-        assert_eq!(cfg.model, ModelConfig::default());
-    }
-
-    #[test]
-    fn bad_values_name_their_key() {
-        assert_eq!(err_key(&MINIMAL.replace("PETGROUND", "")), "node.ae_title");
-        assert_eq!(
-            err_key(&MINIMAL.replace("PETGROUND", "A_TITLE_LONGER_THAN_16")),
-            "node.ae_title"
-        );
-        assert_eq!(
-            err_key(&MINIMAL.replace("127.0.0.1:2575", "nowhere")),
-            "node.hl7_listen"
-        );
-        let routed = format!("{MINIMAL}\n[routing]\nsend_seg_to = [\"pacs\"]\n");
-        assert_eq!(err_key(&routed), "routing.send_seg_to");
-        let accept = format!("{MINIMAL}\n[accept]\ncalling_ae_titles = [\"CT@not-an-ip\"]\n");
-        assert_eq!(err_key(&accept), "accept.calling_ae_titles");
-        let stable = format!("{MINIMAL}\n[series]\nstable_seconds = 0\n");
-        assert_eq!(err_key(&stable), "series.stable_seconds");
-    }
-
-    #[test]
-    fn unknown_key_is_refused_with_its_name() {
-        let text = format!("{MINIMAL}\n[series]\nstable_secs = 3\n");
-        match Config::from_toml(&text) {
-            Err(ConfigError::Parse { message, .. }) => {
-                assert!(message.contains("stable_secs"), "{message}")
-            }
-            other => panic!("expected a parse error, got {other:?}"),
-        }
-    }
-
-    #[test]
-    fn calling_rules_match_ae_and_host() {
-        let ip = "10.1.2.3".parse().expect("ip");
-        let other = "10.1.2.4".parse().expect("ip");
-        let rule = CallingRule::parse("SCANNER@10.1.2.3").expect("rule");
-        assert!(rule.allows("SCANNER", ip));
-        assert!(rule.allows("SCANNER  ", ip));
-        assert!(!rule.allows("SCANNER", other));
-        assert!(!rule.allows("scanner", ip), "AE titles are case-sensitive");
-        assert!(
-            CallingRule::parse("PACS")
-                .expect("rule")
-                .allows("PACS", other)
-        );
-    }
-}
+mod tests;

@@ -115,7 +115,17 @@ async fn attempt(
             ),
             None => (true, "no response for the file".to_owned()),
         },
-        Err(e) => (e.is_transient(), e.to_string()),
+        Err(e) => {
+            // Host names are resolved at each attempt (dicom::scu): say so on every attempt,
+            // since a DNS fault is fixed elsewhere than a PACS that is down.
+            if let scu::ScuError::Resolve {
+                address, detail, ..
+            } = &e
+            {
+                warn!(dest = %dest.name, %address, attempts = item.attempts, error = %detail, "destination address does not resolve");
+            }
+            (e.is_transient(), e.to_string())
+        }
     };
     if !transient || item.attempts >= cfg.max_attempts {
         warn!(sop = %item.sop_instance, kind = item.kind.as_str(), dest = %dest.name, attempts = item.attempts, reason = %why, "delivery failed for good");

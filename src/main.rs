@@ -1,7 +1,9 @@
 //! The `petground` command line (CONTRACT §1). The only place that uses anyhow, reads signals
 //! and binds sockets; everything else lives in the library.
 //!
-//! Exit codes: 0 success, 1 runtime failure, 2 bad usage or bad configuration.
+//! Exit codes: 0 success, 1 runtime failure, 2 bad usage or bad configuration. A reader that
+//! closes our standard output early (`petground check-config | head -1`) ends the command
+//! quietly with exit 0, as for ripgrep: the reader asked for no more (see [`write_out`]).
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -26,12 +28,12 @@ struct Cli {
 enum Command {
     /// Run the node (DICOM SCP, series tracking) until SIGINT/SIGTERM, then drain and exit 0.
     Serve {
-        #[arg(long, default_value = "conf/petground.toml")]
+        #[arg(long, default_value = DEFAULT_CONFIG)]
         config: PathBuf,
     },
     /// Validate the config and print the effective settings; exit 2 naming the key on error.
     CheckConfig {
-        #[arg(long, default_value = "conf/petground.toml")]
+        #[arg(long, default_value = DEFAULT_CONFIG)]
         config: PathBuf,
     },
     /// Extract findings from a report (plain text or HL7 ORU, framed or not; `-` reads stdin)
@@ -59,7 +61,8 @@ enum Command {
         #[arg(long)]
         out: PathBuf,
         /// Take [model], [grounding], [weak_label] and [results] from this config (default:
-        /// built-in defaults: models/ and vendor/onnxruntime/ below the working directory).
+        /// built-in defaults: models/ and vendor/onnxruntime/ below the working directory,
+        /// else those installed beside the binary in <prefix>/share/petground/).
         #[arg(long)]
         config: Option<PathBuf>,
     },
@@ -107,6 +110,58 @@ enum Command {
 
 /// A failure with the exit code it earns.
 struct Failure(u8, anyhow::Error);
+
+/// Standard output was closed by its reader (EPIPE): not an error to report.
+#[derive(Debug, thiserror::Error)]
+#[error("standard output is closed")]
+struct StdoutClosed;
+
+/// Writes command output to stdout. Every command prints through this (or [`outln!`]) rather
+/// than `println!`, which panics when the reader has gone away; a closed stdout becomes a
+/// [`StdoutClosed`] failure that `main` ends quietly with exit 0.
+fn write_out(args: std::fmt::Arguments) -> Result<(), Failure> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    out.write_fmt(args)
+        .and_then(|()| out.flush())
+        .map_err(stdout_error)
+}
+
+/// An error writing stdout: [`StdoutClosed`] for a broken pipe, else a runtime failure.
+fn stdout_error(e: std::io::Error) -> Failure {
+    match e.kind() {
+        std::io::ErrorKind::BrokenPipe => runtime(StdoutClosed),
+        _ => runtime(anyhow::Error::new(e).context("writing to standard output")),
+    }
+}
+
+/// `println!` through [`write_out`]: `outln!("x = {x}")?`.
+macro_rules! outln {
+    ($($arg:tt)*) => {
+        write_out(format_args!("{}\n", format_args!($($arg)*)))
+    };
+}
+
+/// Prints `text` on stderr; a closed stderr loses it rather than panicking.
+fn warn_line(text: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "{text}");
+}
+
+/// An error and its causes on one line, each cause once: a cause whose text its wrapper
+/// already quotes (`"cannot create X: Permission denied"` over `"Permission denied"`) is left out.
+fn one_line(e: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in e.chain().map(ToString::to_string) {
+        if !line.contains(&cause) {
+            if !line.is_empty() {
+                line.push_str(": ");
+            }
+            line.push_str(&cause);
+        }
+    }
+    line
+}
 
 fn usage(e: impl Into<anyhow::Error>) -> Failure {
     Failure(2, e.into())
@@ -156,22 +211,42 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        Err(Failure(_, e)) if e.is::<StdoutClosed>() => ExitCode::SUCCESS,
         Err(Failure(code, e)) => {
-            eprintln!("petground: {e:#}");
+            warn_line(&format!("petground: {}", one_line(&e)));
             ExitCode::from(code)
         }
     }
 }
 
-fn load(path: &Path) -> Result<Config, Failure> {
-    Config::load(path).map_err(usage)
+/// The `--config` default, relative to the working directory as CONTRACT §1 says.
+const DEFAULT_CONFIG: &str = "conf/petground.toml";
+
+/// The config file meant by `--config`: the default `conf/petground.toml`, when the working
+/// directory has none, falls back to the installed `<prefix>/etc/petground.toml`.
+fn config_path(path: &Path) -> PathBuf {
+    match petground::config::paths::installed_config() {
+        Some(p) if path == Path::new(DEFAULT_CONFIG) && !path.exists() => p,
+        _ => path.to_path_buf(),
+    }
 }
 
+fn load(path: &Path) -> Result<Config, Failure> {
+    Config::load(&config_path(path)).map_err(usage)
+}
+
+/// Validates the config (and that `node.data_dir`, when it exists, is writable) and prints the effective
+/// configuration as TOML: every key, defaults included, paths resolved, in the file's section
+/// order. The output is itself a valid config file.
 fn check_config(path: &Path) -> Result<(), Failure> {
     let cfg = load(path)?;
-    println!("config {} is valid", path.display());
-    println!("{cfg:#?}");
-    Ok(())
+    cfg.check_data_dir(false).map_err(usage)?;
+    let text = cfg.to_toml().map_err(usage)?;
+    outln!(
+        "# {} is valid. The effective configuration, defaults included:",
+        config_path(path).display()
+    )?;
+    write_out(format_args!("{text}"))
 }
 
 fn init_tracing() {
@@ -202,6 +277,7 @@ fn serve(path: &Path) -> Result<(), Failure> {
         .build()
         .context("starting the async runtime")
         .map_err(runtime)?;
+    cfg.check_data_dir(true).map_err(usage)?;
     rt.block_on(async move {
         let store = Store::open(&cfg.node.data_dir).map_err(runtime)?;
         let dicom = tokio::net::TcpListener::bind(cfg.node.dicom_listen)
@@ -299,13 +375,10 @@ fn ground(study: &Path, report: &Path, out: &Path, config: Option<&Path>) -> Res
         .and_then(|s| segmentation::ground_study(s, &findings, &methods, &outputs))
         .with_context(|| format!("grounding {}", study.display()))
         .map_err(runtime)?;
-    print_outcomes(&findings, &grounded);
+    print_outcomes(&findings, &grounded)?;
     match &grounded.seg {
         Some(seg) => write_ground_outputs(out, seg, &findings, &grounded),
-        None => {
-            println!("no finding was grounded: no SEG written");
-            Ok(())
-        }
+        None => outln!("no finding was grounded: no SEG written"),
     }
 }
 
@@ -323,7 +396,9 @@ fn grounder_for(
         Ok(g) if g.has_model() => Ok(Some(std::sync::Mutex::new(g))),
         Ok(_) => Ok(None),
         Err(e) if mode == GroundingMode::WeakLabelFirst => {
-            eprintln!("petground: model grounding unavailable ({e}); using weak labels only");
+            warn_line(&format!(
+                "petground: model grounding unavailable ({e}); using weak labels only"
+            ));
             Ok(None)
         }
         Err(e) => Err(usage(e)),
@@ -335,23 +410,31 @@ fn grounder_for(
 fn print_outcomes(
     findings: &[petground::report::Finding],
     grounded: &petground::pipeline::segmentation::Grounded,
-) {
+) -> Result<(), Failure> {
     for (finding, o) in findings.iter().zip(&grounded.findings) {
         let f = petground::pipeline::record::finding_record(finding, o);
         let agree = f.agreement.map(|a| format!(" [{a}]")).unwrap_or_default();
         let measured = o.grounding().map(|g| &g.measurements);
         match (&f.method, f.segment, f.restatement_of, measured) {
-            (Some(_), Some(n), Some(by), _) => println!(
+            (Some(_), Some(n), Some(by), _) => outln!(
                 "restates\tsegment {n} (finding {by})\t{}{agree}\t{}",
-                f.detail, f.sentence
+                f.detail,
+                f.sentence
             ),
-            (Some(m), Some(n), None, Some(q)) => println!(
+            (Some(m), Some(n), None, Some(q)) => outln!(
                 "segment {n}\t{m}\tSUVmax {:.2}\tSUVpeak {:.2}\tSUVmean {:.2}\tMTV {:.2} mL\tTLG {:.1}\t{}{agree}\t{}",
-                q.suv_max, q.suv_peak, q.suv_mean, q.mtv_ml, q.tlg, f.detail, f.sentence
+                q.suv_max,
+                q.suv_peak,
+                q.suv_mean,
+                q.mtv_ml,
+                q.tlg,
+                f.detail,
+                f.sentence
             ),
-            _ => println!("not grounded\t{}\t{}", f.detail, f.sentence),
-        }
+            _ => outln!("not grounded\t{}\t{}", f.detail, f.sentence),
+        }?;
     }
+    Ok(())
 }
 
 /// The SEG, the SR beside it (when built) and the MIP picture with the segments' outlines.
@@ -368,17 +451,17 @@ fn write_ground_outputs(
     petground::seg::write_seg(seg, &path)
         .with_context(|| format!("writing {}", path.display()))
         .map_err(runtime)?;
-    println!("SEG written: {}", path.display());
+    outln!("SEG written: {}", path.display())?;
     if let Some(sr) = &grounded.sr {
         let sr_path = path.with_extension("sr.dcm");
         petground::seg::write_seg(sr, &sr_path)
             .with_context(|| format!("writing {}", sr_path.display()))
             .map_err(runtime)?;
-        println!(
+        outln!(
             "SR written: {} ({})",
             sr_path.display(),
             petground::seg::sop_instance_uid(sr)
-        );
+        )?;
     }
     let overlays: Vec<_> = grounded
         .segments()
@@ -395,17 +478,16 @@ fn write_ground_outputs(
     std::fs::write(&png, bytes)
         .with_context(|| format!("writing {}", png.display()))
         .map_err(runtime)?;
-    println!("picture written: {}", png.display());
-    Ok(())
+    outln!("picture written: {}", png.display())
 }
 
 fn suv(files: &[PathBuf]) -> Result<(), Failure> {
     let mut failed = 0;
     for f in files {
         match petground::volume::suv::suv_report(f) {
-            Ok(r) => println!("{r}"),
+            Ok(r) => outln!("{r}")?,
             Err(e) => {
-                eprintln!("petground: {}: {e}", f.display());
+                warn_line(&format!("petground: {}: {e}", f.display()));
                 failed += 1;
             }
         }
@@ -438,8 +520,7 @@ fn findings(path: &Path) -> Result<(), Failure> {
     let mut out = std::io::stdout().lock();
     petground::report::write_findings_json(&found, &mut out)
         .and_then(|()| out.flush())
-        .context("writing findings")
-        .map_err(runtime)
+        .map_err(stdout_error)
 }
 
 fn status(path: &Path, json: bool, all: bool, filter: Filter) -> Result<(), Failure> {
@@ -448,16 +529,15 @@ fn status(path: &Path, json: bool, all: bool, filter: Filter) -> Result<(), Fail
     let dir = &cfg.node.data_dir;
     let doc = control::status_document(dir, filter.clone()).map_err(runtime)?;
     let Some(doc) = doc.or_else(|| json.then(|| petground::status::empty(dir, &filter))) else {
-        println!("no data yet in {}", cfg.node.data_dir.display());
-        return Ok(());
+        return outln!("no data yet in {}", cfg.node.data_dir.display());
     };
     if json {
         let text = serde_json::to_string_pretty(&doc).context("status document");
-        println!("{}", text.map_err(runtime)?);
+        outln!("{}", text.map_err(runtime)?)?;
     } else if whole {
-        print!("{}", petground::status::text::full(&doc));
+        write_out(format_args!("{}", petground::status::text::full(&doc)))?;
     } else {
-        print!("{}", petground::status::text::summary(&doc));
+        write_out(format_args!("{}", petground::status::text::summary(&doc)))?;
     }
     Ok(())
 }
@@ -480,10 +560,7 @@ fn echo(path: &Path, name: &str) -> Result<(), Failure> {
     let calling = &cfg.delivery.calling;
     let who = format!("{name} ({}@{})", dest.ae_title, dest.address);
     match rt.block_on(petground::dicom::scu::echo(dest, calling, &opts)) {
-        Ok(0) => {
-            println!("C-ECHO {who}: success");
-            Ok(())
-        }
+        Ok(0) => outln!("C-ECHO {who}: success"),
         Ok(status) => Err(runtime(anyhow::anyhow!(
             "C-ECHO {who}: status {status:04X}"
         ))),
@@ -510,13 +587,13 @@ fn ask(path: &Path, op: Op) -> Result<(), Failure> {
     let reply = control::request(&sock, op).map_err(runtime)?;
     match reply {
         Reply::Resent { seg, deliveries } => {
-            println!("SEG {seg} queued again: outbox entries {deliveries:?}");
+            outln!("SEG {seg} queued again: outbox entries {deliveries:?}")?;
         }
         Reply::Reprocessing {
             study,
             job,
             version,
-        } => println!("study {study}: job {job} (version {version}) queued"),
+        } => outln!("study {study}: job {job} (version {version}) queued")?,
         Reply::Error {
             kind: ErrorKind::BadRequest,
             message,

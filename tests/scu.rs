@@ -75,7 +75,7 @@ fn dest(addr: SocketAddr, called: &str) -> Destination {
     Destination {
         name: "pacs".into(),
         ae_title: AeTitle::parse(called).expect("valid AE"),
-        address: addr,
+        address: addr.into(),
     }
 }
 

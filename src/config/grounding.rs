@@ -3,15 +3,12 @@
 //! their builders from the raw TOML. The modules that use them (label, ground, pipeline)
 //! import these types; config imports none of theirs.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::raw::{RawGrounding, RawModel, RawResults, RawWeakLabel};
-use super::{ConfigError, invalid};
-
-/// Default `[model] onnxruntime`: where `scripts/fetch-onnxruntime` puts the library.
-pub const DEFAULT_ONNXRUNTIME: &str = "vendor/onnxruntime/libonnxruntime.so";
+use super::{ConfigError, invalid, paths};
 
 /// SeriesNumber of the SEGs we write (their SRs get the next one). Not a config key: one value
 /// for the node and `petground ground`, so that both write the same series.
@@ -25,7 +22,7 @@ pub struct WeakLabelConfig {
 }
 
 /// `[model] device`: where inference runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Device {
     /// CUDA when this build and machine have it, else CPU with a logged warning.
@@ -49,25 +46,28 @@ impl std::fmt::Display for Device {
 /// `[model]`: the ONNX Runtime library, device, threads and model folder.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ModelConfig {
-    /// Path of `libonnxruntime.so` (relative paths: to the working directory).
+    /// Path of `libonnxruntime.so`: as written in the file (relative to its folder), else the
+    /// checkout's or the installation's (`config::paths`).
     pub onnxruntime: PathBuf,
     /// Execution provider policy.
     pub device: Device,
     /// Intra-op threads per session; 0 lets ONNX Runtime choose (one per core).
     pub threads: usize,
-    /// Directory with manifest.json, tokenizer.json, text_encoder.onnx, grounding.onnx.
+    /// Directory with manifest.json, tokenizer.json, text_encoder.onnx, grounding.onnx; found
+    /// like `onnxruntime`.
     pub dir: PathBuf,
 }
 
 impl Default for ModelConfig {
-    /// The defaults of `[model]` (conf/petground.toml).
+    /// The defaults of `[model]`: the checkout's library and models below the working
+    /// directory, else the installed ones.
     fn default() -> Self {
-        model(RawModel::default())
+        model(RawModel::default(), None)
     }
 }
 
 /// `[grounding] mode`: which method grounds a finding.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum GroundingMode {
     /// ITM weak labels only: the model is not loaded (the default while the shipped model is
@@ -129,13 +129,15 @@ pub(super) fn weak_label(raw: &RawWeakLabel) -> Result<WeakLabelConfig, ConfigEr
 }
 
 /// `[model]` has nothing to refuse here: the library and model files are checked when they
-/// are loaded at start-up (a bad model fails fast, with its own error).
-pub(super) fn model(raw: RawModel) -> ModelConfig {
+/// are loaded at start-up (a bad model fails fast, with its own error). Paths written in the
+/// file resolve against `base`, its folder.
+pub(super) fn model(raw: RawModel, base: Option<&Path>) -> ModelConfig {
+    let written = |p: Option<PathBuf>| p.map(|p| paths::resolve(base, p));
     ModelConfig {
-        onnxruntime: raw.onnxruntime,
+        onnxruntime: written(raw.onnxruntime).unwrap_or_else(paths::default_onnxruntime),
         device: raw.device,
         threads: raw.threads,
-        dir: raw.dir,
+        dir: written(raw.dir).unwrap_or_else(paths::default_model_dir),
     }
 }
 

@@ -3,15 +3,15 @@
 //! from the raw TOML. Each builder checks its own keys and names the key it refuses.
 
 use std::net::{IpAddr, SocketAddr};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::raw::{RawAccept, RawDicom, RawHl7, RawNode, RawSeries};
-use super::{ConfigError, invalid, parse_addr, positive};
+use super::{ConfigError, invalid, parse_addr, paths, positive};
 use crate::ids::AeTitle;
 
 /// `[node]`: who we are, where we listen, where durable state lives.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NodeConfig {
     pub ae_title: AeTitle,
     pub dicom_listen: SocketAddr,
@@ -21,7 +21,7 @@ pub struct NodeConfig {
 
 /// What the DICOM SCP needs (`[dicom]`, `[accept]` and our AE title): acceptance rules, limits
 /// and timeouts.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ScpConfig {
     pub ae_title: AeTitle,
     pub calling_ae_titles: Vec<CallingRule>,
@@ -75,7 +75,7 @@ impl CallingRule {
 }
 
 /// `[series]`.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SeriesConfig {
     /// A series with no new instance for this long is complete.
     pub stable: Duration,
@@ -94,8 +94,6 @@ pub struct Hl7Config {
     pub idle_timeout: Duration,
     /// Open connections at most.
     pub max_connections: usize,
-    /// How long a report whose study never arrives is listed as waiting.
-    pub unmatched_retention: Duration,
     /// CONTRACT §3 rule 3: also match on PatientID + study date.
     pub match_patient_and_date: bool,
 }
@@ -107,7 +105,8 @@ impl Default for Hl7Config {
     }
 }
 
-pub(super) fn node(raw: RawNode) -> Result<NodeConfig, ConfigError> {
+/// `[node]`; a relative `data_dir` resolves against `base`, the config file's folder.
+pub(super) fn node(raw: RawNode, base: Option<&Path>) -> Result<NodeConfig, ConfigError> {
     let ae_title =
         AeTitle::parse(&raw.ae_title).map_err(|e| invalid("node.ae_title", e.to_string()))?;
     let dicom_listen = parse_addr("node.dicom_listen", &raw.dicom_listen)?;
@@ -125,7 +124,7 @@ pub(super) fn node(raw: RawNode) -> Result<NodeConfig, ConfigError> {
         ae_title,
         dicom_listen,
         hl7_listen,
-        data_dir: raw.data_dir,
+        data_dir: paths::resolve(base, raw.data_dir),
     })
 }
 
@@ -194,7 +193,6 @@ pub(super) fn hl7(h: &RawHl7) -> Result<Hl7Config, ConfigError> {
         read_timeout: Duration::from_secs(h.read_timeout_seconds),
         idle_timeout: Duration::from_secs(h.idle_timeout_seconds),
         max_connections: h.max_connections,
-        unmatched_retention: Duration::from_secs(h.unmatched_retention_days * 86_400),
         match_patient_and_date: h.match_patient_and_date,
     })
 }

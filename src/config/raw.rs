@@ -1,14 +1,15 @@
 //! The TOML shapes of the config file, exactly as written (serde, unknown keys refused), with
 //! the defaults of every optional key. Private to `config`: the rest of the node only sees the
-//! typed sections that `super` builds from these.
+//! typed sections that `super` builds from these. They serialize too, in the file's section
+//! order, which is how `check-config` prints the effective configuration (`super::print`).
 
 use std::path::PathBuf;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::{Device, GroundingMode};
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawConfig {
     pub node: RawNode,
@@ -16,7 +17,8 @@ pub(super) struct RawConfig {
     pub accept: RawAccept,
     #[serde(default)]
     pub series: RawSeries,
-    #[serde(default)]
+    // Skipped when empty: `destinations = []` would have to be printed above `[node]`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub destinations: Vec<RawDestination>,
     #[serde(default)]
     pub routing: RawRouting,
@@ -39,7 +41,7 @@ pub(super) struct RawConfig {
     pub web: super::web::RawWeb,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawNode {
     pub ae_title: String,
@@ -48,7 +50,7 @@ pub(super) struct RawNode {
     pub data_dir: PathBuf,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawAccept {
     #[serde(default = "any_calling")]
@@ -67,7 +69,7 @@ fn any_calling() -> Vec<String> {
     vec!["*".to_owned()]
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub(super) struct RawSeries {
     pub stable_seconds: u64,
@@ -79,7 +81,7 @@ impl Default for RawSeries {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawDestination {
     pub name: String,
@@ -87,14 +89,14 @@ pub(super) struct RawDestination {
     pub address: String,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawRouting {
     #[serde(default)]
     pub send_seg_to: Vec<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub(super) struct RawDicom {
     pub max_associations: usize,
@@ -120,14 +122,13 @@ impl Default for RawDicom {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub(super) struct RawHl7 {
     pub max_message_bytes: usize,
     pub read_timeout_seconds: u64,
     pub idle_timeout_seconds: u64,
     pub max_connections: usize,
-    pub unmatched_retention_days: u64,
     pub match_patient_and_date: bool,
 }
 
@@ -140,13 +141,12 @@ impl Default for RawHl7 {
             idle_timeout_seconds: 3600,
             // The documented default (conf/petground.toml); the listener once had its own 32.
             max_connections: 16,
-            unmatched_retention_days: 30,
             match_patient_and_date: false,
         }
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub(super) struct RawDelivery {
     pub max_attempts: u32,
@@ -164,41 +164,33 @@ impl Default for RawDelivery {
     }
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub(super) struct RawWeakLabel {
     pub slice_tolerance: u32,
 }
 
-/// `[model]`; its default library is where `scripts/fetch-onnxruntime` puts it.
-#[derive(Debug, Deserialize)]
+/// `[model]`. The library and the model folder have no fixed default: when not written, they
+/// are looked for in the checkout and beside the installed binary (`super::paths`).
+#[derive(Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub(super) struct RawModel {
-    pub onnxruntime: PathBuf,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub onnxruntime: Option<PathBuf>,
     pub device: Device,
     pub threads: usize,
-    pub dir: PathBuf,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dir: Option<PathBuf>,
 }
 
-impl Default for RawModel {
-    fn default() -> Self {
-        Self {
-            onnxruntime: PathBuf::from(super::DEFAULT_ONNXRUNTIME),
-            device: Device::Auto,
-            threads: 0,
-            dir: PathBuf::from("models"),
-        }
-    }
-}
-
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub(super) struct RawGrounding {
     pub mode: GroundingMode,
 }
 
 /// `[results]`: what goes back besides the SEG.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub(super) struct RawResults {
     pub sr: bool,

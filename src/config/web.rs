@@ -14,7 +14,7 @@ use super::{ConfigError, NodeConfig, invalid, parse_addr, positive};
 pub const DEFAULT_WEB_LISTEN: &str = "127.0.0.1:8104";
 
 /// `[web]` as written.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub(super) struct RawWeb {
     pub listen: String,
@@ -41,6 +41,15 @@ pub struct WebConfig {
     pub max_connections: usize,
     /// How long a request head may take to arrive (and a response to be written).
     pub read_timeout: Duration,
+}
+
+/// `[web]` as `check-config` prints it (`listen = ""` when off).
+pub(super) fn raw_web(w: &WebConfig) -> RawWeb {
+    RawWeb {
+        listen: w.listen.map(|a| a.to_string()).unwrap_or_default(),
+        max_connections: w.max_connections,
+        read_timeout_seconds: w.read_timeout.as_secs(),
+    }
 }
 
 impl Default for WebConfig {

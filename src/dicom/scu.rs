@@ -13,6 +13,7 @@ mod wire;
 
 pub use outcome::{Outcome, ScuError, StoreResult, delivered};
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -255,9 +256,10 @@ async fn associate(
             p.transfer_syntaxes.iter().map(String::as_str).collect(),
         );
     }
+    let addrs = resolve(dest, opts).await?;
     // A backstop for a peer that trickles bytes and so never trips the read timeout.
     let limit = opts.connect_timeout + opts.acse_timeout;
-    match tokio::time::timeout(limit, o.establish_async(dest.address)).await {
+    match tokio::time::timeout(limit, o.establish_async(addrs.as_slice())).await {
         Ok(Ok(assoc)) => Ok(assoc),
         Ok(Err(e)) => Err(establish_error(e, dest, proposals, opts)),
         Err(_) => Err(ScuError::Timeout {
@@ -265,6 +267,33 @@ async fn associate(
             stage: "association negotiation",
             after: limit,
         }),
+    }
+}
+
+/// The destination's addresses, looked up at every attempt: a PACS host name may not resolve
+/// while DNS is down and its address may change while the node runs. Bounded by the connect
+/// timeout (the system resolver has no timeout of its own to rely on).
+async fn resolve(dest: &Destination, opts: &ScuOptions) -> Result<Vec<SocketAddr>, ScuError> {
+    let address = &dest.address;
+    let failed = |detail: String| ScuError::Resolve {
+        dest: dest.name.clone(),
+        address: address.to_string(),
+        detail,
+    };
+    let lookup = tokio::net::lookup_host((address.host(), address.port()));
+    match tokio::time::timeout(opts.connect_timeout, lookup).await {
+        Ok(Ok(found)) => {
+            let addrs: Vec<SocketAddr> = found.collect();
+            match addrs.is_empty() {
+                true => Err(failed("the name has no address".to_owned())),
+                false => Ok(addrs),
+            }
+        }
+        Ok(Err(e)) => Err(failed(e.to_string())),
+        Err(_) => Err(failed(format!(
+            "no answer within {:?}",
+            opts.connect_timeout
+        ))),
     }
 }
 
@@ -279,7 +308,7 @@ fn establish_error(
     match e {
         E::Connect { source, .. } => ScuError::Connect {
             dest: name,
-            addr: dest.address,
+            addr: dest.address.to_string(),
             source,
         },
         // dicom-ul reports a connect timeout and an unanswered A-ASSOCIATE-RQ alike.
@@ -319,4 +348,43 @@ fn error_chain(e: &dyn std::error::Error) -> String {
         cur = s.source();
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dest(address: &str) -> Destination {
+        Destination {
+            name: "pacs".to_owned(),
+            ae_title: AeTitle::parse("PACS").expect("valid AE"),
+            address: crate::config::PeerAddress::parse(address).expect("host:port"),
+        }
+    }
+
+    /// A host name is resolved when the association is attempted; a name that does not resolve
+    /// (`.invalid` never does, RFC 2606) is a transient error naming the address.
+    #[tokio::test]
+    async fn host_names_resolve_at_connect_time() {
+        let opts = ScuOptions {
+            connect_timeout: Duration::from_secs(3),
+            ..ScuOptions::default()
+        };
+        let calling = AeTitle::parse("PETGROUND").expect("valid AE");
+        let e = echo(&dest("pacs.petground.invalid:104"), &calling, &opts)
+            .await
+            .expect_err("does not resolve");
+        assert!(matches!(e, ScuError::Resolve { .. }), "{e}");
+        assert!(e.is_transient());
+        assert!(e.to_string().contains("pacs.petground.invalid:104"), "{e}");
+        // A listener that is gone: `localhost` resolves, and the connection is refused.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("free port")
+            .port();
+        let e = echo(&dest(&format!("localhost:{port}")), &calling, &opts)
+            .await
+            .expect_err("nothing listens");
+        assert!(matches!(e, ScuError::Connect { .. }), "{e}");
+    }
 }

@@ -4,7 +4,8 @@
 //! Start-up calls [`init`] once: a missing or too-old library is one clear error there
 //! ([`EXIT_CODE`]), not a crash at the first report. Sessions are then built with
 //! [`Runtime::session`], which applies the device policy (`cuda` fails loudly, `auto` falls back
-//! to CPU with a warning).
+//! to CPU with a warning). Which library file is meant is the config's answer
+//! (`config::paths`: the file's own path, else the checkout's, else the installed one).
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -30,7 +31,7 @@ pub const LIBRARY_ENV: &str = "ORT_DYLIB_PATH";
 #[derive(Debug, thiserror::Error)]
 pub enum RuntimeError {
     #[error(
-        "ONNX Runtime library not found at {0} (run scripts/fetch-onnxruntime, or set [model] onnxruntime / ORT_DYLIB_PATH)"
+        "ONNX Runtime library not found at {0} (run scripts/fetch-onnxruntime or scripts/install, or set [model] onnxruntime / ORT_DYLIB_PATH)"
     )]
     LibraryMissing(PathBuf),
     #[error("ONNX Runtime library {path} cannot be used: {message}")]
@@ -134,7 +135,8 @@ fn absolute(p: &Path) -> PathBuf {
     if p.is_absolute() {
         return p.to_path_buf();
     }
-    // ort would otherwise look beside the executable first (target/debug/...).
+    // Config paths arrive absolute; `$ORT_DYLIB_PATH` and hand-built settings may be relative,
+    // and ort would otherwise look beside the executable first (target/debug/...).
     std::env::current_dir()
         .map(|d| d.join(p))
         .unwrap_or_else(|_| p.to_path_buf())

@@ -71,7 +71,13 @@ impl Node {
 
     /// Starts (or restarts) a node on an existing config.
     pub fn start_with(dir: &Path, config: PathBuf) -> Node {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_petground"))
+        Self::start_program(Command::new(env!("CARGO_BIN_EXE_petground")), dir, config)
+    }
+
+    /// Starts `program serve --config CONFIG` (another petground binary, another working
+    /// directory: tests/install.rs runs an installed one from `/`).
+    pub fn start_program(mut program: Command, dir: &Path, config: PathBuf) -> Node {
+        let mut child = program
             .args(["serve", "--config"])
             .arg(&config)
             .env("RUST_LOG", "info")

@@ -1,7 +1,6 @@
 //! What a C-STORE attempt came to, in the terms a retry loop acts on: the class of each DIMSE
 //! status, the per-file result, and the association-level error with `is_transient()`.
 
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -64,10 +63,17 @@ pub enum ScuError {
     ReadFile { path: PathBuf, detail: String },
     #[error("{count} presentation contexts would be needed; one association allows 128")]
     TooManyContexts { count: usize },
+    /// The destination's host name did not resolve (at this attempt: DNS may come back).
+    #[error("resolving {dest}'s address {address}: {detail}")]
+    Resolve {
+        dest: String,
+        address: String,
+        detail: String,
+    },
     #[error("connecting to {dest} at {addr}: {source}")]
     Connect {
         dest: String,
-        addr: SocketAddr,
+        addr: String,
         source: std::io::Error,
     },
     #[error("{dest}: {stage} timed out after {after:?}")]
@@ -114,7 +120,8 @@ impl ScuError {
     /// misbehaving peer is more often restarted than permanently broken.
     pub fn is_transient(&self) -> bool {
         match self {
-            Self::Connect { .. }
+            Self::Resolve { .. }
+            | Self::Connect { .. }
             | Self::Timeout { .. }
             | Self::Aborted { .. }
             | Self::Network { .. }

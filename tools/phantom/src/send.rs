@@ -107,7 +107,7 @@ async fn store_on_first_reachable(
         let dest = Destination {
             name: called.to_string(),
             ae_title: called.clone(),
-            address,
+            address: address.into(),
         };
         let r = scu::store_files(&dest, calling, files, &ScuOptions::default()).await;
         let refused = matches!(r, Err(ScuError::Connect { .. }));
