@@ -373,13 +373,26 @@ fn reprocess(config: &Path, accession: &str, old_seg: &str, pacs: &Storescp) {
     assert_eq!(jobs[1]["seg"], old_seg, "the old record keeps its SEG");
     let new_seg = jobs[0]["seg"].as_str().expect("a new SEG").to_owned();
     assert_ne!(new_seg, old_seg, "a new SOP Instance UID");
-    poll("the new SEG at pacs", Duration::from_secs(30), || {
+    let file = poll("the new SEG at pacs", Duration::from_secs(30), || {
         let files = pacs.received();
         files
-            .iter()
-            .any(|f| f.to_string_lossy().contains(&new_seg))
-            .then_some(())
+            .into_iter()
+            .find(|f| f.to_string_lossy().contains(&new_seg))
     });
+    // Its own series: a PACS tells the rerun from the first run.
+    let seg = dicom_object::open_file(&file).expect("open the new SEG");
+    let text = |tag| {
+        seg.element(tag)
+            .ok()
+            .and_then(|e| e.to_str().ok())
+            .map(|s| s.trim_end_matches(['\0', ' ']).to_owned())
+            .unwrap_or_default()
+    };
+    assert_eq!(text(dicom_dictionary_std::tags::SERIES_NUMBER), "10001");
+    assert_eq!(
+        text(dicom_dictionary_std::tags::SERIES_DESCRIPTION),
+        "petground findings (reprocessed 2)"
+    );
 }
 
 #[test]

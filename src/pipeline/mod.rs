@@ -155,7 +155,7 @@ fn execute(
     let corrected = report.as_ref().map(|r| r.status) == Some(ReportStatus::Corrected);
     let text = report.map(|r| r.text).unwrap_or_default();
     let version = store.report_version(job.report)?;
-    let names = versions::series_names(cfg.seg_series_number, version, corrected);
+    let names = versions::series_names(cfg.seg_series_number, version, corrected, job.version);
     let (pet, ct) = job_files(store, cfg, &job)?;
     let started = std::time::Instant::now();
     match run_core(cfg, &pet, &ct, &text, &names) {

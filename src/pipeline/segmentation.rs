@@ -83,7 +83,7 @@ pub fn ground_study(
     methods: &Methods,
     outputs: &Outputs,
 ) -> Result<Grounded, StudyError> {
-    let names = series_names(outputs.series_number, 1, false);
+    let names = series_names(outputs.series_number, 1, false, 1);
     ground_study_named(study, findings, methods, outputs.sr, &names)
 }
 

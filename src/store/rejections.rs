@@ -91,7 +91,7 @@ impl Store {
                     if id >= cancel {
                         continue;
                     }
-                    if let Some((key, job)) = self.unrejected_job(&tx, id)? {
+                    for (key, job) in self.unrejected_jobs(&tx, id)? {
                         let items = outbox.get(&key).cloned().unwrap_or_default();
                         jobs.push((key, job, items));
                     }
@@ -118,32 +118,34 @@ impl Store {
         }
     }
 
-    /// The job of report `id` (on its matched study), unless it has none or was rejected.
-    fn unrejected_job(
+    /// The jobs of report `id` on its matched study, every version (`reprocess` makes new
+    /// ones), without those already rejected.
+    fn unrejected_jobs(
         &self,
         tx: &redb::ReadTransaction,
         id: u64,
-    ) -> Result<Option<(String, JobRecord)>, StoreError> {
+    ) -> Result<Vec<(String, JobRecord)>, StoreError> {
         const OP: &str = "list cancellations";
         let Some(study) = self.report_in(tx, id)?.and_then(|r| r.matched) else {
-            return Ok(None);
+            return Ok(Vec::new());
         };
-        let key = job_key(&study.study, id);
-        if tx
-            .open_table(REJECTIONS)
-            .db(self, OP)?
-            .get(key.as_str())
-            .db(self, OP)?
-            .is_some()
-        {
-            return Ok(None);
-        }
+        // Keys are `<study>/<report>` and `<study>/<report>/v<N>`: '/' sorts before '0', so the
+        // range holds exactly this report's versions and no other report's.
+        let (lo, hi) = (
+            job_key(&study.study, id),
+            format!("{}0", job_key(&study.study, id)),
+        );
+        let rejected = tx.open_table(REJECTIONS).db(self, OP)?;
         let jobs = tx.open_table(JOBS).db(self, OP)?;
-        let Some(v) = jobs.get(key.as_str()).db(self, OP)? else {
-            return Ok(None);
-        };
-        let job: JobRecord = decode(&key, v.value())?;
-        Ok(Some((key, job)))
+        let mut out = Vec::new();
+        for row in jobs.range(lo.as_str()..hi.as_str()).db(self, OP)? {
+            let (k, v) = row.db(self, OP)?;
+            let key = k.value().to_owned();
+            if rejected.get(key.as_str()).db(self, OP)?.is_none() {
+                out.push((key.clone(), decode(&key, v.value())?));
+            }
+        }
+        Ok(out)
     }
 
     /// Every outbox entry, grouped by job, in queue order.
