@@ -267,14 +267,26 @@ async fn a_stalled_transfer_is_aborted_at_the_end_of_the_grace() {
     let extra = "shutdown_grace_seconds = 1\n[hl7]\nread_timeout_seconds = 1\n";
     let node = start(dir.path(), extra, None).await;
     let addr = node.dicom;
-    let (sop, dataset) = pet_dataset(64);
+    // Over the 4 MiB the SCP assembles in memory: the spill file in incoming/ shows that the
+    // transfer is under way at the node (stopping before that raced the node's own start of
+    // the transfer: it then had nothing to wait for).
+    let (sop, dataset) = pet_dataset(1600);
     let mut assoc = tokio::task::spawn_blocking(move || {
         let mut assoc = associate(addr);
-        begin_store(&mut assoc, &sop, &dataset[..dataset.len() / 2]);
+        begin_store(&mut assoc, &sop, &dataset[..dataset.len() - 1000]);
         assoc
     })
     .await
     .expect("begin store");
+    let incoming = node.data_dir.join("incoming");
+    let waited = Instant::now();
+    while common::files_below(&incoming).is_empty() {
+        assert!(
+            waited.elapsed() < PROMPT,
+            "the transfer never reached the node"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
 
     let (took, result) = node.stop_within(PROMPT).await;
     result.expect("an aborted association is no failure of the node");
