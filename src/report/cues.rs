@@ -311,6 +311,10 @@ pub(crate) fn is_lesion_noun(w: &str) -> bool {
             | "sarcoma"
             | "adenoma"
             | "cholangiocarcinoma"
+            | "gastrinoma"
+            | "insulinoma"
+            | "paraganglioma"
+            | "pheochromocytoma"
             | "ln"
             | "lns"
             | "met"
@@ -443,6 +447,11 @@ pub(crate) fn is_strong_ref(w: &str) -> bool {
             | "excretion"
             | "excreted"
             | "urinary"
+            // Benign look-alikes that take up tracer: "thymic rebound", "brown fat", an
+            // "injection site".
+            | "rebound"
+            | "brown"
+            | "injection"
     )
 }
 

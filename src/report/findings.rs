@@ -487,8 +487,11 @@ fn physiologic_later(t: &[Token], v: usize, end: usize) -> bool {
         })
     };
     (v + 1..end.min(t.len())).any(|k| {
-        t[k].word()
-            .is_some_and(|w| w.starts_with("physiolog") || w == "reactive")
+        let as_reference = t[k].word() == Some("reference") && word(t, k - 1) == Some("as");
+        (as_reference
+            || t[k]
+                .word()
+                .is_some_and(|w| w.starts_with("physiolog") || w == "reactive" || w == "rebound"))
             && !hedge(k)
     })
 }

@@ -264,6 +264,16 @@ fn prior_clause(t: &[Token], anchor: usize) -> bool {
         match &t[k].kind {
             Kind::Punct(',' | ';' | '(' | ')' | '.') => return false,
             Kind::Word if cues::is_current(&t[k].lower) => return false,
+            // "previously bulky mass has decreased to 1.6 cm with SUV max 6.9": a change
+            // "to" today's state.
+            Kind::Word
+                if matches!(
+                    t[k].lower.as_str(),
+                    "decreased" | "increased" | "reduced" | "regressed" | "grown" | "progressed"
+                ) && word(t, k + 1) == Some("to") =>
+            {
+                return false;
+            }
             // "previously treated node SUVmax 5.2" describes today's lesion.
             Kind::Word
                 if cues::is_prior_clause_word(&t[k].lower)
@@ -315,7 +325,10 @@ fn prior_after(t: &[Token], k: usize) -> bool {
             Some(w) if suv_anchor(t, m).is_some() || cues::is_slice_anchor(w) => return false,
             Some(_) => {}
             // "SUV max 5.0 on 01/02/2023 PET": a dated value is a prior exam's.
-            None if t[m].is_number() => return is_date_part(t, m),
+            // ... but "increased since 04/2025" dates the comparison, not the value.
+            None if t[m].is_number() => {
+                return is_date_part(t, m) && m > 0 && word(t, m - 1) != Some("since");
+            }
             None if matches!(punct(t, m), Some(';' | '.')) => return false,
             None => {}
         }

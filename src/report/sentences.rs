@@ -109,8 +109,14 @@ fn join_lines(block: &str, width: usize) -> Vec<String> {
         let number = list_number(raw);
         let out_of_sequence =
             number.is_some_and(|n| last_number > 0 && n != 1 && n != last_number + 1);
+        // "... more than three times the liver, Deauville\n5." after a full line that does not
+        // end a sentence: no list has begun, so "5." is the wrapped end of the sentence.
+        let orphan_number =
+            number.is_some_and(|n| n != 1 && last_number == 0) && full && !ends_punctuated(&cur);
         let (marker, line) = match strip_list_marker(raw) {
-            (true, _) if out_of_sequence && !cur.trim().is_empty() => (false, raw.trim()),
+            (true, _) if (out_of_sequence || orphan_number) && !cur.trim().is_empty() => {
+                (false, raw.trim())
+            }
             // "...SUV max 6.2, im\n83. 4R LN": a number after an open word is no list item, and
             // "...and liver\n- Deauville 3." a dash after a full unpunctuated line is no bullet.
             (true, _)

@@ -24,6 +24,9 @@ pub(crate) struct SliceHit {
 pub(crate) fn find_slices(t: &[Token]) -> Vec<SliceHit> {
     let mut hits = Vec::new();
     let mut list = 0;
+    // Where the last image number list ended: "(im 70, im 74)" repeats the keyword, and the
+    // second number continues the first one's list.
+    let mut last_end: Option<usize> = None;
     let mut i = 0;
     while i < t.len() {
         // "SUVmax 17.3 (4/121)": series 4, image 121.
@@ -38,8 +41,18 @@ pub(crate) fn find_slices(t: &[Token]) -> Vec<SliceHit> {
             i += 1;
             continue;
         }
-        let next = scan_slices(t, i, list, &mut hits);
-        list += 1;
+        let repeated = last_end
+            .is_some_and(|e| e + 1 == i && (punct(t, e) == Some(',') || word(t, e) == Some("and")))
+            && word(t, i) == hits.last().and_then(|h| word(t, h.anchor));
+        let this_list = if repeated { list - 1 } else { list };
+        let before = hits.len();
+        let next = scan_slices(t, i, this_list, &mut hits);
+        if hits.len() > before {
+            last_end = Some(next);
+            if !repeated {
+                list += 1;
+            }
+        }
         i = next.max(i + 1);
     }
     hits
