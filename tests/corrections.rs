@@ -7,12 +7,14 @@
 
 mod common;
 
+use common::study::{dciodvfy_errors, phantom, send_images};
+
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use common::Node;
 use common::peers::{Storescp, free_port};
-use common::{Node, files_below, storescu, tool};
 use dicom_dictionary_std::tags;
 use dicom_object::InMemDicomObject;
 
@@ -22,20 +24,6 @@ fn config(port: u16) -> String {
          [routing]\nsend_seg_to = [\"pacs\"]\n[series]\nstable_seconds = 2\n\
          [delivery]\nretry_initial_seconds = 1\nretry_max_seconds = 2\nmax_attempts = 30\n"
     )
-}
-
-fn phantom(dir: &Path, seed: u64) -> petground_phantom::Truth {
-    let mut o = petground_phantom::Options::new(seed);
-    o.small = true;
-    o.lesions = Some(3);
-    petground_phantom::generate(&o, dir).expect("generate phantom study")
-}
-
-fn send_images(node: &Node, study: &Path) {
-    let mut files = files_below(&study.join("pet"));
-    files.extend(files_below(&study.join("ct")));
-    let (ok, out) = storescu(node, &[], &files);
-    assert!(ok, "storescu failed: {out}");
 }
 
 fn send(node: &Node, control_id: &str, accession: &str, status: &str, lines: &[&str]) {
@@ -81,24 +69,6 @@ fn series(files: &[PathBuf]) -> Vec<(String, String)> {
             )
         })
         .collect()
-}
-
-fn dciodvfy_errors(path: &Path) -> Vec<String> {
-    let out = tool("dciodvfy").arg(path).output().expect("run dciodvfy");
-    let text =
-        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
-    let errors: Vec<String> = text
-        .lines()
-        .filter(|l| l.starts_with("Error") || l.contains(" - Error - "))
-        .map(str::to_owned)
-        .collect();
-    eprintln!(
-        "dciodvfy {}: {} errors, {} warnings\n{text}",
-        path.display(),
-        errors.len(),
-        text.lines().filter(|l| l.starts_with("Warning")).count()
-    );
-    errors
 }
 
 fn items(obj: &InMemDicomObject, tag: dicom_core::Tag) -> Vec<InMemDicomObject> {
@@ -153,7 +123,7 @@ fn correction_gets_its_own_series_and_a_cancel_rejects_every_delivered_object() 
     let pacs = Storescp::start(&dir.path().join("pacs"), "PACS", free_port());
     let mut node = Node::start(dir.path(), &config(pacs.port));
     let study = dir.path().join("study");
-    let truth = phantom(&study, 41);
+    let truth = phantom(&study, 41, 3);
     let acc = truth.accession_number.clone();
     let mut lines: Vec<&str> = vec!["FINDINGS:"];
     lines.extend(truth.lesions.iter().map(|l| l.sentence.as_str()));
@@ -247,7 +217,7 @@ fn correction_gets_its_own_series_and_a_cancel_rejects_every_delivered_object() 
     node.kill9();
     let node = Node::start_with(dir.path(), node.config.clone());
     let other = dir.path().join("other");
-    let t2 = phantom(&other, 42);
+    let t2 = phantom(&other, 42, 3);
     let lines2: Vec<&str> = std::iter::once("FINDINGS:")
         .chain(t2.lesions.iter().map(|l| l.sentence.as_str()))
         .collect();
@@ -276,7 +246,7 @@ fn a_note_queued_before_a_kill_is_sent_once_after_the_restart() {
     let pacs = Storescp::start(&dir.path().join("pacs"), "PACS", port);
     let mut node = Node::start(dir.path(), &config(port));
     let study = dir.path().join("study");
-    let truth = phantom(&study, 43);
+    let truth = phantom(&study, 43, 3);
     let acc = truth.accession_number.clone();
     let lines: Vec<&str> = std::iter::once("FINDINGS:")
         .chain(truth.lesions.iter().map(|l| l.sentence.as_str()))
@@ -309,7 +279,7 @@ fn a_note_queued_before_a_kill_is_sent_once_after_the_restart() {
     let node = Node::start_with(dir.path(), node.config.clone());
     // Sync point: a second study's SEG and SR, queued after any note a restart could make.
     let other = dir.path().join("other");
-    let t2 = phantom(&other, 44);
+    let t2 = phantom(&other, 44, 3);
     let lines2: Vec<&str> = std::iter::once("FINDINGS:")
         .chain(t2.lesions.iter().map(|l| l.sentence.as_str()))
         .collect();

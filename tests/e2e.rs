@@ -6,20 +6,15 @@
 
 mod common;
 
+use common::study::{dciodvfy_errors, phantom, send_images};
+
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use common::peers::{Storescp, free_port};
 use common::segread::read_seg;
-use common::{Node, files_below, storescu, tool};
-use petground_phantom::{Options, Truth};
-
-fn phantom(dir: &Path, seed: u64, lesions: usize) -> Truth {
-    let mut o = Options::new(seed);
-    o.small = true;
-    o.lesions = Some(lesions);
-    petground_phantom::generate(&o, dir).expect("generate phantom study")
-}
+use common::{Node, files_below, storescu};
+use petground_phantom::Truth;
 
 fn destination(port: u16) -> String {
     format!(
@@ -29,27 +24,10 @@ fn destination(port: u16) -> String {
     )
 }
 
-fn send_images(node: &Node, study: &Path) {
-    let mut files = files_below(&study.join("pet"));
-    files.extend(files_below(&study.join("ct")));
-    let (ok, out) = storescu(node, &[], &files);
-    assert!(ok, "storescu failed: {out}");
-}
-
 fn send_report(node: &Node, study: &Path) {
     let msg = std::fs::read_to_string(study.join("report.hl7")).expect("report.hl7");
     let ack = common::mllp_send(node, &msg);
     assert!(ack.contains("MSA|AA|"), "report not acknowledged: {ack:?}");
-}
-
-fn dciodvfy_errors(path: &Path) -> Vec<String> {
-    let out = tool("dciodvfy").arg(path).output().expect("run dciodvfy");
-    let text =
-        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
-    text.lines()
-        .filter(|l| l.starts_with("Error"))
-        .map(str::to_owned)
-        .collect()
 }
 
 fn modality(path: &Path) -> String {

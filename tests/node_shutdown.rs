@@ -160,6 +160,19 @@ fn pet_dataset(rows: u16) -> (String, Vec<u8>) {
     (sop, bytes)
 }
 
+/// Polls until the node's spill file in `incoming/` shows that a transfer is under way.
+async fn transfer_reached(data_dir: &std::path::Path) {
+    let incoming = data_dir.join("incoming");
+    let waited = Instant::now();
+    while common::files_below(&incoming).is_empty() {
+        assert!(
+            waited.elapsed() < PROMPT,
+            "the transfer never reached the node"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
 /// One ORU over `stream`, answered.
 async fn exchange_report(stream: &mut TcpStream) {
     let msg = "MSH|^~\\&|RIS|HOSP|PETGROUND|HOSP|20261203120000||ORU^R01|SD-1|P|2.5\r\
@@ -227,15 +240,7 @@ async fn a_store_in_progress_at_shutdown_is_finished_and_answered() {
     })
     .await
     .expect("begin store");
-    let incoming = node.data_dir.join("incoming");
-    let waited = Instant::now();
-    while common::files_below(&incoming).is_empty() {
-        assert!(
-            waited.elapsed() < PROMPT,
-            "the transfer never reached the node"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    transfer_reached(&node.data_dir).await;
 
     let stopping = tokio::spawn(node.stop_within(PROMPT));
     let (rsp, aborted) = tokio::task::spawn_blocking(move || {
@@ -278,15 +283,7 @@ async fn a_stalled_transfer_is_aborted_at_the_end_of_the_grace() {
     })
     .await
     .expect("begin store");
-    let incoming = node.data_dir.join("incoming");
-    let waited = Instant::now();
-    while common::files_below(&incoming).is_empty() {
-        assert!(
-            waited.elapsed() < PROMPT,
-            "the transfer never reached the node"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    transfer_reached(&node.data_dir).await;
 
     let (took, result) = node.stop_within(PROMPT).await;
     result.expect("an aborted association is no failure of the node");

@@ -6,29 +6,15 @@
 
 mod common;
 
-use std::path::Path;
+use common::study::{phantom, send_images};
+
 use std::time::Duration;
 
 use common::peers::{Storescp, free_port};
-use common::{Node, files_below, storescu};
+use common::{Node, files_below};
 use petground::store::{EventKind, Store, unix_now};
-use petground_phantom::{Options, Truth};
 
 const DAY: u64 = 86_400;
-
-fn phantom(dir: &Path, seed: u64) -> Truth {
-    let mut o = Options::new(seed);
-    o.small = true;
-    o.lesions = Some(3);
-    petground_phantom::generate(&o, dir).expect("generate phantom study")
-}
-
-fn send_images(node: &Node, study: &Path) {
-    let mut files = files_below(&study.join("pet"));
-    files.extend(files_below(&study.join("ct")));
-    let (ok, out) = storescu(node, &[], &files);
-    assert!(ok, "storescu failed: {out}");
-}
 
 #[test]
 fn delivered_studies_are_removed_after_keep_and_the_index_stays_consistent() {
@@ -41,8 +27,8 @@ fn delivered_studies_are_removed_after_keep_and_the_index_stays_consistent() {
     );
     let mut node = Node::start(dir.path(), &config);
     let (done, waiting) = (dir.path().join("done"), dir.path().join("waiting"));
-    let done_truth = phantom(&done, 41);
-    let waiting_truth = phantom(&waiting, 42);
+    let done_truth = phantom(&done, 41, 3);
+    let waiting_truth = phantom(&waiting, 42, 3);
     send_images(&node, &done);
     send_images(&node, &waiting);
     let msg = std::fs::read_to_string(done.join("report.hl7")).expect("report.hl7");

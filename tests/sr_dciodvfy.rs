@@ -10,6 +10,8 @@
 
 mod common;
 
+use common::study::dciodvfy_errors;
+
 use std::path::{Path, PathBuf};
 
 use common::{python, tool};
@@ -174,27 +176,6 @@ fn ground(files: &[PathBuf], text: &str) -> (Grounded, Vec<Finding>) {
     let study = prepare(files, &[]).expect("PET series");
     let grounded = ground_study(study, &findings, &methods, &outputs).expect("job core");
     (grounded, findings)
-}
-
-fn dciodvfy_errors(path: &Path) -> Vec<String> {
-    let out = tool("dciodvfy").arg(path).output().expect("run dciodvfy");
-    let text =
-        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
-    let errors: Vec<String> = text
-        .lines()
-        .filter(|l| l.starts_with("Error") || l.contains(" - Error - "))
-        .map(str::to_owned)
-        .collect();
-    let warnings = text.lines().filter(|l| l.starts_with("Warning")).count();
-    eprintln!(
-        "dciodvfy {}: {} errors, {warnings} warnings",
-        path.display(),
-        errors.len()
-    );
-    if !errors.is_empty() || std::env::var_os("PETGROUND_SHOW_DCIODVFY").is_some() {
-        eprintln!("{text}");
-    }
-    errors
 }
 
 #[test]

@@ -5,6 +5,7 @@
 pub mod dicomgen;
 pub mod peers;
 pub mod segread;
+pub mod study;
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
