@@ -15,6 +15,7 @@ mod outbound;
 pub mod paths;
 mod print;
 mod raw;
+mod retention;
 mod web;
 
 use std::net::SocketAddr;
@@ -27,6 +28,7 @@ pub use grounding::{
 pub use network::{CallingRule, Hl7Config, NodeConfig, ScpConfig, SeriesConfig};
 pub use outbound::{DeliveryConfig, Destination, PeerAddress, RoutingConfig};
 pub use paths::DEFAULT_ONNXRUNTIME;
+pub use retention::RetentionConfig;
 pub use web::{DEFAULT_WEB_LISTEN, WebConfig};
 
 use raw::RawConfig;
@@ -112,6 +114,8 @@ pub struct Config {
     pub results: ResultsConfig,
     /// `[web]`: the status page and `/metrics`.
     pub web: WebConfig,
+    /// `[retention]`: how long delivered studies stay on disk.
+    pub retention: RetentionConfig,
 }
 
 impl Config {
@@ -216,6 +220,7 @@ fn validate(raw: RawConfig, base: Option<&Path>) -> Result<Config, ConfigError> 
     let delivery = outbound::delivery(&raw.delivery, node.ae_title.clone(), destinations)?;
     let weak_label = grounding::weak_label(&raw.weak_label)?;
     let web = web::web(&raw.web, Some(&node))?;
+    let retention = retention::retention(&raw.retention)?;
     Ok(Config {
         node,
         scp,
@@ -228,6 +233,7 @@ fn validate(raw: RawConfig, base: Option<&Path>) -> Result<Config, ConfigError> 
         grounding: grounding::grounding(&raw.grounding),
         results: grounding::results(&raw.results),
         web,
+        retention,
     })
 }
 

@@ -1,5 +1,6 @@
 //! A running node: wires the listeners that `main` bound to the services behind them (DICOM SCP,
-//! HL7 listener, series-completeness watcher, pipeline, delivery, local control socket, web page), gives
+//! HL7 listener, series-completeness watcher, pipeline, delivery, retention, local control socket,
+//! web page), gives
 //! each its own part of the config, and supervises them under one shutdown token. No socket is
 //! bound here.
 //!
@@ -102,6 +103,9 @@ pub async fn run(
         shutdown.clone(),
     );
     services.start("delivery", delivery);
+    let retention =
+        crate::pipeline::retention::run(store.clone(), cfg.retention.keep, shutdown.clone());
+    services.start("retention", retention);
     if let Some(web) = listeners.web {
         let page = crate::web::run(web, shutdown.clone(), store.clone(), cfg.web);
         services.start("web", page);

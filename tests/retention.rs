@@ -1,8 +1,8 @@
 //! Retention (issue 19): once `keep` has passed, a study whose SEG and SR were delivered is
 //! removed (instance files, delivered files, index entries) and the index stays consistent; a
 //! study still waiting for its report, or too recent, stays. The node runs for real (dcmtk
-//! `storescu`, `mllp_send`, a `storescp` destination); retention is then applied to its data dir
-//! at a chosen time.
+//! `storescu`, `mllp_send`, a `storescp` destination) with `keep_days = 1`, which must leave fresh
+//! studies alone; retention is then applied to its data dir at a chosen time.
 
 mod common;
 
@@ -22,7 +22,8 @@ fn delivered_studies_are_removed_after_keep_and_the_index_stays_consistent() {
     let pacs = Storescp::start(&dir.path().join("pacs"), "PACS", free_port());
     let config = format!(
         "[[destinations]]\nname = \"pacs\"\nae_title = \"PACS\"\naddress = \"127.0.0.1:{}\"\n\
-         [routing]\nsend_seg_to = [\"pacs\"]\n[series]\nstable_seconds = 2\n",
+         [routing]\nsend_seg_to = [\"pacs\"]\n[series]\nstable_seconds = 2\n\
+         [retention]\nkeep_days = 1\n",
         pacs.port
     );
     let mut node = Node::start(dir.path(), &config);
@@ -49,7 +50,7 @@ fn delivered_studies_are_removed_after_keep_and_the_index_stays_consistent() {
     };
     let instance_files = || files_below(&node.data_dir().join("studies")).len();
     let before = instance_files();
-    assert!(before > 0);
+    assert!(before > 0, "the node's own retention (keep_days = 1) kept the fresh studies");
     let now = unix_now();
     assert!(
         store

@@ -67,6 +67,7 @@ fn raw(c: &Config) -> RawConfig {
         },
         results: RawResults { sr: c.results.sr },
         web: super::web::raw_web(&c.web),
+        retention: super::retention::raw_retention(&c.retention),
     }
 }
 
@@ -142,6 +143,7 @@ mod tests {
             "[grounding]",
             "[results]",
             "[web]",
+            "[retention]",
         ];
         assert_eq!(sections, order, "{shipped}");
         for key in [

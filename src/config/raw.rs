@@ -39,6 +39,9 @@ pub(super) struct RawConfig {
     /// `[web]`: its shape and defaults live in `super::web`.
     #[serde(default)]
     pub web: super::web::RawWeb,
+    /// `[retention]`: see `super::retention`.
+    #[serde(default)]
+    pub retention: super::retention::RawRetention,
 }
 
 #[derive(Debug, Deserialize, Serialize)]
