@@ -50,7 +50,10 @@ fn delivered_studies_are_removed_after_keep_and_the_index_stays_consistent() {
     };
     let instance_files = || files_below(&node.data_dir().join("studies")).len();
     let before = instance_files();
-    assert!(before > 0, "the node's own retention (keep_days = 1) kept the fresh studies");
+    assert!(
+        before > 0,
+        "the node's own retention (keep_days = 1) kept the fresh studies"
+    );
     let now = unix_now();
     assert!(
         store
