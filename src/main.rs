@@ -12,7 +12,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use petground::config::Config;
-use petground::control::{self, ErrorKind, Op, Reply};
+use petground::control::Op;
 use petground::node;
 use petground::status::Filter;
 use petground::store::{Layout, Store};
@@ -142,6 +142,11 @@ macro_rules! outln {
     };
 }
 
+#[path = "cli/ground.rs"]
+mod ground_cmd;
+#[path = "cli/ops.rs"]
+mod ops;
+
 /// Prints `text` on stderr; a closed stderr loses it rather than panicking.
 fn warn_line(text: &str) {
     use std::io::Write;
@@ -188,18 +193,18 @@ fn main() -> ExitCode {
             all,
             study,
             accession,
-        } => status(&config, json, all, Filter { study, accession }),
-        Command::Echo { dest, config } => echo(&config, &dest),
+        } => ops::status(&config, json, all, Filter { study, accession }),
+        Command::Echo { dest, config } => ops::echo(&config, &dest),
         Command::Resend {
             seg_uid,
             to,
             config,
-        } => resend(&config, seg_uid, to),
+        } => ops::resend(&config, seg_uid, to),
         Command::Reprocess {
             study,
             accession,
             config,
-        } => ask(&config, Op::Reprocess { study, accession }),
+        } => ops::ask(&config, Op::Reprocess { study, accession }),
         Command::Findings { json: _, file } => findings(&file),
         Command::Suv { files } => suv(&files),
         Command::Ground {
@@ -207,7 +212,7 @@ fn main() -> ExitCode {
             report,
             out,
             config,
-        } => ground(&study, &report, &out, config.as_deref()),
+        } => ground_cmd::ground(&study, &report, &out, config.as_deref()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -342,145 +347,6 @@ async fn on_signal(shutdown: tokio_util::sync::CancellationToken) {
     shutdown.cancel();
 }
 
-fn ground(study: &Path, report: &Path, out: &Path, config: Option<&Path>) -> Result<(), Failure> {
-    use petground::pipeline::{ground, segmentation, study as prepared};
-    let (settings, mode, weak_label, results) = match config {
-        Some(p) => {
-            let c = load(p)?;
-            (c.model, c.grounding.mode, c.weak_label, c.results)
-        }
-        None => Default::default(),
-    };
-    let bytes = std::fs::read(report)
-        .with_context(|| format!("reading report {}", report.display()))
-        .map_err(runtime)?;
-    let findings = petground::report::findings_from_input(&bytes)
-        .with_context(|| format!("report {}", report.display()))
-        .map_err(runtime)?;
-    let series = prepared::series_in(study)
-        .with_context(|| format!("looking for a PET series in {}", study.display()))
-        .map_err(runtime)?;
-    let grounder = grounder_for(&settings, mode)?;
-    let params = petground::label::LabelParams::for_config(&weak_label);
-    let methods = ground::Methods {
-        label: &params,
-        model: grounder.as_ref(),
-        mode,
-    };
-    let outputs = segmentation::Outputs {
-        series_number: results.seg_series_number,
-        sr: results.sr,
-    };
-    let grounded = prepared::prepare(&series.pet, &series.ct)
-        .and_then(|s| segmentation::ground_study(s, &findings, &methods, &outputs))
-        .with_context(|| format!("grounding {}", study.display()))
-        .map_err(runtime)?;
-    print_outcomes(&findings, &grounded)?;
-    match &grounded.seg {
-        Some(seg) => write_ground_outputs(out, seg, &findings, &grounded),
-        None => outln!("no finding was grounded: no SEG written"),
-    }
-}
-
-/// The model for `petground ground`, when the mode uses one and it loads. Without a usable
-/// model the weak-label-first mode still grounds by weak labels.
-fn grounder_for(
-    settings: &petground::ground::runtime::ModelSettings,
-    mode: petground::ground::grounder::GroundingMode,
-) -> Result<Option<std::sync::Mutex<petground::ground::grounder::Grounder>>, Failure> {
-    use petground::ground::grounder::{GroundingMode, startup};
-    if !mode.uses_model() {
-        return Ok(None);
-    }
-    match startup(settings, mode) {
-        Ok(g) if g.has_model() => Ok(Some(std::sync::Mutex::new(g))),
-        Ok(_) => Ok(None),
-        Err(e) if mode == GroundingMode::WeakLabelFirst => {
-            warn_line(&format!(
-                "petground: model grounding unavailable ({e}); using weak labels only"
-            ));
-            Ok(None)
-        }
-        Err(e) => Err(usage(e)),
-    }
-}
-
-/// One line per finding: its segment and measurements, the segment it restates, or why it was
-/// not grounded.
-fn print_outcomes(
-    findings: &[petground::report::Finding],
-    grounded: &petground::pipeline::segmentation::Grounded,
-) -> Result<(), Failure> {
-    for (finding, o) in findings.iter().zip(&grounded.findings) {
-        let f = petground::pipeline::record::finding_record(finding, o);
-        let agree = f.agreement.map(|a| format!(" [{a}]")).unwrap_or_default();
-        let measured = o.grounding().map(|g| &g.measurements);
-        match (&f.method, f.segment, f.restatement_of, measured) {
-            (Some(_), Some(n), Some(by), _) => outln!(
-                "restates\tsegment {n} (finding {by})\t{}{agree}\t{}",
-                f.detail,
-                f.sentence
-            ),
-            (Some(m), Some(n), None, Some(q)) => outln!(
-                "segment {n}\t{m}\tSUVmax {:.2}\tSUVpeak {:.2}\tSUVmean {:.2}\tMTV {:.2} mL\tTLG {:.1}\t{}{agree}\t{}",
-                q.suv_max,
-                q.suv_peak,
-                q.suv_mean,
-                q.mtv_ml,
-                q.tlg,
-                f.detail,
-                f.sentence
-            ),
-            _ => outln!("not grounded\t{}\t{}", f.detail, f.sentence),
-        }?;
-    }
-    Ok(())
-}
-
-/// The SEG, the SR beside it (when built) and the MIP picture with the segments' outlines.
-fn write_ground_outputs(
-    out: &Path,
-    seg: &petground::seg::SegObject,
-    findings: &[petground::report::Finding],
-    grounded: &petground::pipeline::segmentation::Grounded,
-) -> Result<(), Failure> {
-    std::fs::create_dir_all(out)
-        .with_context(|| format!("creating {}", out.display()))
-        .map_err(runtime)?;
-    let path = out.join(format!("{}.dcm", petground::seg::sop_instance_uid(seg)));
-    petground::seg::write_seg(seg, &path)
-        .with_context(|| format!("writing {}", path.display()))
-        .map_err(runtime)?;
-    outln!("SEG written: {}", path.display())?;
-    if let Some(sr) = &grounded.sr {
-        let sr_path = path.with_extension("sr.dcm");
-        petground::seg::write_seg(sr, &sr_path)
-            .with_context(|| format!("writing {}", sr_path.display()))
-            .map_err(runtime)?;
-        outln!(
-            "SR written: {} ({})",
-            sr_path.display(),
-            petground::seg::sop_instance_uid(sr)
-        )?;
-    }
-    let overlays: Vec<_> = grounded
-        .segments()
-        .map(|(d, g)| petground::pipeline::picture::Overlay {
-            mask: &g.mask,
-            legend: format!(
-                "SUVmax {:.1}, MTV {:.1} mL - {}",
-                g.measurements.suv_max, g.measurements.mtv_ml, findings[d].sentence
-            ),
-        })
-        .collect();
-    let png = path.with_extension("png");
-    let bytes = petground::pipeline::picture::render_png(&grounded.suv, &overlays);
-    std::fs::write(&png, bytes)
-        .with_context(|| format!("writing {}", png.display()))
-        .map_err(runtime)?;
-    outln!("picture written: {}", png.display())
-}
-
 fn suv(files: &[PathBuf]) -> Result<(), Failure> {
     let mut failed = 0;
     for f in files {
@@ -521,84 +387,4 @@ fn findings(path: &Path) -> Result<(), Failure> {
     petground::report::write_findings_json(&found, &mut out)
         .and_then(|()| out.flush())
         .map_err(stdout_error)
-}
-
-fn status(path: &Path, json: bool, all: bool, filter: Filter) -> Result<(), Failure> {
-    let cfg = load(path)?;
-    let whole = all || !filter.is_empty();
-    let dir = &cfg.node.data_dir;
-    let doc = control::status_document(dir, filter.clone()).map_err(runtime)?;
-    let Some(doc) = doc.or_else(|| json.then(|| petground::status::empty(dir, &filter))) else {
-        return outln!("no data yet in {}", cfg.node.data_dir.display());
-    };
-    if json {
-        let text = serde_json::to_string_pretty(&doc).context("status document");
-        outln!("{}", text.map_err(runtime)?)?;
-    } else if whole {
-        write_out(format_args!("{}", petground::status::text::full(&doc)))?;
-    } else {
-        write_out(format_args!("{}", petground::status::text::summary(&doc)))?;
-    }
-    Ok(())
-}
-
-/// C-ECHO to a configured destination: 0 success, 1 no answer or another status, 2 no such name.
-fn echo(path: &Path, name: &str) -> Result<(), Failure> {
-    let cfg = load(path)?;
-    let dests = &cfg.delivery.destinations;
-    let Some(dest) = dests.iter().find(|d| d.name == name) else {
-        let known: Vec<&str> = dests.iter().map(|d| d.name.as_str()).collect();
-        let e = anyhow::anyhow!("no destination named `{name}` (configured: {known:?})");
-        return Err(usage(e));
-    };
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("starting the async runtime")
-        .map_err(runtime)?;
-    let opts = petground::dicom::scu::ScuOptions::default();
-    let calling = &cfg.delivery.calling;
-    let who = format!("{name} ({}@{})", dest.ae_title, dest.address);
-    match rt.block_on(petground::dicom::scu::echo(dest, calling, &opts)) {
-        Ok(0) => outln!("C-ECHO {who}: success"),
-        Ok(status) => Err(runtime(anyhow::anyhow!(
-            "C-ECHO {who}: status {status:04X}"
-        ))),
-        Err(e) => Err(runtime(anyhow::anyhow!("C-ECHO {who}: {e}"))),
-    }
-}
-
-/// `resend`: `--to` must name a configured destination (exit 2 otherwise).
-fn resend(path: &Path, seg: String, to: Option<String>) -> Result<(), Failure> {
-    let cfg = load(path)?;
-    if let Some(t) = &to
-        && !cfg.delivery.destinations.iter().any(|d| &d.name == t)
-    {
-        return Err(usage(anyhow::anyhow!("--to: no destination named `{t}`")));
-    }
-    ask(path, Op::Resend { seg, to })
-}
-
-/// Sends a request to the running node and prints its answer; exit 1 when the node is not
-/// running or refuses, 2 when it calls the request malformed.
-fn ask(path: &Path, op: Op) -> Result<(), Failure> {
-    let cfg = load(path)?;
-    let sock = Layout::new(&cfg.node.data_dir).control_socket();
-    let reply = control::request(&sock, op).map_err(runtime)?;
-    match reply {
-        Reply::Resent { seg, deliveries } => {
-            outln!("SEG {seg} queued again: outbox entries {deliveries:?}")?;
-        }
-        Reply::Reprocessing {
-            study,
-            job,
-            version,
-        } => outln!("study {study}: job {job} (version {version}) queued")?,
-        Reply::Error {
-            kind: ErrorKind::BadRequest,
-            message,
-        } => return Err(usage(anyhow::anyhow!(message))),
-        other => return Err(runtime(control::refused(other))),
-    }
-    Ok(())
 }
