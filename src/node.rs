@@ -135,5 +135,6 @@ fn pipeline_config(
         sr: cfg.results.sr,
         grounder,
         mode: cfg.grounding.mode,
+        ct_wait: cfg.grounding.ct_wait,
     }
 }

@@ -190,6 +190,7 @@ mod tests {
                 seg: None,
                 sr: None,
                 version: 1,
+                notes: Vec::new(),
             },
         )
     }

@@ -38,6 +38,7 @@ fn finish(store: &Store, key: &str, deliveries: &[OutboxItem]) {
         seg: Some(uid("2.25.10")),
         sr: Some(uid("2.25.11")),
         version: 1,
+        notes: Vec::new(),
     };
     store.finish_job(key, &job, deliveries).expect("finish job");
 }

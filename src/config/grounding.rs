@@ -3,6 +3,8 @@
 //! their builders from the raw TOML. The modules that use them (label, ground, pipeline)
 //! import these types; config imports none of theirs.
 
+use std::time::Duration;
+
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -95,9 +97,18 @@ impl GroundingMode {
 }
 
 /// `[grounding]`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct GroundingConfig {
     pub mode: GroundingMode,
+    /// How long a job whose mode loads the model waits, after its PET series completed, for a
+    /// complete CT series of the study before it runs on the PET alone.
+    pub ct_wait: Duration,
+}
+
+impl Default for GroundingConfig {
+    fn default() -> Self {
+        grounding(&RawGrounding::default())
+    }
 }
 
 /// `[results]`: what a job sends back besides the SEG.
@@ -142,7 +153,10 @@ pub(super) fn model(raw: RawModel, base: Option<&Path>) -> ModelConfig {
 }
 
 pub(super) fn grounding(raw: &RawGrounding) -> GroundingConfig {
-    GroundingConfig { mode: raw.mode }
+    GroundingConfig {
+        mode: raw.mode,
+        ct_wait: Duration::from_secs(raw.ct_wait_seconds),
+    }
 }
 
 pub(super) fn results(raw: &RawResults) -> ResultsConfig {

@@ -64,6 +64,7 @@ fn raw(c: &Config) -> RawConfig {
         },
         grounding: RawGrounding {
             mode: c.grounding.mode,
+            ct_wait_seconds: c.grounding.ct_wait.as_secs(),
         },
         results: RawResults { sr: c.results.sr },
         web: super::web::raw_web(&c.web),

@@ -186,10 +186,20 @@ pub(super) struct RawModel {
     pub dir: Option<PathBuf>,
 }
 
-#[derive(Debug, Default, Deserialize, Serialize)]
+#[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub(super) struct RawGrounding {
     pub mode: GroundingMode,
+    pub ct_wait_seconds: u64,
+}
+
+impl Default for RawGrounding {
+    fn default() -> Self {
+        RawGrounding {
+            mode: GroundingMode::default(),
+            ct_wait_seconds: 300,
+        }
+    }
 }
 
 /// `[results]`: what goes back besides the SEG.

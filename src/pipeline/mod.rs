@@ -52,6 +52,8 @@ pub struct PipelineConfig {
     /// The grounding model, when one is loaded (shared with nothing else; one job at a time).
     pub grounder: Option<Arc<Mutex<Grounder>>>,
     pub mode: GroundingMode,
+    /// How long a job that uses the model waits for a complete CT series (`pipeline::jobs`).
+    pub ct_wait: Duration,
 }
 
 /// Runs until `shutdown`. Wakes on store events and once a second.
@@ -64,8 +66,11 @@ pub async fn run(
 ) {
     loop {
         let s = store.clone();
+        // The CT matters only to a job that will run the model.
+        let ct_wait = cfg.grounder.is_some().then_some(cfg.ct_wait);
         let jobs = tokio::task::spawn_blocking(move || {
-            s.create_ready_jobs(unix_now(), jobs::plan_job)?;
+            let now = unix_now();
+            s.create_ready_jobs(now, |r, series| jobs::plan_job(r, series, now, ct_wait))?;
             s.runnable_jobs()
         })
         .await;
@@ -211,6 +216,8 @@ struct Products {
     seg: Option<(Uid, Vec<u8>)>,
     sr: Option<(Uid, Vec<u8>)>,
     picture: Vec<u8>,
+    /// What the job record should say about how it ran.
+    notes: Vec<String>,
 }
 
 /// The job core on the job's files, with its objects encoded. An error here fails the job (it
@@ -244,6 +251,11 @@ fn run_core(
         seg: grounded.seg.as_ref().map(encode).transpose()?,
         sr: grounded.sr.as_ref().map(encode).transpose()?,
         picture: picture::grounded_png(&grounded, &findings),
+        notes: grounded
+            .ct_unused
+            .iter()
+            .map(|why| format!("CT not usable for the model, grounded on the PET alone: {why}"))
+            .collect(),
     })
 }
 
@@ -273,6 +285,7 @@ fn record_done(
         }
     }
     job.findings = products.findings;
+    job.notes.extend(products.notes);
     job.seg = products.seg.as_ref().map(|(sop, _)| sop.clone());
     job.sr = products.sr.as_ref().map(|(sop, _)| sop.clone());
     write_picture(store, key, &products.picture);

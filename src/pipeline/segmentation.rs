@@ -53,6 +53,8 @@ pub struct Grounded {
     pub sr: Option<SrObject>,
     /// The PET SUV volume the masks lie on.
     pub suv: crate::volume::Volume,
+    /// Why the study's CT was not used by the model, when it was given and could not be.
+    pub ct_unused: Option<String>,
 }
 
 impl Grounded {
@@ -106,10 +108,12 @@ pub fn ground_study_named(
         let (seg, sr) = seg_and_sr(&study, findings, &outcomes, sr, names)?;
         (Some(seg), sr)
     };
+    let ct_unused = study.ct_unused().map(str::to_owned);
     Ok(Grounded {
         findings: outcomes,
         seg,
         sr,
+        ct_unused,
         suv: study.series.volume,
     })
 }

@@ -70,6 +70,14 @@ impl Study {
             .map_err(String::as_str)
     }
 
+    /// Why the CT files given were not used, once the model input has been built.
+    pub fn ct_unused(&self) -> Option<&str> {
+        match self.input.get() {
+            Some(Ok(c)) => c.ct_unused.as_deref(),
+            _ => None,
+        }
+    }
+
     fn build_model_input(&self) -> Result<ModelChannels, String> {
         let (ct, ct_unused) = if self.ct.is_empty() {
             (None, None)

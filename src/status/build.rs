@@ -231,6 +231,7 @@ fn job(key: &str, j: &JobRecord) -> JobEntry {
         seg: j.seg.as_ref().map(|u| u.to_string()),
         sr: j.sr.as_ref().map(|u| u.to_string()),
         findings: j.findings.iter().map(finding).collect(),
+        notes: j.notes.clone(),
     }
 }
 

@@ -147,6 +147,9 @@ pub struct JobEntry {
     pub seg: Option<String>,
     pub sr: Option<String>,
     pub findings: Vec<FindingEntry>,
+    /// How it ran, when a reader should know: e.g. on the PET alone because no complete CT
+    /// series arrived within `[grounding] ct_wait_seconds`, or the CT was unusable.
+    pub notes: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]

@@ -207,6 +207,9 @@ fn job_line(out: &mut String, j: &JobEntry) {
         utc(j.created_unix),
         opt_utc(j.finished_unix),
     );
+    for note in &j.notes {
+        let _ = writeln!(out, "    note: {note}");
+    }
 }
 
 fn finding_line(out: &mut String, f: &FindingEntry) {

@@ -41,6 +41,10 @@ pub struct JobRecord {
     /// of their own (`requeue`); records written before versions existed read as 1.
     #[serde(default = "first_version")]
     pub version: u32,
+    /// What a reader of the result should know about how the job ran, e.g. that it grounded on
+    /// the PET alone because no complete CT series arrived in time or the CT was unusable.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
 }
 
 fn first_version() -> u32 {
@@ -70,8 +74,11 @@ pub enum JobPlan {
     Drop,
     /// Not yet (e.g. its PET series is incomplete): it stays pending.
     Wait,
-    /// A job on this PET series of the matched study.
-    Create { pet_series: String },
+    /// A job on this PET series of the matched study, with the notes the decision leaves.
+    Create {
+        pet_series: String,
+        notes: Vec<String>,
+    },
 }
 
 impl JobRecord {
@@ -89,6 +96,7 @@ impl JobRecord {
             seg: None,
             sr: None,
             version: 1,
+            notes: Vec::new(),
         }
     }
 }
@@ -226,7 +234,9 @@ impl Store {
                 };
                 let (study, pet_series) = match (plan(&rep, &study_series), study) {
                     (JobPlan::Wait, _) => continue,
-                    (JobPlan::Create { pet_series }, Some(study)) => (study, pet_series),
+                    (JobPlan::Create { pet_series, notes }, Some(study)) => {
+                        (study, (pet_series, notes))
+                    }
                     (JobPlan::Drop | JobPlan::Create { .. }, _) => {
                         pending.remove(id).db(self, OP)?;
                         continue;
@@ -237,7 +247,9 @@ impl Store {
                 if jobs.get(key.as_str()).db(self, OP)?.is_some() {
                     continue;
                 }
-                let job = JobRecord::queued(study, id, key_uid(&pet_series)?, now);
+                let (pet_series, notes) = pet_series;
+                let mut job = JobRecord::queued(study, id, key_uid(&pet_series)?, now);
+                job.notes = notes;
                 jobs.insert(key.as_str(), encode(&job).as_slice())
                     .db(self, OP)?;
                 queued.insert(key.as_str(), now).db(self, OP)?;
