@@ -392,3 +392,46 @@ fn bad_inputs_give_reasons_not_panics() {
     let out = weak_label(&p.volume, &[], 5.0, Some(3), "", &params);
     assert!(matches!(out, LabelOutcome::NotFound { .. }), "{out}");
 }
+
+/// Issue 16: a lesion in the liver (SUV 2.3, noise 0.45) whose component merges, through the
+/// liver above `T0`, with a hotter lesion: no component has the reported maximum, so the paper's
+/// rule drops it. The local-maximum rule finds its peak on the reported slice, ITM grows the
+/// label there, and the label stays on that lesion.
+#[test]
+fn a_liver_lesion_merged_with_a_hotter_one_is_found_by_its_local_maximum() {
+    let target = Blob::sphere([-75.0, 0.0, z(0.45)], 7.5, 5.4);
+    let hotter = Blob::sphere([-30.0, 10.0, z(0.45)], 7.5, 9.0);
+    let p = suv_phantom::build(&spec(vec![target, hotter], Numbering::FromHead));
+    let (l, h) = (&p.lesions[0], &p.lesions[1]);
+    let out = run(&p, l.reported_suv, Some(l.image_number), "");
+    let LabelOutcome::Labelled {
+        mask, candidate, ..
+    } = &out
+    else {
+        panic!("not labelled: {out}");
+    };
+    assert_eq!(
+        candidate.found_by,
+        petground::label::FoundBy::LocalMaximum,
+        "{out}"
+    );
+    assert!(out.to_string().contains("labelled"), "{out}");
+    let dice = dice_of(&out, &l.voxels);
+    assert!(dice > 0.5, "Dice {dice:.2} with the lesion: {out}");
+    assert!(
+        !mask.voxels.iter().any(|v| h.voxels.contains(v)),
+        "the label reaches the hotter lesion: {out}"
+    );
+    assert!(
+        mask.voxels.len() < 3 * l.voxels.len(),
+        "the label floods the liver: {} voxels for a {}-voxel lesion",
+        mask.voxels.len(),
+        l.voxels.len()
+    );
+    // The hotter lesion is still found by its component.
+    let hot = run(&p, h.reported_suv, Some(h.image_number), "");
+    let LabelOutcome::Labelled { candidate, .. } = &hot else {
+        panic!("hotter lesion not labelled: {hot}");
+    };
+    assert_eq!(candidate.found_by, petground::label::FoundBy::Component);
+}

@@ -4,7 +4,9 @@
 //! when S < 5). *Ours*: the reported number is tried as PET InstanceNumber, then as a 1-based index
 //! from the head, then from the feet, with a ±k slice window; the first rule that yields a match
 //! decides. Only components that touch the window are flood-filled, which gives the same
-//! components as labelling the whole volume at a fraction of the cost.
+//! components as labelling the whole volume at a fraction of the cost. When no component
+//! matches under any rule, the local-maximum rule (`peaks`, ours) looks for the lesion's peak
+//! on the same slices.
 
 use std::fmt;
 
@@ -45,7 +47,26 @@ impl fmt::Display for SliceRule {
     }
 }
 
-/// One component above T0 that matched the finding.
+/// Which rule found a candidate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FoundBy {
+    /// A component above T0 whose maximum is S (the paper's rule).
+    Component,
+    /// No component matched: a local maximum of value S that stands out of its surroundings
+    /// (`label::peaks`, for lesions in hot background).
+    LocalMaximum,
+}
+
+impl fmt::Display for FoundBy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            FoundBy::Component => "component",
+            FoundBy::LocalMaximum => "local maximum",
+        })
+    }
+}
+
+/// One component above T0 (or one local maximum) that matched the finding.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Candidate {
     /// Maximum SUV of the component and its voxel `[z, y, x]` / patient position (mm, LPS).
@@ -55,6 +76,7 @@ pub struct Candidate {
     /// Inclusive z-range of the component.
     pub z_range: [usize; 2],
     pub voxels: usize,
+    pub found_by: FoundBy,
 }
 
 impl fmt::Display for Candidate {
@@ -64,7 +86,11 @@ impl fmt::Display for Candidate {
             f,
             "SUVmax {:.2} at voxel {:?} ({x:.1}, {y:.1}, {z:.1}) mm, slices {}..={}, {} voxels",
             self.max, self.max_voxel, self.z_range[0], self.z_range[1], self.voxels
-        )
+        )?;
+        match self.found_by {
+            FoundBy::Component => Ok(()),
+            FoundBy::LocalMaximum => write!(f, " (local maximum)"),
+        }
     }
 }
 
@@ -139,6 +165,35 @@ pub fn find_candidates(
             return Ok(m);
         }
         tried.push((rule, zs));
+    }
+    // No component: a lesion in hot background may still stand out as a peak (`peaks`). Not
+    // where a component of maximum S was there and the span rule rejected it: that rejection
+    // (a long low-uptake structure) stands.
+    for (rule, zs) in &tried {
+        let rejected_by_span = finder
+            .touching(zs, params.slice_tolerance as usize)
+            .into_iter()
+            .any(|k| params.suv_matches(f64::from(finder.comps[k].max), s));
+        if rejected_by_span {
+            continue;
+        }
+        let mut found = super::peaks::peaks(data, geometry, s, zs, params);
+        match found.len() {
+            0 => continue,
+            1 => {
+                return Ok(Match::Unique {
+                    candidate: found.remove(0),
+                    rule: *rule,
+                    slices: zs.clone(),
+                });
+            }
+            _ => {
+                return Ok(Match::Ambiguous {
+                    candidates: found,
+                    rule: *rule,
+                });
+            }
+        }
     }
     Ok(Match::None {
         tried,
@@ -311,6 +366,7 @@ impl<'a> Finder<'a> {
             max_mm,
             z_range: [c.z_min, c.z_max],
             voxels: c.voxels,
+            found_by: FoundBy::Component,
         }
     }
 }

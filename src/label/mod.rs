@@ -9,9 +9,10 @@ pub mod itm;
 pub mod matching;
 pub mod measure;
 mod outcome;
+mod peaks;
 pub mod qc;
 
-pub use matching::{Candidate, SliceRule};
+pub use matching::{Candidate, FoundBy, SliceRule};
 pub use measure::{Agreement, Measurements};
 pub use outcome::{LabelMask, LabelOutcome, NotFoundReason, SkipReason};
 pub use qc::QcFailure;

@@ -10,7 +10,9 @@ use ndarray::{Array3, Axis};
 use super::study::Study;
 use crate::ground::grounder::{Grounder, GroundingMode};
 use crate::label::measure::{MeasureError, agreement, measure_mask};
-use crate::label::{Agreement, LabelOutcome, LabelParams, Measurements, SliceRule, weak_label};
+use crate::label::{
+    Agreement, FoundBy, LabelOutcome, LabelParams, Measurements, SliceRule, weak_label,
+};
 use crate::report::Finding;
 
 /// SegmentAlgorithmName of segments made by the weak-label path.
@@ -26,8 +28,9 @@ pub struct Methods<'a> {
 /// The method that grounded a finding.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Method {
-    /// The weak label (PAPER §3), matched to its component by `rule`.
-    WeakLabel { rule: SliceRule },
+    /// The weak label (PAPER §3), matched by `rule` to a component or, in hot background, to
+    /// a local maximum (`found_by`).
+    WeakLabel { rule: SliceRule, found_by: FoundBy },
     /// The grounding model; `name` is its SegmentAlgorithmName ([`model_algorithm_name`]).
     Model { name: String },
 }
@@ -44,7 +47,13 @@ impl Method {
     /// How the mask was matched to the finding, for people.
     pub fn rule(&self) -> String {
         match self {
-            Method::WeakLabel { rule } => format!("weak label matched via {rule}"),
+            Method::WeakLabel {
+                rule,
+                found_by: FoundBy::Component,
+            } => format!("weak label matched via {rule}"),
+            Method::WeakLabel { rule, found_by } => {
+                format!("weak label matched via {rule} ({found_by})")
+            }
             Method::Model { .. } => "model".to_owned(),
         }
     }
@@ -166,10 +175,13 @@ fn weak(study: &Study, f: &Finding, params: &LabelParams) -> Result<Grounding, M
             mask,
             slice_rule,
             measurements,
-            ..
+            candidate,
         } => Ok(Grounding {
             mask: mask.to_dense(),
-            method: Method::WeakLabel { rule: slice_rule },
+            method: Method::WeakLabel {
+                rule: slice_rule,
+                found_by: candidate.found_by,
+            },
             measurements,
             agreement: None,
             weak_failed: None,
