@@ -77,9 +77,8 @@ pub async fn run(
         tracker.spawn(async move {
             tokio::select! {
                 _ = stop.cancelled() => {}
-                _ = connection(stream, &web, cfg.read_timeout) => {}
+                _ = connection(stream, &web, cfg.read_timeout, permit) => {}
             }
-            drop(permit);
         });
     };
     tracker.close();
@@ -87,8 +86,16 @@ pub async fn run(
     result
 }
 
-/// One request and its answer.
-async fn connection(mut stream: TcpStream, web: &Web, limit: Duration) {
+/// One request and its answer. The connection's slot (`permit`) is given back once the answer
+/// is written, before the connection is shut: neither the client's reading to the end nor the
+/// lingering over a refused request's leftovers holds a slot, so a client's next request is
+/// not refused for want of one.
+async fn connection(
+    mut stream: TcpStream,
+    web: &Web,
+    limit: Duration,
+    permit: tokio::sync::OwnedSemaphorePermit,
+) {
     let request = match timeout(limit, read_head(&mut stream)).await {
         Err(_) => Err(Response::error(408)),
         Ok(Ok(None)) => return,
@@ -102,11 +109,14 @@ async fn connection(mut stream: TcpStream, web: &Web, limit: Duration) {
     web.count(response.status);
     debug!(status = response.status, path, "http request");
     let bytes = response.to_bytes(head_only);
-    let written = timeout(limit, async {
-        stream.write_all(&bytes).await?;
-        stream.shutdown().await
-    })
-    .await;
+    let written = timeout(limit, stream.write_all(&bytes)).await;
+    // Before the end of the answer (the FIN) reaches the client: by the time it can send its
+    // next request, the slot is free.
+    drop(permit);
+    let written = match written {
+        Ok(Ok(())) => timeout(limit, stream.shutdown()).await,
+        other => other,
+    };
     if request.is_err() && matches!(written, Ok(Ok(()))) {
         let _ = timeout(LINGER, drain(&mut stream)).await;
     }
