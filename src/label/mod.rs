@@ -4,6 +4,7 @@
 //! every outcome, failures included, is a typed value ([`LabelOutcome`]), never a panic.
 //! Parsing sentences (report), building volumes (volume) and writing SEG (seg) live elsewhere.
 
+mod candidate;
 pub mod components;
 pub mod itm;
 pub mod matching;

@@ -11,8 +11,8 @@
 //! their shell and are not candidates; several distinct peaks are ambiguous, as for components.
 
 use super::LabelParams;
+use super::candidate::{Candidate, FoundBy};
 use super::components::Grid;
-use super::matching::{Candidate, FoundBy};
 use crate::volume::Geometry;
 
 /// A peak's value over the mean of the voxels three steps away (Chebyshev distance 3).
