@@ -435,3 +435,36 @@ fn a_liver_lesion_merged_with_a_hotter_one_is_found_by_its_local_maximum() {
     };
     assert_eq!(candidate.found_by, petground::label::FoundBy::Component);
 }
+
+/// Issue 16: two lesions the SUVmax cannot tell apart, one in each lung, are told apart by the
+/// sentence's side (patient right is −x in LPS); without a side they stay ambiguous.
+#[test]
+fn the_sentence_side_tells_apart_lesions_of_one_suvmax() {
+    let mut s = spec(
+        vec![
+            Blob::sphere([100.0, 0.0, z(0.62)], 7.5, 8.0),
+            Blob::sphere([-100.0, 0.0, z(0.62)], 7.5, 8.0),
+        ],
+        Numbering::FromHead,
+    );
+    s.noise = 0.0;
+    let p = suv_phantom::build(&s);
+    let (left, right) = (&p.lesions[0], &p.lesions[1]);
+    for n in [None, Some(left.image_number)] {
+        for (sentence, lesion) in [
+            ("Right lower lobe nodule, SUVmax 8.0.", right),
+            ("Left lower lobe nodule, SUVmax 8.0.", left),
+        ] {
+            let out = run(&p, left.reported_suv, n, sentence);
+            assert!(
+                dice_of(&out, &lesion.voxels) > 0.5,
+                "{sentence} (image {n:?}): {out}"
+            );
+        }
+        let out = run(&p, left.reported_suv, n, "Lower lobe nodules, SUVmax 8.0.");
+        assert!(
+            matches!(out, LabelOutcome::Ambiguous { .. }),
+            "no side: {out}"
+        );
+    }
+}

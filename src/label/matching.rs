@@ -61,6 +61,8 @@ pub enum Match {
     Ambiguous {
         candidates: Vec<Candidate>,
         rule: SliceRule,
+        /// As for `Unique`: the z indices the rule resolved the number to.
+        slices: Vec<usize>,
     },
     /// Nothing matched under any rule; `closest` is the component maximum nearest to S among the
     /// components examined (for the reason text).
@@ -145,6 +147,7 @@ pub fn find_candidates(
                 return Ok(Match::Ambiguous {
                     candidates: found,
                     rule: *rule,
+                    slices: zs.clone(),
                 });
             }
         }
@@ -207,6 +210,7 @@ fn decide(
         _ => Some(Match::Ambiguous {
             candidates: hits,
             rule,
+            slices,
         }),
     }
 }

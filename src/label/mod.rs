@@ -123,6 +123,7 @@ pub fn weak_label(
             };
         }
     };
+    let found = by_side(found, suv, sentence, params);
     let (candidate, rule, seed_slices) = match unique(found, suv_max, slice) {
         Ok(u) => u,
         Err(outcome) => return *outcome,
@@ -179,9 +180,9 @@ fn unique(
             rule,
             slices,
         } => Ok((candidate, rule, slices)),
-        Match::Ambiguous { candidates, rule } => {
-            Err(Box::new(LabelOutcome::Ambiguous { candidates, rule }))
-        }
+        Match::Ambiguous {
+            candidates, rule, ..
+        } => Err(Box::new(LabelOutcome::Ambiguous { candidates, rule })),
         Match::None { tried, closest } => Err(Box::new(LabelOutcome::NotFound {
             reason: NotFoundReason::NoMatch {
                 suv_max,
@@ -190,6 +191,48 @@ fn unique(
                 closest,
             },
         })),
+    }
+}
+
+/// Ours (issue 16): candidates the SUVmax cannot tell apart ("right hilar node, SUVmax 7.7" with
+/// a matching component in each lung) are told apart by the sentence's side, the laterality QC
+/// would apply anyway: when exactly one candidate lies on the side the sentence names (beyond
+/// the midline margin), it is the match. Otherwise the match stays ambiguous, its candidates
+/// listed in the reason.
+fn by_side(found: Match, suv: &Volume, sentence: &str, params: &LabelParams) -> Match {
+    let Match::Ambiguous {
+        candidates,
+        rule,
+        slices,
+    } = found
+    else {
+        return found;
+    };
+    let side = qc::sentence_side(sentence);
+    let midline = qc::body_midline_x(suv, params.body_threshold);
+    let (Some(side), Some(midline)) = (side, midline) else {
+        return Match::Ambiguous {
+            candidates,
+            rule,
+            slices,
+        };
+    };
+    let margin_mm = params.midline_margin_voxels * suv.geometry.spacing[0];
+    let on_side: Vec<&Candidate> = candidates
+        .iter()
+        .filter(|c| qc::check_side(side, c.max_mm[0], midline, margin_mm).is_ok())
+        .collect();
+    match on_side.as_slice() {
+        [one] => Match::Unique {
+            candidate: (*one).clone(),
+            rule,
+            slices,
+        },
+        _ => Match::Ambiguous {
+            candidates,
+            rule,
+            slices,
+        },
     }
 }
 
