@@ -133,18 +133,8 @@ fn write_ground_outputs(
             petground::seg::sop_instance_uid(sr)
         )?;
     }
-    let overlays: Vec<_> = grounded
-        .segments()
-        .map(|(d, g)| petground::pipeline::picture::Overlay {
-            mask: &g.mask,
-            legend: format!(
-                "SUVmax {:.1}, MTV {:.1} mL - {}",
-                g.measurements.suv_max, g.measurements.mtv_ml, findings[d].sentence
-            ),
-        })
-        .collect();
     let png = path.with_extension("png");
-    let bytes = petground::pipeline::picture::render_png(&grounded.suv, &overlays);
+    let bytes = petground::pipeline::picture::grounded_png(grounded, findings);
     std::fs::write(&png, bytes)
         .with_context(|| format!("writing {}", png.display()))
         .map_err(runtime)?;
