@@ -121,9 +121,9 @@ fn large_low_contrast_lesion_may_stop_after_one_shell() {
     assert!(mask.contains(l.max_voxel));
 }
 
-#[test]
-fn same_rounded_suv_on_one_slice_is_ambiguous() {
-    // Noise-free so the two mirror-image lesions share their maximum exactly.
+/// Two mirror-image lesions, one in each lung (patient left at +x first), noise-free so that
+/// they share their maximum exactly.
+fn mirror_lesions() -> Phantom {
     let mut s = spec(
         vec![
             Blob::sphere([100.0, 0.0, z(0.62)], 7.5, 8.0),
@@ -132,7 +132,12 @@ fn same_rounded_suv_on_one_slice_is_ambiguous() {
         Numbering::FromHead,
     );
     s.noise = 0.0;
-    let p = suv_phantom::build(&s);
+    suv_phantom::build(&s)
+}
+
+#[test]
+fn same_rounded_suv_on_one_slice_is_ambiguous() {
+    let p = mirror_lesions();
     let l = &p.lesions[0];
     let out = run(&p, l.reported_suv, Some(l.image_number), "");
     let LabelOutcome::Ambiguous { candidates, rule } = &out else {
@@ -440,15 +445,7 @@ fn a_liver_lesion_merged_with_a_hotter_one_is_found_by_its_local_maximum() {
 /// sentence's side (patient right is −x in LPS); without a side they stay ambiguous.
 #[test]
 fn the_sentence_side_tells_apart_lesions_of_one_suvmax() {
-    let mut s = spec(
-        vec![
-            Blob::sphere([100.0, 0.0, z(0.62)], 7.5, 8.0),
-            Blob::sphere([-100.0, 0.0, z(0.62)], 7.5, 8.0),
-        ],
-        Numbering::FromHead,
-    );
-    s.noise = 0.0;
-    let p = suv_phantom::build(&s);
+    let p = mirror_lesions();
     let (left, right) = (&p.lesions[0], &p.lesions[1]);
     for n in [None, Some(left.image_number)] {
         for (sentence, lesion) in [
