@@ -10,7 +10,7 @@
 //! leaves a study that is still eligible and is removed by the next run (missing files are not
 //! an error there).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -44,44 +44,62 @@ impl Store {
     ) -> Result<Vec<(Uid, Removed)>, StoreError> {
         let cutoff = now.saturating_sub(keep.as_secs());
         let mut out = Vec::new();
-        for study in self.expired_studies(cutoff)? {
+        for (study, delivered) in self.expired_studies(cutoff)? {
             let _all = self.lock_all_sops();
             // Checked again under the locks, which keep every instance from committing: a
             // study that received one meanwhile is not removed.
             let series = self.study_series(&study)?;
             if series.iter().all(|(_, s)| s.last_unix < cutoff) {
-                let removed = self.remove_study(&study, &series, now)?;
+                let removed = self.remove_study(&study, &series, &delivered, now)?;
                 out.push((study, removed));
             }
         }
         Ok(out)
     }
 
-    /// The studies retention may remove: see the module comment.
-    fn expired_studies(&self, cutoff: u64) -> Result<BTreeSet<Uid>, StoreError> {
-        let jobs = self.all_jobs()?;
-        let outbox = self.all_outbox()?;
+    /// The studies retention may remove (see the module comment), each with the paths of its
+    /// delivered SEG and SR files. One pass over the jobs and the outbox.
+    fn expired_studies(&self, cutoff: u64) -> Result<BTreeMap<Uid, Vec<String>>, StoreError> {
+        let mut jobs_of: BTreeMap<Uid, Vec<(String, JobRecord)>> = BTreeMap::new();
+        for (key, job) in self.all_jobs()? {
+            jobs_of
+                .entry(job.study.clone())
+                .or_default()
+                .push((key, job));
+        }
+        let mut outbox_of: BTreeMap<String, Vec<OutboxItem>> = BTreeMap::new();
+        for (_, item) in self.all_outbox()? {
+            outbox_of.entry(item.job.clone()).or_default().push(item);
+        }
         let waiting = self.studies_with_pending_reports()?;
-        let mut out = BTreeSet::new();
+        let mut out = BTreeMap::new();
         for (study, _) in self.all_studies()? {
             let Ok(uid) = Uid::parse(&study) else {
                 continue;
             };
-            let series = self.study_series(&study)?;
-            let quiet = series.iter().all(|(_, s)| s.last_unix < cutoff);
-            let study_jobs: Vec<&(String, JobRecord)> =
-                jobs.iter().filter(|(_, j)| j.study == uid).collect();
-            let ended = !study_jobs.is_empty()
-                && study_jobs
-                    .iter()
-                    .all(|(_, j)| matches!(j.state, JobState::Done | JobState::Skipped { .. }));
-            let keys: BTreeSet<&str> = study_jobs.iter().map(|(k, _)| k.as_str()).collect();
-            let delivered = outbox
+            let Some(jobs) = jobs_of.get(&uid) else {
+                continue; // no job yet: its report may still come
+            };
+            let ended = jobs
                 .iter()
-                .filter(|(_, o)| keys.contains(o.job.as_str()))
-                .all(|(_, o)| matches!(o.state, DeliveryState::Sent { .. }));
-            if quiet && ended && delivered && !waiting.contains(&uid) {
-                out.insert(uid);
+                .all(|(_, j)| matches!(j.state, JobState::Done | JobState::Skipped { .. }));
+            let items: Vec<&OutboxItem> = jobs
+                .iter()
+                .flat_map(|(k, _)| outbox_of.get(k).into_iter().flatten())
+                .collect();
+            let delivered = items
+                .iter()
+                .all(|o| matches!(o.state, DeliveryState::Sent { .. }));
+            if !ended || !delivered || waiting.contains(&uid) {
+                continue;
+            }
+            let quiet = self
+                .study_series(&study)?
+                .iter()
+                .all(|(_, s)| s.last_unix < cutoff);
+            if quiet {
+                let paths: BTreeSet<String> = items.iter().map(|o| o.path.clone()).collect();
+                out.insert(uid, paths.into_iter().collect());
             }
         }
         Ok(out)
@@ -108,6 +126,7 @@ impl Store {
         &self,
         study: &Uid,
         series: &[(String, super::SeriesRecord)],
+        delivered: &[String],
         now: u64,
     ) -> Result<Removed, StoreError> {
         let mut instances = Vec::new();
@@ -118,7 +137,7 @@ impl Store {
             .iter()
             .map(|(_, r)| self.absolute(&r.path))
             .collect();
-        files.extend(self.delivered_files(study)?);
+        files.extend(delivered.iter().map(|p| self.absolute(p)));
         let mut removed = Removed {
             instances: instances.len(),
             ..Removed::default()
@@ -141,24 +160,6 @@ impl Store {
         }
         let _ = std::fs::remove_dir(self.layout().studies().join(study.as_str()));
         Ok(removed)
-    }
-
-    /// The files of the study's delivered SEGs and SRs.
-    fn delivered_files(&self, study: &Uid) -> Result<Vec<PathBuf>, StoreError> {
-        let keys: BTreeSet<String> = self
-            .all_jobs()?
-            .into_iter()
-            .filter(|(_, j)| &j.study == study)
-            .map(|(k, _)| k)
-            .collect();
-        let items: Vec<OutboxItem> = self
-            .all_outbox()?
-            .into_iter()
-            .map(|(_, o)| o)
-            .filter(|o| keys.contains(&o.job))
-            .collect();
-        let paths: BTreeSet<String> = items.into_iter().map(|o| o.path).collect();
-        Ok(paths.iter().map(|p| self.absolute(p)).collect())
     }
 
     fn remove_study_entries(
