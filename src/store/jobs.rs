@@ -299,6 +299,16 @@ impl Store {
         Ok(out)
     }
 
+    /// One job by its key.
+    pub fn job(&self, key: &str) -> Result<Option<JobRecord>, StoreError> {
+        let tx = self.read_tx()?;
+        let t = tx.open_table(JOBS).db(self, "read job")?;
+        match t.get(key).db(self, "read job")? {
+            Some(v) => Ok(Some(decode(key, v.value())?)),
+            None => Ok(None),
+        }
+    }
+
     pub fn put_job(&self, key: &str, job: &JobRecord) -> Result<(), StoreError> {
         let tx = self.write_tx()?;
         self.write_job(&tx, key, job)?;

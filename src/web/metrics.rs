@@ -25,7 +25,7 @@ pub struct Process {
 }
 
 pub fn read(store: &Store) -> Result<Snapshot, StoreError> {
-    super::snapshot(store)
+    Snapshot::read_without_events(store)
 }
 
 /// The exposition text.

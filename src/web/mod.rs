@@ -21,7 +21,6 @@ use tokio_util::sync::CancellationToken;
 use tracing::warn;
 
 use crate::config::WebConfig;
-use crate::status::Snapshot;
 use crate::store::{JobState, Layout, Store, StoreError};
 use http::{Request, Response};
 
@@ -124,25 +123,9 @@ impl Web {
     }
 }
 
-/// The studies, series, reports, jobs and deliveries the page and the metrics show (no
-/// events: they only grow, and neither needs them).
-fn snapshot(store: &Store) -> Result<Snapshot, StoreError> {
-    Ok(Snapshot {
-        studies: store.all_studies()?,
-        series: store.all_series()?,
-        reports: store.all_reports()?,
-        jobs: store.all_jobs()?,
-        outbox: store.all_outbox()?,
-        events: Vec::new(),
-    })
-}
-
 /// The picture of the done job `key`, when the store knows that job and its file exists.
 fn picture(store: &Store, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
-    let known = store
-        .all_jobs()?
-        .into_iter()
-        .any(|(k, j)| k == key && j.state == JobState::Done);
+    let known = store.job(key)?.is_some_and(|j| j.state == JobState::Done);
     if !known {
         return Ok(None);
     }

@@ -23,7 +23,7 @@ pub struct View {
 }
 
 pub fn read(store: &Store) -> Result<View, StoreError> {
-    let snapshot = super::snapshot(store)?;
+    let snapshot = Snapshot::read_without_events(store)?;
     let pictures = (snapshot.jobs.iter())
         .filter(|(_, j)| j.state == JobState::Done)
         .filter(|(k, _)| store.layout().absolute(Layout::picture_rel(k)).exists())
