@@ -346,21 +346,32 @@ impl Store {
     ) -> Result<(), StoreError> {
         let tx = self.write_tx()?;
         self.write_job(&tx, key, job)?;
-        {
-            let mut out = tx.open_table(OUTBOX).db(self, "finish job")?;
-            let mut due = tx.open_table(DUE).db(self, "finish job")?;
-            let first = out
-                .last()
-                .db(self, "finish job")?
-                .map(|(k, _)| k.value() + 1)
-                .unwrap_or(1);
-            for (id, d) in (first..).zip(deliveries) {
-                out.insert(id, encode(d).as_slice())
-                    .db(self, "finish job")?;
-                due.insert(id, 0).db(self, "finish job")?;
-            }
-        }
+        self.queue_outbox(&tx, deliveries, "finish job")?;
         tx.commit().db(self, "finish job")
+    }
+
+    /// Appends `items` to the outbox, in order, each due at once; returns their ids. Every
+    /// writer of new deliveries (a finished job, a resend, a rejection note) goes through here.
+    pub(super) fn queue_outbox(
+        &self,
+        tx: &redb::WriteTransaction,
+        items: &[OutboxItem],
+        op: &'static str,
+    ) -> Result<Vec<u64>, StoreError> {
+        let mut out = tx.open_table(OUTBOX).db(self, op)?;
+        let mut due = tx.open_table(DUE).db(self, op)?;
+        let first = out
+            .last()
+            .db(self, op)?
+            .map(|(k, _)| k.value() + 1)
+            .unwrap_or(1);
+        let mut ids = Vec::with_capacity(items.len());
+        for (id, d) in (first..).zip(items) {
+            out.insert(id, encode(d).as_slice()).db(self, op)?;
+            due.insert(id, 0).db(self, op)?;
+            ids.push(id);
+        }
+        Ok(ids)
     }
 
     /// The report a job is for.

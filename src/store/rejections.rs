@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use super::error::Db;
 use super::index::{decode, encode};
-use super::jobs::{DUE, DeliveryState, JOBS, JobRecord, JobState, OUTBOX, OutboxItem, job_key};
+use super::jobs::{DeliveryState, JOBS, JobRecord, JobState, OUTBOX, OutboxItem, job_key};
 use super::report_record::{CANCELS, REPORTS, ReportRecord};
 use super::{Store, StoreError};
 use crate::ids::Uid;
@@ -180,17 +180,8 @@ impl Store {
                     .insert(key.as_str(), encode(rec).as_slice())
                     .db(self, OP)?;
             }
-            let mut out = tx.open_table(OUTBOX).db(self, OP)?;
-            let mut due = tx.open_table(DUE).db(self, OP)?;
-            let first = out
-                .last()
-                .db(self, OP)?
-                .map(|(k, _)| k.value() + 1)
-                .unwrap_or(1);
-            for (id, d) in (first..).zip(notes) {
-                out.insert(id, encode(d).as_slice()).db(self, OP)?;
-                due.insert(id, 0).db(self, OP)?;
-            }
+            drop(rejections);
+            self.queue_outbox(&tx, notes, OP)?;
             tx.open_table(CANCELS)
                 .db(self, OP)?
                 .remove(cancel)

@@ -7,7 +7,7 @@ use redb::{ReadableTable, WriteTransaction};
 
 use super::error::Db;
 use super::index::{decode, encode};
-use super::jobs::{DUE, JOBS, OUTBOX, QUEUED_JOBS};
+use super::jobs::{JOBS, OUTBOX, QUEUED_JOBS};
 use super::{DeliveryState, JobRecord, JobState, OutboxItem, OutboxKind, Store, StoreError};
 
 /// What `Store::resend` did.
@@ -39,26 +39,20 @@ impl Store {
     pub fn resend(&self, seg: &str, to: Option<&str>, now: u64) -> Result<Resend, StoreError> {
         const OP: &str = "resend";
         let tx = self.write_tx()?;
-        let queued = {
-            let mut out = tx.open_table(OUTBOX).db(self, OP)?;
+        let items = {
+            let out = tx.open_table(OUTBOX).db(self, OP)?;
             let mut items: Vec<OutboxItem> = Vec::new();
             for row in out.iter().db(self, OP)? {
                 let (k, v) = row.db(self, OP)?;
                 items.push(decode(&k.value().to_string(), v.value())?);
             }
-            let fresh = match copies(&items, seg, to, now) {
-                Ok(fresh) => fresh,
-                Err(refusal) => return Ok(refusal),
-            };
-            let mut due = tx.open_table(DUE).db(self, OP)?;
-            let mut ids = Vec::new();
-            for (id, item) in (next_id(&out, self)?..).zip(&fresh) {
-                out.insert(id, encode(item).as_slice()).db(self, OP)?;
-                due.insert(id, 0).db(self, OP)?;
-                ids.push(id);
-            }
-            ids
+            items
         };
+        let fresh = match copies(&items, seg, to, now) {
+            Ok(fresh) => fresh,
+            Err(refusal) => return Ok(refusal),
+        };
+        let queued = self.queue_outbox(&tx, &fresh, OP)?;
         tx.commit().db(self, OP)?;
         Ok(Resend::Queued(queued))
     }
@@ -161,14 +155,6 @@ fn queue_job(store: &Store, tx: &WriteTransaction, key: &str, now: u64) -> Resul
 }
 
 /// The id after the last outbox entry.
-fn next_id(out: &impl ReadableTable<u64, &'static [u8]>, store: &Store) -> Result<u64, StoreError> {
-    Ok(out
-        .last()
-        .db(store, "resend")?
-        .map(|(k, _)| k.value() + 1)
-        .unwrap_or(1))
-}
-
 /// The SEG entry, then one entry per SR of the same job (each SOP Instance once).
 fn files_of_job<'a>(items: &'a [OutboxItem], seg: &'a OutboxItem) -> Vec<&'a OutboxItem> {
     let mut files = vec![seg];
