@@ -197,21 +197,54 @@ pub(crate) fn numberless(t: &[Token]) -> bool {
         // lesions") or resolution word rules the sentence out.
         && !words().any(|w| cues::is_negator(w) || cues::is_resolution(w))
         && !has_negation(t, 0, t.len())
+        && !called_benign(t)
         && subject_ok
+}
+
+/// "... is benign (PSMA-RADS 2)": uptake the reader calls benign outright (not "likely
+/// benign", which stays a finding to follow).
+fn called_benign(t: &[Token]) -> bool {
+    (1..t.len()).any(|k| {
+        t[k].word() == Some("benign")
+            && matches!(
+                t[k - 1].word(),
+                Some("is" | "are" | "definitely" | "clearly")
+            )
+    })
+}
+
+/// "... corresponds to urine in the ureter and is not a lesion": the reader denies that there
+/// is a lesion at all, in `[a, b)`.
+fn not_a_lesion(t: &[Token], a: usize, b: usize) -> bool {
+    (a..b.min(t.len())).any(|k| {
+        t[k].word() == Some("not")
+            && (k + 1..(k + 3).min(b).min(t.len()))
+                .find(|&j| !matches!(t[j].word(), Some("a" | "an")))
+                .is_some_and(|j| t[j].word().is_some_and(cues::is_lesion_noun))
+    })
 }
 
 /// A strong reference word ("physiologic", "excretion") in `[a, b)` that is not the object of
 /// a comparison: the image number points at normal tissue.
 fn has_reference_word(t: &[Token], a: usize, b: usize) -> bool {
-    (a..b.min(t.len())).any(|k| {
-        t[k].word().is_some_and(cues::is_strong_ref)
-            && !(a..k)
-                .rev()
-                .take(6)
-                .filter_map(|j| t[j].word())
-                .take(3)
-                .any(cues::is_comparator)
-    })
+    (a..b.min(t.len()))
+        .any(|k| t[k].word().is_some_and(cues::is_strong_ref) && !compared_before(t, a, k))
+}
+
+/// Whether the word at `k` is the object of a comparison: a comparator among the three words
+/// before it, or one that is not a likeness ("similar to", "equal to") among the four words
+/// ("slightly above the mediastinal blood pool"), within eight tokens of `[a, k)`.
+fn compared_before(t: &[Token], a: usize, k: usize) -> bool {
+    (a..k)
+        .rev()
+        .take(8)
+        .filter_map(|j| t[j].word())
+        .take(4)
+        .enumerate()
+        .any(|(n, w)| {
+            cues::is_comparator(w)
+                && (n < 3 || !matches!(w, "to" | "similar" | "equal" | "like" | "approximating"))
+        })
 }
 
 /// End of the clause holding token `from`: the next ';' or the given limit.
@@ -261,7 +294,22 @@ fn usable_values(t: &[Token], all: &[SuvHit]) -> Vec<bool> {
             .map_or(t.len(), |n| n.anchor.min(n.tok))
             .min(clause_end(t, head.tok, t.len()));
         let denied_after = denied_after_value(t, all[j - 1].tok + 1, after_end);
+        // "Total metabolic tumour volume (fixed threshold SUV 4,0): 412 mL": a segmentation
+        // threshold, not a lesion's value.
+        let threshold = (first.saturating_sub(3)..first).any(|k| {
+            matches!(
+                t[k].word(),
+                Some("threshold" | "cutoff" | "cut" | "thresholded")
+            )
+        });
+        // "For reference, the mediastinal blood pool measures SUVmax 1.9 and the normal right
+        // hepatic lobe SUVmax 2.8": every value of the opening clause is reference uptake.
+        let for_reference = word(t, 0) == Some("for")
+            && word(t, 1) == Some("reference")
+            && !(0..first).any(|k| t[k].is_punct(';'));
         let ok = head.status != Status::Reference
+            && !threshold
+            && !for_reference
             && !reference
             && !has_negation(t, semi, first)
             && !denied_after;
@@ -299,10 +347,17 @@ fn starts_new_lesion(t: &[Token], a: usize, b: usize) -> bool {
 pub(crate) fn classify_lead(t: &[Token], a: usize, b: usize) -> Subject {
     let b = b.min(t.len());
     let near_start = near_window_start(t, a, b);
-    let lesion_words = (a..b).any(|k| {
-        t[k].word().is_some_and(cues::is_lesion_cue)
-            && !(k > a && matches!(t[k - 1].word(), Some("without" | "no")))
+    // "Location: Liver, segment IVa ... SUVmax: 6.4": a key:value block's location field names
+    // the lesion's site.
+    let site_field = (a..b).any(|k| {
+        matches!(t[k].word(), Some("location" | "site"))
+            && t.get(k + 1).is_some_and(|x| x.is_punct(':'))
     });
+    let lesion_words = site_field
+        || (a..b).any(|k| {
+            t[k].word().is_some_and(cues::is_lesion_cue)
+                && !(k > a && matches!(t[k - 1].word(), Some("without" | "no")))
+        });
     let elevated = (a..b).any(|k| t[k].word().is_some_and(cues::is_elevating));
     let mut lesion_closer = false;
     for k in (a..b).rev() {
@@ -316,18 +371,22 @@ pub(crate) fn classify_lead(t: &[Token], a: usize, b: usize) -> Subject {
         if !strong && !cues::is_ref_organ(w) {
             continue;
         }
-        // "Liver segment VI, SUVmax 16.5": an organ's segment or lobe is a lesion's site.
-        if !strong && matches!(word(t, k + 1), Some("segment" | "seg" | "lobe" | "dome")) {
+        // "Liver segment VI, SUVmax 16.5": an organ's segment or lobe is a lesion's site, and
+        // so is a place beside it ("left para-aortic (SUVmax 9.0)").
+        let beside = k >= 2
+            && t[k - 1].is_punct('-')
+            && matches!(
+                t[k - 2].word(),
+                Some("para" | "peri" | "juxta" | "retro" | "pre")
+            );
+        if !strong
+            && (beside || matches!(word(t, k + 1), Some("segment" | "seg" | "lobe" | "dome")))
+        {
             lesion_closer = true;
             continue;
         }
         let near = k >= near_start;
-        let compared = (a..k)
-            .rev()
-            .take(6)
-            .filter_map(|j| t[j].word())
-            .take(3)
-            .any(cues::is_comparator);
+        let compared = compared_before(t, a, k);
         let reference = match (near, strong) {
             (true, true) => !(compared && lesion_words),
             (true, false) => !lesion_words,
@@ -455,6 +514,9 @@ pub(crate) fn trailing(t: &[Token], v: usize) -> Trail {
 /// background". Not a resolution word ("below PET resolution") and not a prior exam's state
 /// ("previously not avid" says it is avid now).
 fn denied_after_value(t: &[Token], a: usize, b: usize) -> bool {
+    if not_a_lesion(t, a, b) {
+        return true;
+    }
     // Up to the next lesion ("..., and the T8 lesion shows no uptake" denies the T8 lesion).
     let b = (a..b.min(t.len()))
         .find(|&k| t[k].word().is_some_and(cues::is_lesion_noun))
@@ -470,7 +532,16 @@ fn denied_after_value(t: &[Token], a: usize, b: usize) -> bool {
                     t[k - 1].word(),
                     Some("partially" | "partly" | "nearly" | "almost")
                 ));
-        (resolved && !prior) || (negator && !prior && has_negation(t, k, (k + 7).min(b)))
+        // "..., no hypermetabolic hilar or mediastinal adenopathy": "no" before a noun of
+        // its own denies another finding, not this one.
+        let other_subject = w == Some("no")
+            && (k + 1..(k + 8).min(t.len())).any(|j| {
+                t[j].word().is_some_and(|x| {
+                    cues::is_lesion_noun(x) || matches!(x, "disease" | "adenopathy")
+                })
+            });
+        (resolved && !prior)
+            || (negator && !prior && !other_subject && has_negation(t, k, (k + 7).min(b)))
     })
 }
 

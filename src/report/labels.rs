@@ -63,6 +63,19 @@ pub(crate) const VALUE_WORDS: &[&str] = &[
     "suv", "suvmax", "image", "images", "im", "img", "slice", "sl", "series", "se",
 ];
 
+/// First words of a diagnosis or response statement ("Recurrent metastatic melanoma:").
+const DIAGNOSIS_LEADS: &[&str] = &[
+    "recurrent",
+    "partial",
+    "complete",
+    "progressive",
+    "metastatic",
+    "oligometastatic",
+    "stable",
+    "mixed",
+    "residual",
+];
+
 /// A "Label:" at the start of a line or sentence.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Label {
@@ -100,9 +113,15 @@ pub(crate) fn label(s: &str) -> Option<(Label, &str)> {
     }
     let capitals = !label.chars().any(char::is_lowercase);
     let regions = words.iter().all(|w| REGION_WORDS.contains(&w.as_str()));
+    // "Partial metabolic response (PERCIST): primary SUVmax 6.1 ..." and "Recurrent metastatic
+    // melanoma: new avid left axillary node ...": a diagnosis or response before a colon, with
+    // the text going on, is the start of the sentence, not a label.
+    let diagnosis = !rest.trim().is_empty()
+        && (label.contains('(')
+            || (words.len() >= 2 && DIAGNOSIS_LEADS.contains(&words[0].as_str())));
     let kind = if capitals || regions {
         Label::Region
-    } else if label.starts_with(char::is_uppercase) {
+    } else if label.starts_with(char::is_uppercase) && !diagnosis {
         Label::Other
     } else {
         return None;

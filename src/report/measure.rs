@@ -223,12 +223,43 @@ fn prior_before(t: &[Token], i: usize) -> bool {
     false
 }
 
+/// "On the prior study, the right axillary node on image 90 measured SUVmax 6.2; it now
+/// measures 8 mm": a sentence that opens on a prior exam puts everything up to the first ";"
+/// (or a "now" / "today") on that exam. Whether token `i` lies there.
+pub(crate) fn in_prior_opening(t: &[Token], i: usize) -> bool {
+    let mut k = 0;
+    // "For comparison, the same mass measured SUVmax 14.8 at baseline and 5.1 after two cycles."
+    let comparison = word(t, 0) == Some("for") && word(t, 1) == Some("comparison");
+    if comparison {
+        return (2..i.min(t.len()))
+            .all(|j| !t[j].is_punct(';') && !t[j].word().is_some_and(cues::is_current));
+    }
+    if !matches!(word(t, k), Some("on" | "in" | "at")) {
+        return false;
+    }
+    k += 1;
+    if word(t, k) == Some("the") {
+        k += 1;
+    }
+    if !matches!(
+        word(t, k),
+        Some("prior" | "previous" | "preceding" | "earlier" | "baseline" | "last")
+    ) {
+        return false;
+    }
+    (k + 1..i.min(t.len()))
+        .all(|j| !t[j].is_punct(';') && !t[j].word().is_some_and(cues::is_current))
+}
+
 /// The SUV keyword at `anchor` sits in a clause about a prior exam: walking back to the clause
 /// start (";", ",", "(" or the sentence start) there is a prior-exam word ("on the prior study
 /// dated 03/14/2025 it measured SUVmax 3.2", "previously 1.5 cm and SUVmax 3.6", "at interim it
 /// was SUVmax 6.0") and no lesion noun between it and the keyword ("Previously treated node,
 /// SUVmax 5.2" is today's value: the comma ends that clause).
 fn prior_clause(t: &[Token], anchor: usize) -> bool {
+    if in_prior_opening(t, anchor) {
+        return true;
+    }
     // "(previously post-operative change, SUVmax 2.9)": a parenthesis about the prior exam.
     let open = (anchor.saturating_sub(16)..anchor)
         .rev()
@@ -457,8 +488,8 @@ fn scan_group(
             }
             Kind::Number { .. } if is_date_part(t, m) => between.push(m),
             Kind::Word if cues::is_suv_connector(&t[m].lower) => between.push(m),
-            // "SUVmax 17.3 (4/121)": a series/image pair ends the values.
-            Kind::Punct('(') if series_image_pair(t, m).is_some() => break,
+            // "SUVmax 17.3 (4/121)", "(SUVmax 9.6, 4/232)": a series/image pair ends the values.
+            Kind::Punct('(' | ',') if series_image_pair(t, m).is_some() => break,
             Kind::Punct(',' | '(' | ')' | '-' | '–' | '/' | ':' | '=' | '~') => between.push(m),
             Kind::Number { .. } if is_candidate(t, m, true) => {
                 let previous = out.last().map_or(Status::Current, |h: &SuvHit| h.status);
@@ -475,19 +506,39 @@ fn scan_group(
 }
 
 /// "(4/121)": a parenthesised series/image pair, glued; returns the image number's index.
+/// Inside parentheses a pair may also follow "," or "and" and end at "," or "and": "(SUVmax
+/// 9.6, 4/232)", "(4/246 and 4/128)".
 pub(crate) fn series_image_pair(t: &[Token], open: usize) -> Option<usize> {
+    let inside = || {
+        (open.saturating_sub(12)..open)
+            .rev()
+            .take_while(|&k| punct(t, k) != Some(')'))
+            .any(|k| punct(t, k) == Some('('))
+    };
+    let opener = match (punct(t, open), word(t, open)) {
+        (Some('('), _) => true,
+        (Some(','), _) | (_, Some("and")) => inside(),
+        _ => false,
+    };
     let int = |i: usize, digits: std::ops::RangeInclusive<usize>| {
         t.get(i).is_some_and(|x| {
             matches!(x.kind, Kind::Number { int_digits, decimal: false, .. } if digits.contains(&int_digits))
         })
     };
     let glued = |i: usize| t.get(i).is_some_and(|x| x.glued);
-    let ok = punct(t, open) == Some('(')
+    let closer = |i: usize| match (punct(t, i), word(t, i)) {
+        (Some(')' | ','), _) => glued(i),
+        (_, Some("and")) => true,
+        _ => false,
+    };
+    let ok = opener
         && int(open + 1, 1..=2)
         && punct(t, open + 2) == Some('/')
         && int(open + 3, 1..=4)
-        && punct(t, open + 4) == Some(')')
-        && (open + 1..=open + 4).all(glued)
+        && closer(open + 4)
+        && (glued(open + 1) || punct(t, open) != Some('('))
+        && glued(open + 2)
+        && glued(open + 3)
         && !is_date_part(t, open + 1);
     ok.then_some(open + 3)
 }

@@ -317,8 +317,14 @@ fn ends_sentence(s: &str, start: usize, i: usize) -> bool {
     if single_letter || ABBREVIATIONS.contains(&word.as_str()) {
         return false;
     }
-    let next = s[i + 1..].trim_start().chars().next();
-    !next.is_some_and(char::is_lowercase)
+    let rest = s[i + 1..].trim_start();
+    // "... therapy. miTNM: miT0 miN1": a "word:" label starts the next sentence in any case.
+    let label_next = rest
+        .char_indices()
+        .take(14)
+        .find(|&(_, c)| !c.is_alphanumeric())
+        .is_some_and(|(n, c)| c == ':' && n > 0);
+    label_next || !rest.chars().next().is_some_and(char::is_lowercase)
 }
 
 fn emit(piece: &str, out: &mut Vec<String>) {

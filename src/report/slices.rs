@@ -27,13 +27,26 @@ pub(crate) fn find_slices(t: &[Token]) -> Vec<SliceHit> {
     // Where the last image number list ended: "(im 70, im 74)" repeats the keyword, and the
     // second number continues the first one's list.
     let mut last_end: Option<usize> = None;
+    let mut last_pair_end: Option<usize> = None;
     let mut i = 0;
     while i < t.len() {
         // "SUVmax 17.3 (4/121)": series 4, image 121.
+        // "(4/246 and 4/128)": a pair that starts where the last one ended continues its list.
         if let Some(k) = super::measure::series_image_pair(t, i) {
-            push_slice(t, k, i, false, list, &mut hits);
-            list += 1;
-            i = k + 2;
+            let continued = last_pair_end == Some(i);
+            push_slice(
+                t,
+                k,
+                i,
+                false,
+                if continued { list - 1 } else { list },
+                &mut hits,
+            );
+            if !continued {
+                list += 1;
+            }
+            last_pair_end = Some(k + 1);
+            i = k + 1;
             continue;
         }
         let is_anchor = t[i].word().is_some_and(cues::is_slice_anchor);
@@ -134,6 +147,9 @@ fn push_slice(
 
 /// "previously on image 150", "(prior image 150)", "(prev SUVmax 10.3 image 60)".
 fn slice_prior(t: &[Token], anchor: usize) -> bool {
+    if super::measure::in_prior_opening(t, anchor) {
+        return true;
+    }
     (anchor.saturating_sub(6)..anchor)
         .rev()
         .take_while(|&k| !matches!(punct(t, k), Some(',' | ';' | '.' | ')' | '(')))

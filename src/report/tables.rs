@@ -381,7 +381,12 @@ fn row(line: &str, cells: &[Cell], h: &Header, first_len: usize) -> Option<Row> 
 /// be an integer.
 fn first_number(cell: &str, suv: bool) -> Option<(f64, String)> {
     let toks = lex(cell);
-    let tok = toks.iter().find(|t| t.is_number())?;
+    let at = toks.iter().position(|t| t.is_number())?;
+    // An image cell "3/77" is series 3, image 77 (as "(3/77)" in prose).
+    let series_image = !suv
+        && toks.get(at + 1).is_some_and(|t| t.is_punct('/'))
+        && toks.get(at + 2).is_some_and(|t| t.is_number());
+    let tok = &toks[if series_image { at + 2 } else { at }];
     let Kind::Number { value, decimal, .. } = tok.kind else {
         return None;
     };
