@@ -283,11 +283,10 @@ fn measure(reports: &[&Report]) -> (Vec<(String, Score)>, Vec<String>) {
 /// meets it.
 const TARGET: f64 = 0.99;
 
-/// The held-out part does not (tests/reports/README.md): writer 6's reports, scored once with
-/// the round-4 extractor frozen, gave precision 0.859 / recall 0.883 on text, unwrapped HL7 and
-/// HL7 wrapped at 80, and 0.852 / 0.876 wrapped at 60 and 72. These floors (precision, recall)
-/// catch a regression; they are not the target.
-const HELD_OUT_FLOOR: (f64, f64) = (0.84, 0.86);
+/// The held-out part does not (tests/reports/README.md): writer 7's reports, scored once with
+/// the round-5 extractor frozen, gave precision 0.868 / recall 0.847 on text and on every HL7
+/// variant. These floors (precision, recall) catch a regression; they are not the target.
+const HELD_OUT_FLOOR: (f64, f64) = (0.85, 0.83);
 
 fn check_part(part: &str, (min_p, min_r): (f64, f64)) {
     let corpus = load_corpus();
