@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use common::peers::{Storescp, free_port};
+use common::score::{Score, score};
 use common::segread::read_seg;
 use common::{Node, files_below, storescu};
 use petground_phantom::Truth;
@@ -111,52 +112,6 @@ fn check_srs(segs: &[PathBuf], srs: &[PathBuf]) {
             "the SR arrived before its SEG"
         );
     }
-}
-
-#[derive(Default, Debug)]
-struct Score {
-    tp: usize,
-    fp: usize,
-    fn_: usize,
-}
-
-/// Scores one SEG against its phantom truth (PAPER §5: TP = overlap and |ΔSUVmax| ≤ 0.1).
-fn score(seg: &Path, study: &Path, truth: &Truth, s: &mut Score) {
-    let pet_files: Vec<PathBuf> = files_below(&study.join("pet"));
-    let (pet, _) =
-        petground::volume::suv::assemble_pet_suv(&pet_files).expect("assemble phantom PET");
-    let labels = std::fs::read(study.join(&truth.labels_file)).expect("truth labels");
-    let [_, ny, nx] = pet.volume.geometry.dims;
-    let segments = read_seg(seg, &pet.volume.geometry);
-    let mut matched = vec![false; segments.len()];
-    for lesion in &truth.lesions {
-        let mut hit = false;
-        for (i, sg) in segments.iter().enumerate() {
-            let mut overlap = false;
-            let mut max = f32::MIN;
-            for ((z, y, x), &on) in sg.mask.indexed_iter() {
-                if !on {
-                    continue;
-                }
-                max = max.max(pet.volume.data[[z, y, x]]);
-                let n = pet.slices[z]
-                    .instance_number
-                    .expect("phantom slices carry InstanceNumber") as usize;
-                overlap |= labels[((n - 1) * ny + y) * nx + x] == lesion.id;
-            }
-            if overlap && (max as f64 - lesion.measured_suv_max).abs() <= 0.1 + 1e-6 {
-                hit = true;
-                matched[i] = true;
-            }
-        }
-        if hit {
-            s.tp += 1;
-        } else {
-            s.fn_ += 1;
-            eprintln!("missed: {}", lesion.sentence);
-        }
-    }
-    s.fp += matched.iter().filter(|m| !**m).count();
 }
 
 #[test]

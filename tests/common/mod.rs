@@ -4,6 +4,7 @@
 
 pub mod dicomgen;
 pub mod peers;
+pub mod score;
 pub mod segread;
 pub mod study;
 
