@@ -465,3 +465,53 @@ fn the_sentence_side_tells_apart_lesions_of_one_suvmax() {
         );
     }
 }
+
+/// Issue 16: two lesions of one SUVmax on the patient's right, one in the right lung and one in
+/// the liver, that the side cannot tell apart, are told apart by the region the sentence names
+/// (lungs located from the study's own PET, `label::region`); a sentence naming no region
+/// leaves them ambiguous. The liver lesion's uptake is calibrated (noise-free) so that both
+/// maxima agree within 0.05.
+#[test]
+fn the_sentence_region_tells_apart_lung_and_liver_lesions_of_one_suvmax() {
+    let build = |liver_suv: f64| {
+        let mut s = spec(
+            vec![
+                Blob::sphere([-70.0, 0.0, z(0.30)], 7.5, 8.0),
+                Blob::sphere([-60.0, 0.0, z(0.45)], 7.5, liver_suv),
+            ],
+            Numbering::FromHead,
+        );
+        s.noise = 0.0;
+        suv_phantom::build(&s)
+    };
+    let mut liver_suv = 8.0;
+    let mut p = build(liver_suv);
+    for _ in 0..3 {
+        let diff = f64::from(p.lesions[0].max - p.lesions[1].max);
+        if diff.abs() < 0.05 {
+            break;
+        }
+        liver_suv += diff;
+        p = build(liver_suv);
+    }
+    let (lung, liver) = (&p.lesions[0], &p.lesions[1]);
+    assert!(
+        (lung.max - liver.max).abs() < 0.05,
+        "calibration: {} vs {}",
+        lung.max,
+        liver.max
+    );
+    let s = lung.reported_suv;
+    let out = run(&p, s, None, "Right lesions, SUVmax 8.0.");
+    assert!(
+        matches!(out, LabelOutcome::Ambiguous { .. }),
+        "no region: {out}"
+    );
+    for (sentence, lesion) in [
+        ("Right lower lobe pulmonary nodule, SUVmax 8.0.", lung),
+        ("Right hepatic lobe lesion, segment VII, SUVmax 8.0.", liver),
+    ] {
+        let out = run(&p, s, None, sentence);
+        assert!(dice_of(&out, &lesion.voxels) > 0.5, "{sentence}: {out}");
+    }
+}

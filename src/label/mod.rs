@@ -12,6 +12,7 @@ pub mod measure;
 mod outcome;
 mod peaks;
 pub mod qc;
+pub mod region;
 
 pub use matching::{Candidate, FoundBy, SliceRule};
 pub use measure::{Agreement, Measurements};
@@ -124,6 +125,7 @@ pub fn weak_label(
         }
     };
     let found = by_side(found, suv, sentence, params);
+    let found = by_region(found, suv, sentence, params);
     let (candidate, rule, seed_slices) = match unique(found, suv_max, slice) {
         Ok(u) => u,
         Err(outcome) => return *outcome,
@@ -223,6 +225,50 @@ fn by_side(found: Match, suv: &Volume, sentence: &str, params: &LabelParams) -> 
         .filter(|c| qc::check_side(side, c.max_mm[0], midline, margin_mm).is_ok())
         .collect();
     match on_side.as_slice() {
+        [one] => Match::Unique {
+            candidate: (*one).clone(),
+            rule,
+            slices,
+        },
+        _ => Match::Ambiguous {
+            candidates,
+            rule,
+            slices,
+        },
+    }
+}
+
+/// Ours (issue 16): candidates still ambiguous after [`by_side`] are told apart by the body
+/// region the sentence names (`region`: lung, liver, neck, chest, abdomen, pelvis, located from
+/// the study's own PET): when exactly one candidate can lie in that region, it is the match.
+fn by_region(found: Match, suv: &Volume, sentence: &str, params: &LabelParams) -> Match {
+    let Match::Ambiguous {
+        candidates,
+        rule,
+        slices,
+    } = found
+    else {
+        return found;
+    };
+    let map = region::sentence_region(sentence).and_then(|r| {
+        let midline = qc::body_midline_x(suv, params.body_threshold)?;
+        Some((
+            r,
+            region::BodyMap::from_pet(suv, params.body_threshold, midline)?,
+        ))
+    });
+    let Some((named, map)) = map else {
+        return Match::Ambiguous {
+            candidates,
+            rule,
+            slices,
+        };
+    };
+    let inside: Vec<&Candidate> = candidates
+        .iter()
+        .filter(|c| map.admits(named, c.max_voxel, c.max_mm))
+        .collect();
+    match inside.as_slice() {
         [one] => Match::Unique {
             candidate: (*one).clone(),
             rule,
